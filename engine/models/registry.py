@@ -162,6 +162,7 @@ def build_model(name: str, state_dict: dict[str, Tensor] | None = None, fuse: bo
     """
     spec = get_spec(name)
     model = spec.builder()
+    model.spec = spec
     if state_dict is not None:
         missing, unexpected = model.load_state_dict(state_dict, strict=False)
         unexpected = [k for k in unexpected if not k.endswith("num_batches_tracked")]

@@ -1,0 +1,206 @@
+"""Octave gradient ascent: the DeepDream loop.
+
+Images are float RGB tensors in ``[0, 1]`` shaped ``(1, 3, H, W)`` on the model's device.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from engine.errors import ConfigError
+from engine.filters import decorrelate_color, gaussian_blur, laplacian_normalize, mean_abs_normalize, octave_sizes, resize, roll
+from engine.models.registry import DreamModel
+from engine.objectives import CROPS, FULL, Objective
+
+GRAD_NORMS = ("laplacian", "mean")
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+@dataclass(frozen=True)
+class DreamSettings:
+    """How one image is dreamed.
+
+    ``step_size`` is in ``[0, 1]`` pixel units per step of the normalised gradient;
+    ``jitter`` is the largest random shift in pixels (undone exactly after each step);
+    ``smooth`` is the Gaussian sigma in pixels applied to the gradient (0 = off);
+    ``crops`` random crops of ``crop_min``..1 of the short side feed class objectives.
+    """
+
+    octaves: int = 4
+    octave_scale: float = 1.4
+    steps: int = 10
+    step_size: float = 0.008
+    jitter: int = 16
+    grad_norm: str = "laplacian"
+    pyramid_levels: int = 4
+    smooth: float = 0.0
+    decorrelate: bool = False
+    crops: int = 4
+    crop_min: float = 0.35
+    min_value: float = 0.0
+    max_value: float = 1.0
+    seed: int = 0
+    precision: str = "fp32"
+
+    def __post_init__(self) -> None:
+        if self.grad_norm not in GRAD_NORMS:
+            raise ConfigError(f"grad_norm {self.grad_norm!r} is not one of {', '.join(GRAD_NORMS)}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
+        if self.min_value >= self.max_value:
+            raise ConfigError(f"min_value {self.min_value} must be below max_value {self.max_value}")
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[None]:
+    """Autocast context for ``precision`` on ``device`` (``fp32`` = none).
+
+    fp16 is only offered on CUDA and MPS; bf16 on CPU and CUDA.
+    """
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    if precision == "fp16" and device.type == "cpu":
+        raise ConfigError("precision 'fp16' is not supported on the CPU; use 'bf16' or 'fp32'")
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def random_crops(x: Tensor, n: int, size: int, min_frac: float, gen: torch.Generator) -> Tensor:
+    """``n`` random square crops of ``x`` ``(1, 3, H, W)``, each resized to ``(n, 3, size, size)``."""
+    h, w = x.shape[-2:]
+    short = min(h, w)
+    crops = []
+    for _ in range(n):
+        frac = min_frac + (1 - min_frac) * torch.rand((), generator=gen).item()
+        side = max(8, int(short * frac))
+        top = int(torch.randint(0, h - side + 1, (), generator=gen))
+        left = int(torch.randint(0, w - side + 1, (), generator=gen))
+        crops.append(resize(x[:, :, top:top + side, left:left + side], (size, size)))
+    return torch.cat(crops)
+
+
+class Dreamer:
+    """Runs gradient ascent of an :class:`Objective` through a :class:`DreamModel`.
+
+    Holds the model, the settings and a seeded generator; deterministic on the CPU for a
+    fixed seed.
+    """
+
+    def __init__(self, model: DreamModel, objective: Objective, settings: DreamSettings) -> None:
+        self.model = model
+        self.objective = objective
+        self.settings = settings
+        self.device = next(model.parameters()).device
+        self.channels_last = next(model.parameters()).is_contiguous(memory_format=torch.channels_last) and self.device.type != "mps"
+        self.gen = torch.Generator(device="cpu").manual_seed(settings.seed)
+        autocast(self.device, settings.precision)  # validates precision for the device
+
+    def _acts(self, x: Tensor) -> dict[str, dict[str, Tensor]]:
+        s, needs = self.settings, self.objective.needs
+        acts: dict[str, dict[str, Tensor]] = {}
+        if FULL in needs:
+            xf = x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+            acts[FULL] = self.model.features(xf, sorted(needs[FULL]))
+        if CROPS in needs:
+            crops = random_crops(x, s.crops, self.model.spec.class_size, s.crop_min, self.gen)
+            if self.channels_last:
+                crops = crops.contiguous(memory_format=torch.channels_last)
+            acts[CROPS] = self.model.features(crops, sorted(needs[CROPS]))
+        return acts
+
+    def step(self, x: Tensor, step_size: float | None = None) -> tuple[Tensor, float]:
+        """One jittered, normalised gradient step on ``x`` ``(1, 3, H, W)``; returns it and the objective."""
+        s = self.settings
+        dy = dx = 0
+        if s.jitter > 0:
+            dy, dx = (int(v) for v in torch.randint(-s.jitter, s.jitter + 1, (2,), generator=self.gen))
+        xr = roll(x.detach(), dy, dx).requires_grad_(True)
+        with autocast(self.device, s.precision):
+            loss = self.objective(self._acts(xr))
+        (grad,) = torch.autograd.grad(loss, xr)
+        grad = roll(grad.float(), -dy, -dx)
+        if s.smooth > 0:
+            grad = gaussian_blur(grad, s.smooth)
+        if s.decorrelate:
+            grad = decorrelate_color(grad)
+        if s.grad_norm == "laplacian":
+            grad = laplacian_normalize(grad, s.pyramid_levels)
+        else:
+            grad = mean_abs_normalize(grad)
+        size = s.step_size if step_size is None else step_size
+        return (x.detach() + size * grad).clamp_(s.min_value, s.max_value), float(loss.detach())
+
+    def ascend(self, x: Tensor, steps: int, step_size: float | None = None) -> Tensor:
+        """``steps`` gradient steps at the current size of ``x`` ``(1, 3, H, W)``."""
+        for _ in range(steps):
+            x, _ = self.step(x, step_size)
+        return x
+
+    def octaves(self, image: Tensor, progress: Callable[[int, int], None] | None = None) -> Tensor:
+        """The full octave dream of ``image`` ``(1, 3, H, W)`` in ``[0, 1]``; returns the same shape.
+
+        The dream detail (dreamed minus base) found at each coarse octave is upscaled and
+        added to the next finer base image.
+        """
+        s = self.settings
+        h, w = image.shape[-2:]
+        sizes = octave_sizes(h, w, s.octaves, s.octave_scale)
+        total, done = len(sizes) * s.steps, 0
+        detail = torch.zeros_like(resize(image, sizes[0]))
+        for size in sizes:
+            base = resize(image, size)
+            x = (base + resize(detail, size)).clamp(s.min_value, s.max_value)
+            for _ in range(s.steps):
+                x, _ = self.step(x)
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+            detail = x - base
+        return (image + resize(detail, (h, w))).clamp(s.min_value, s.max_value)
+
+
+def prepare_model(model: DreamModel, device: str | torch.device = "cpu", channels_last: bool = True) -> DreamModel:
+    """Move ``model`` to ``device`` (``channels_last`` on CPU/CUDA, where it is faster)."""
+    device = torch.device(device)
+    model = model.to(device)
+    if channels_last and device.type in ("cpu", "cuda"):
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` picks CUDA, then MPS, then the CPU; otherwise checks that ``name`` is usable."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as e:
+        raise ConfigError(f"device {name!r} is not valid; use auto, cpu, cuda, cuda:N or mps") from e
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} is not available here (no CUDA); use auto or cpu")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError(f"device {name!r} is not available here (no MPS); use auto or cpu")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"device {name!r} is not supported; use auto, cpu, cuda, cuda:N or mps")
+    return device
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Temporarily set torch's intra-op thread count (``None`` leaves it)."""
+    if n is None:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)

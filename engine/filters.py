@@ -1,0 +1,115 @@
+"""Pure tensor filters used by the dream: blur, Laplacian-pyramid normalisation, jitter, resizing.
+
+All images are float tensors shaped ``(B, C, H, W)``.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def gaussian_kernel1d(sigma: float, device: torch.device | None = None, dtype: torch.dtype = torch.float32) -> Tensor:
+    """Normalised 1-D Gaussian of radius ``ceil(3 sigma)``, shape ``(2r+1,)``."""
+    radius = max(1, math.ceil(3 * sigma))
+    x = torch.arange(-radius, radius + 1, device=device, dtype=dtype)
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    return k / k.sum()
+
+
+def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
+    """Separable Gaussian blur with reflect padding; ``(B, C, H, W) -> (B, C, H, W)``."""
+    if sigma <= 0:
+        return x
+    k = gaussian_kernel1d(sigma, x.device, x.dtype)
+    c, r = x.shape[1], k.numel() // 2
+    r_h, r_w = min(r, x.shape[-2] - 1), min(r, x.shape[-1] - 1)
+    k = k[r - min(r_h, r_w): r + min(r_h, r_w) + 1]
+    k = k / k.sum()
+    r = k.numel() // 2
+    x = F.pad(x, (r, r, r, r), mode="reflect")
+    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+def resize(x: Tensor, size: tuple[int, int]) -> Tensor:
+    """Bilinear resize to ``size = (H, W)``, antialiased when shrinking."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    shrink = size[0] < x.shape[-2] or size[1] < x.shape[-1]
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=shrink)
+
+
+def laplacian_split(x: Tensor, levels: int) -> list[Tensor]:
+    """Split ``x`` into ``levels`` bands, finest first; their sum is ``x`` exactly."""
+    bands = []
+    for _ in range(levels - 1):
+        h, w = x.shape[-2:]
+        if min(h, w) < 8:
+            break
+        low = F.avg_pool2d(x, 2, ceil_mode=True)
+        up = F.interpolate(low, size=(h, w), mode="bilinear", align_corners=False)
+        bands.append(x - up)
+        x = low
+    bands.append(x)
+    return bands
+
+
+def laplacian_merge(bands: list[Tensor]) -> Tensor:
+    """Inverse of :func:`laplacian_split`."""
+    x = bands[-1]
+    for band in reversed(bands[:-1]):
+        x = band + F.interpolate(x, size=band.shape[-2:], mode="bilinear", align_corners=False)
+    return x
+
+
+def laplacian_normalize(g: Tensor, levels: int = 4, eps: float = 1e-8) -> Tensor:
+    """Divide each Laplacian band of ``g`` by its RMS, then merge (TensorFlow DeepDream's ``lap_normalize``).
+
+    Balances coarse and fine frequencies of the gradient, which keeps class dreams from
+    turning into high-frequency noise. ``(B, C, H, W) -> (B, C, H, W)``, RMS about the square root of the band count.
+    """
+    bands = laplacian_split(g, levels)
+    bands = [b / (b.square().mean(dim=(1, 2, 3), keepdim=True).sqrt() + eps) for b in bands]
+    return laplacian_merge(bands)
+
+
+def mean_abs_normalize(g: Tensor, eps: float = 1e-8) -> Tensor:
+    """Divide ``g`` by its mean absolute value per image (the classic DeepDream step)."""
+    return g / (g.abs().mean(dim=(1, 2, 3), keepdim=True) + eps)
+
+
+def roll(x: Tensor, dy: int, dx: int) -> Tensor:
+    """Circular shift by ``(dy, dx)`` pixels; ``roll(roll(x, dy, dx), -dy, -dx) == x`` exactly."""
+    if dy == 0 and dx == 0:
+        return x
+    return torch.roll(x, shifts=(dy, dx), dims=(-2, -1))
+
+
+def octave_sizes(height: int, width: int, octaves: int, scale: float, min_side: int = 32) -> list[tuple[int, int]]:
+    """Sizes ``(H, W)`` from the coarsest octave to the full size; octaves smaller than ``min_side`` are dropped."""
+    sizes = []
+    for i in range(octaves - 1, -1, -1):
+        f = scale ** i
+        h, w = round(height / f), round(width / f)
+        if min(h, w) >= min_side or i == 0:
+            sizes.append((max(h, 1), max(w, 1)))
+    return sizes
+
+
+# Square root of ImageNet's RGB colour correlation (lucid's ``color_correlation_svd_sqrt``).
+_COLOR_SQRT = ((0.26, 0.09, 0.02), (0.27, 0.00, -0.05), (0.27, -0.09, 0.03))
+
+
+def decorrelate_color(g: Tensor) -> Tensor:
+    """Precondition an RGB gradient ``(B, 3, H, W)`` by ImageNet's colour correlation.
+
+    Equivalent to taking the step in a decorrelated colour space (``M M^T g``): changes
+    become natural colours rather than rainbow noise. RMS is kept.
+    """
+    m = torch.tensor(_COLOR_SQRT, device=g.device, dtype=g.dtype)
+    m = m / m.norm(dim=0).max()
+    out = torch.einsum("ij,bjhw->bihw", m @ m.t(), g)
+    return out * (g.square().mean() / (out.square().mean() + 1e-12)).sqrt()

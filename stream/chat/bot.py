@@ -1,0 +1,596 @@
+"""The Twitch side of chat control: a thin twitchio 3 bot on the EventSub code path.
+
+The bot subscribes to ``channel.chat.message`` for the broadcaster's channel over the
+EventSub websocket, turns every message that starts with ``!`` into a
+:class:`~stream.chat.commands.ChatMessage` for the :class:`CommandCenter`, and posts the
+replies through an :class:`OutgoingQueue` (Twitch allows about 20 messages per 30 s).
+
+Secrets: the client secret comes from the environment (``TWITCH_CLIENT_SECRET``); user
+tokens from a token file in twitchio's JSON format (written with mode 0600) and/or the
+``TWITCH_BOT_TOKEN`` / ``TWITCH_BOT_REFRESH_TOKEN`` environment variables.  They are never
+logged: a filter on twitchio's loggers blanks them out of every record.
+
+twitchio has no option for its endpoints; :func:`apply_endpoints` sets the module attributes
+it reads at call time (pinned to twitchio 3.3.2), so tests can point it at a fake Twitch.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import stat
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import twitchio
+import twitchio.eventsub.websockets as _tio_websockets
+from twitchio import eventsub
+from twitchio.authentication import OAuth, Scopes
+from twitchio.ext import commands
+from twitchio.http import Route
+
+from engine.errors import ConfigError, DreamError, did_you_mean
+from stream.chat.commands import ChatMessage, CommandCenter, OutgoingQueue
+
+logger = logging.getLogger(__name__)
+
+HELIX_URL = "https://api.twitch.tv/helix/"
+OAUTH_URL = "https://id.twitch.tv/"
+EVENTSUB_URL = "wss://eventsub.wss.twitch.tv/ws"
+DEFAULT_TOKEN_FILE = "~/.config/dreamstream/twitch-tokens.json"
+BOT_SCOPES = ("user:read:chat", "user:write:chat", "user:bot")
+BROADCASTER_SCOPES = ("channel:bot",)
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class TwitchSettings:
+    """The ``twitch:`` config section (no secrets here: those come from env or the token file).
+
+    ``bot_id`` and ``broadcaster_id`` are numeric Twitch user ids; ``channel`` the channel's
+    login (for messages only).  Endpoints may be ``http``/``ws`` only on 127.0.0.1/localhost
+    (tests).  ``token_file`` ``""`` means tokens only from the environment, never saved.
+    ``reply`` ``False`` keeps the bot silent in chat (commands still work).
+    """
+
+    client_id: str
+    bot_id: str
+    broadcaster_id: str
+    channel: str = ""
+    helix_url: str = HELIX_URL
+    oauth_url: str = OAUTH_URL
+    eventsub_url: str = EVENTSUB_URL
+    token_file: str = DEFAULT_TOKEN_FILE
+    client_secret_env: str = "TWITCH_CLIENT_SECRET"
+    bot_token_env: str = "TWITCH_BOT_TOKEN"
+    bot_refresh_env: str = "TWITCH_BOT_REFRESH_TOKEN"
+    reply: bool = True
+
+    def __post_init__(self) -> None:
+        if not str(self.client_id).strip():
+            raise ConfigError("twitch.client_id is empty; allowed: your app's client id from dev.twitch.tv")
+        for key in ("bot_id", "broadcaster_id"):
+            value = str(getattr(self, key))
+            if not value.isdigit():
+                raise ConfigError(f"twitch.{key} = {value!r} is not a numeric Twitch user id")
+            object.__setattr__(self, key, value)
+        _check_url("helix_url", self.helix_url, ("https",), ("http",))
+        _check_url("oauth_url", self.oauth_url, ("https",), ("http",))
+        _check_url("eventsub_url", self.eventsub_url, ("wss",), ("ws",))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> TwitchSettings:
+        """Build from the YAML ``twitch:`` mapping; unknown keys raise :class:`ConfigError`."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        for key in data:
+            if key not in known:
+                raise ConfigError(f"unknown key twitch.{key}{did_you_mean(str(key), known)}; "
+                                  f"allowed: {', '.join(sorted(known))}")
+        return cls(**dict(data))
+
+    @property
+    def token_path(self) -> Path | None:
+        return Path(self.token_file).expanduser() if self.token_file else None
+
+    def client_secret(self) -> str:
+        """The client secret from ``client_secret_env``, or :class:`ConfigError` saying how to set it."""
+        secret = os.environ.get(self.client_secret_env, "").strip()
+        if not secret:
+            raise ConfigError(f"environment variable {self.client_secret_env} is not set; "
+                              "set it to your Twitch app's client secret")
+        return secret
+
+
+def _check_url(key: str, url: str, secure: tuple[str, ...], loopback_only: tuple[str, ...]) -> None:
+    parts = urllib.parse.urlsplit(str(url))
+    host = (parts.hostname or "").lower()
+    ok = bool(host) and (parts.scheme in secure or (parts.scheme in loopback_only and host in _LOOPBACK))
+    if not ok:
+        raise ConfigError(f"twitch.{key} = {url!r} is invalid; allowed: a {secure[0]}:// URL "
+                          f"({loopback_only[0]}:// only on 127.0.0.1 or localhost)")
+
+
+def apply_endpoints(settings: TwitchSettings) -> None:
+    """Point twitchio (process-wide) at the endpoints in ``settings``."""
+    Route.BASE = settings.helix_url.rstrip("/") + "/"
+    Route.ID_BASE = settings.oauth_url.rstrip("/") + "/"
+    _tio_websockets.WSS = settings.eventsub_url
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+class _SecretFilter(logging.Filter):
+    """Blanks registered secrets out of log records (message, arguments and traceback)."""
+
+    _NOISE = ("If you require the StarletteAdapter",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, *secrets: str | None) -> None:
+        with self._lock:
+            for s in secrets:
+                if s and len(s) >= 6:
+                    self._secrets.add(s)
+                    self._secrets.add(urllib.parse.quote(s, safe=""))
+
+    def redact(self, text: str) -> str:
+        with self._lock:
+            secrets = sorted(self._secrets, key=len, reverse=True)
+        for s in secrets:
+            if s in text:
+                text = text.replace(s, "****")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith(self._NOISE):
+            return False
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True
+        redacted = self.redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+_SECRETS = _SecretFilter()
+
+
+def _guard_loggers() -> None:
+    """Attach the secret filter to every twitchio logger and to this module's logger."""
+    names = [n for n in list(logging.Logger.manager.loggerDict) if n.split(".")[0] == "twitchio"]
+    for name in [*names, __name__, "aiohttp.client", "aiohttp.websocket"]:
+        lg = logging.getLogger(name)
+        if _SECRETS not in lg.filters:
+            lg.addFilter(_SECRETS)
+
+
+def describe_error(e: BaseException) -> str:
+    """One line about ``e`` with no secrets (twitchio puts request URLs with secrets in messages)."""
+    if isinstance(e, twitchio.HTTPException):
+        where = ""
+        if e.route is not None:
+            where = f" to {e.route.method} {urllib.parse.urlsplit(e.route.base_url).path}"
+        detail = e.extra.get("message", "") if isinstance(e.extra, dict) else ""
+        return redact(f"Twitch answered HTTP {e.status}{where}: {detail}")[:300]
+    return redact(f"{type(e).__name__}: {e}")[:300]
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret the bot knows about replaced by ``****``."""
+    return _SECRETS.redact(text)
+
+
+# --------------------------------------------------------------------------- token file
+
+
+def read_token_file(path: Path | str | None) -> dict[str, dict[str, str]]:
+    """twitchio's token JSON ``{user_id: {"user_id", "token", "refresh", "last_validated"}}``.
+
+    A missing file is ``{}``; a malformed one raises :class:`ConfigError`.  A file that
+    others can read is used but warned about.
+    """
+    if not path:
+        return {}
+    path = Path(path).expanduser()
+    try:
+        mode = path.stat().st_mode
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as e:
+        raise ConfigError(f"cannot read Twitch token file {path}: {e.strerror}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        logger.warning("Twitch token file %s can be read by other users; run: chmod 600 %s", path, path)
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = None
+    ok = isinstance(data, dict) and all(
+        isinstance(v, dict) and isinstance(v.get("token"), str) and isinstance(v.get("refresh", ""), str)
+        for v in data.values()
+    )
+    if not ok:
+        raise ConfigError(f"Twitch token file {path} is not twitchio's token JSON "
+                          '({"<user_id>": {"user_id", "token", "refresh", "last_validated"}}); '
+                          "run 'dreamstream twitch-login' to write it")
+    return {str(k): {str(a): str(b) for a, b in v.items()} for k, v in data.items()}
+
+
+def write_token_file(path: Path | str, tokens: Mapping[str, Mapping[str, Any]]) -> None:
+    """Write ``tokens`` atomically with mode 0600 (parent folder created with mode 0700)."""
+    path = Path(path).expanduser()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fp:
+            json.dump({k: dict(v) for k, v in tokens.items()}, fp, indent=2)
+            fp.flush()
+            os.fsync(fp.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+# --------------------------------------------------------------------------- the bot
+
+
+class DreamBot(commands.Bot):
+    """twitchio bot that feeds chat to a :class:`CommandCenter` and posts its replies.
+
+    Every ``pump_s`` seconds (and right after a command) it calls ``center.tick`` and sends
+    what the :class:`OutgoingQueue` allows.  ``clock`` must be the clock the pipeline uses
+    for ``LiveControls.active_until`` (``time.monotonic``).
+    """
+
+    def __init__(
+        self,
+        settings: TwitchSettings,
+        center: CommandCenter,
+        *,
+        client_secret: str,
+        outgoing: OutgoingQueue | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        pump_s: float = 0.2,
+        on_ready: Callable[[], None] | None = None,
+    ) -> None:
+        _SECRETS.add(client_secret)
+        _guard_loggers()
+        super().__init__(
+            client_id=settings.client_id,
+            client_secret=client_secret,
+            bot_id=settings.bot_id,
+            owner_id=settings.broadcaster_id,
+            prefix="!",
+        )
+        self.settings = settings
+        self.center = center
+        self.outgoing = outgoing or OutgoingQueue()
+        self.clock = clock
+        self.pump_s = pump_s
+        self._on_ready = on_ready
+        self._wake = asyncio.Event()
+        self._pump_task: asyncio.Task[None] | None = None
+        self.sent = 0
+
+    def __repr__(self) -> str:
+        return (f"DreamBot(client_id={self.settings.client_id!r}, bot_id={self.settings.bot_id!r}, "
+                f"broadcaster_id={self.settings.broadcaster_id!r})")
+
+    # -- tokens ---------------------------------------------------------------------
+
+    async def load_tokens(self, path: str | None = None) -> None:
+        entries = read_token_file(self.settings.token_path)
+        env_token = os.environ.get(self.settings.bot_token_env, "").strip()
+        if env_token:
+            refresh = os.environ.get(self.settings.bot_refresh_env, "").strip()
+            entries["env"] = {"token": env_token, "refresh": refresh}
+        for key, entry in entries.items():
+            _SECRETS.add(entry.get("token"), entry.get("refresh"))
+            try:
+                await self.add_token(entry["token"], entry.get("refresh", ""))
+            except twitchio.HTTPException as e:
+                logger.warning("Twitch token for user %s was refused (HTTP %s) and could not be refreshed; "
+                               "run 'dreamstream twitch-login'", key, e.status)
+        if self.settings.bot_id not in self.tokens:
+            logger.warning("no valid Twitch token for the bot account %s; run 'dreamstream twitch-login'",
+                           self.settings.bot_id)
+        for entry in self.tokens.values():
+            _SECRETS.add(entry["token"], entry["refresh"])
+
+    async def save_tokens(self, path: str | None = None) -> None:
+        target = self.settings.token_path
+        current = dict(self.tokens)
+        if target is None or not current:
+            return
+        try:
+            merged = read_token_file(target)
+        except ConfigError:
+            merged = {}
+        merged.update({k: dict(v) for k, v in current.items()})
+        try:
+            write_token_file(target, merged)
+        except OSError as e:
+            logger.warning("could not save Twitch tokens to %s: %s", target, e.strerror)
+
+    async def event_token_refreshed(self, payload: twitchio.TokenRefreshedPayload) -> None:
+        _SECRETS.add(payload.token, payload.refresh_token)
+        await self.save_tokens()
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def setup_hook(self) -> None:
+        sub = eventsub.ChatMessageSubscription(broadcaster_user_id=self.settings.broadcaster_id,
+                                               user_id=self.settings.bot_id)
+        await self.subscribe_websocket(payload=sub)
+        self._pump_task = asyncio.create_task(self._pump(), name="twitch-chat-pump")
+
+    async def event_ready(self) -> None:
+        logger.info("Twitch chat control connected to channel %s",
+                    self.settings.channel or self.settings.broadcaster_id)
+        if self._on_ready is not None:
+            self._on_ready()
+
+    async def close(self, **options: Any) -> None:
+        if self._pump_task is not None:
+            self._pump_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._pump_task
+            self._pump_task = None
+        await super().close(**options)
+
+    # -- chat -------------------------------------------------------------------------
+
+    async def event_message(self, payload: twitchio.ChatMessage) -> None:
+        chatter = payload.chatter
+        if chatter.id == self.bot_id or payload.source_broadcaster is not None:
+            return  # our own replies; shared-chat messages from other channels
+        text = payload.text or ""
+        if not text.lstrip().startswith("!"):
+            return
+        msg = ChatMessage(
+            user_id=str(chatter.id),
+            user_name=str(chatter.name or chatter.display_name or chatter.id),
+            text=text,
+            is_mod=bool(chatter.moderator),
+            is_broadcaster=str(chatter.id) == self.settings.broadcaster_id or bool(chatter.broadcaster),
+        )
+        replies = self.center.handle(msg, self.clock())
+        if replies and self.settings.reply:
+            for reply in replies:
+                self.outgoing.put(reply)
+            self._wake.set()
+
+    async def _pump(self) -> None:
+        channel = self.create_partialuser(self.settings.broadcaster_id)
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.pump_s)
+            self._wake.clear()
+            try:
+                now = self.clock()
+                self.center.tick(now)
+                for text in self.center.drain_announcements():
+                    if self.settings.reply:
+                        self.outgoing.put(text)
+                for text in self.outgoing.pop_ready(now):
+                    await self._send(channel, text)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("Twitch chat pump failed; carrying on")
+
+    async def _send(self, channel: twitchio.PartialUser, text: str) -> None:
+        try:
+            await channel.send_message(text, sender=self.settings.bot_id, token_for=self.settings.bot_id)
+            self.sent += 1
+        except twitchio.HTTPException as e:
+            logger.warning("Twitch refused a chat reply (HTTP %s)", e.status)
+        except (twitchio.MessageRejectedError, ValueError) as e:
+            logger.warning("Twitch dropped a chat reply: %s", redact(str(e))[:200])
+        except (OSError, aiohttp.ClientError) as e:  # connection errors
+            logger.warning("could not reach Twitch to send a chat reply: %s", type(e).__name__)
+
+
+# --------------------------------------------------------------------------- thread runner
+
+
+class BotThread:
+    """Runs a :class:`DreamBot` on its own asyncio loop in a daemon thread.
+
+    ``wait_ready(timeout)`` waits until the bot is connected and subscribed; ``error``
+    holds the exception that stopped it, if any; ``stop()`` closes it cleanly (tokens saved)
+    and joins the thread.  A bot that fails to start only logs: the stream carries on.
+    """
+
+    def __init__(self, settings: TwitchSettings, center: CommandCenter, *, client_secret: str,
+                 outgoing: OutgoingQueue | None = None, clock: Callable[[], float] = time.monotonic,
+                 pump_s: float = 0.2) -> None:
+        self.settings = settings
+        self.center = center
+        self.outgoing = outgoing or OutgoingQueue()
+        self._client_secret = client_secret
+        self._clock = clock
+        self._pump_s = pump_s
+        self._ready = threading.Event()
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.bot: DreamBot | None = None
+        self.error: BaseException | None = None
+
+    def __repr__(self) -> str:
+        channel = self.settings.channel or self.settings.broadcaster_id
+        return f"BotThread(channel={channel!r}, running={self.running})"
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> BotThread:
+        if self._thread is not None:
+            raise RuntimeError("BotThread already started")
+        self._thread = threading.Thread(target=self._run, name="twitch-bot", daemon=True)
+        self._thread.start()
+        return self
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """True once connected; False on timeout or when the bot stopped first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._ready.is_set() and not self._done.is_set():
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                break
+            self._ready.wait(0.05 if left is None else min(0.05, left))
+        return self._ready.is_set() and not self._done.is_set()
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            asyncio.set_event_loop(loop)
+            self._task = loop.create_task(self._main())
+            loop.run_until_complete(self._task)
+        except asyncio.CancelledError:
+            pass
+        except BaseException as e:  # noqa: BLE001 - reported, the stream carries on
+            self.error = DreamError(f"Twitch chat bot stopped: {describe_error(e)}")
+            logger.error("%s", self.error)
+        finally:
+            try:
+                pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+                for t in pending:
+                    t.cancel()
+                if pending:
+                    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+                self._done.set()
+
+    async def _main(self) -> None:
+        apply_endpoints(self.settings)
+        self.bot = DreamBot(self.settings, self.center, client_secret=self._client_secret,
+                            outgoing=self.outgoing, clock=self._clock, pump_s=self._pump_s,
+                            on_ready=self._ready.set)
+        async with self.bot:
+            await self.bot.start(with_adapter=False)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close the bot (saving tokens) and join the thread; safe to call more than once."""
+        loop, task = self._loop, self._task
+        if loop is not None and task is not None and not self._done.is_set():
+            with contextlib.suppress(RuntimeError):  # loop already closed
+                loop.call_soon_threadsafe(task.cancel)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                logger.warning("Twitch bot thread did not stop within %gs", timeout)
+
+
+def run_bot_in_thread(settings: TwitchSettings, center: CommandCenter, *, client_secret: str | None = None,
+                      outgoing: OutgoingQueue | None = None, clock: Callable[[], float] = time.monotonic,
+                      pump_s: float = 0.2) -> BotThread:
+    """Start the chat bot in a daemon thread; returns its :class:`BotThread` (call ``stop()``).
+
+    ``client_secret`` defaults to the environment variable named in ``settings``; a missing
+    secret raises :class:`ConfigError` here, before any thread starts.
+    """
+    secret = client_secret or settings.client_secret()
+    return BotThread(settings, center, client_secret=secret, outgoing=outgoing, clock=clock,
+                     pump_s=pump_s).start()
+
+
+# --------------------------------------------------------------------------- login
+
+
+def twitch_login(settings: TwitchSettings, announce: Callable[[str], None], *, account: str = "bot",
+                 client_secret: str | None = None, timeout_s: float = 900.0) -> str:
+    """Get user tokens with Twitch's device code flow and save them to the token file (0600).
+
+    For ``dreamstream twitch-login [--account bot|broadcaster]``.  ``announce`` shows the
+    user what to do (the CLI passes ``print``): open the verification URL, enter the code
+    while logged in as that account.  ``account="bot"`` asks for ``user:read:chat
+    user:write:chat user:bot``; ``"broadcaster"`` for ``channel:bot`` (not needed when the bot
+    is a moderator of the channel).  Checks that the account that logged in is
+    ``settings.bot_id`` / ``settings.broadcaster_id`` and has the scopes; returns its user id.
+    Raises :class:`ConfigError` when Twitch refuses or the user takes longer than the code
+    lives (or ``timeout_s``).
+    """
+    if account not in ("bot", "broadcaster"):
+        raise ConfigError(f"account {account!r} is invalid; allowed: bot, broadcaster")
+    if settings.token_path is None:
+        raise ConfigError("twitch.token_file is empty; set it to where the tokens should be saved")
+    return asyncio.run(_login(settings, announce, account, client_secret, timeout_s))
+
+
+async def _login(settings: TwitchSettings, announce: Callable[[str], None], account: str,
+                 client_secret: str | None, timeout_s: float) -> str:
+    apply_endpoints(settings)
+    _guard_loggers()
+    _SECRETS.add(client_secret)
+    wanted = BOT_SCOPES if account == "bot" else BROADCASTER_SCOPES
+    expected = settings.bot_id if account == "bot" else settings.broadcaster_id
+    scopes = Scopes(list(wanted))
+    oauth = OAuth(client_id=settings.client_id, client_secret=client_secret)
+    try:
+        flow = await oauth.device_code_flow(scopes=scopes)
+        announce(f"Log in to Twitch as the {account} account (user id {expected}), open "
+                 f"{flow['verification_uri']} and enter the code {flow['user_code']}. "
+                 f"Scopes asked: {' '.join(wanted)}. Waiting...")
+        async with asyncio.timeout(min(float(flow.get("expires_in", 1800)), timeout_s)):
+            resp = await oauth.device_code_authorization(scopes=scopes, device_code=flow["device_code"],
+                                                         interval=int(flow.get("interval", 5)))
+        _SECRETS.add(resp["access_token"], resp.get("refresh_token"))
+        valid = await oauth.validate_token(resp["access_token"])
+    except TimeoutError:
+        raise ConfigError("Twitch login timed out before the code was entered; run it again") from None
+    except twitchio.HTTPException as e:
+        detail = e.extra.get("message", "") if isinstance(e.extra, dict) else ""
+        raise ConfigError(f"Twitch refused the login (HTTP {e.status} {redact(str(detail))[:80]}); "
+                          "check twitch.client_id and that the app allows the device flow") from None
+    finally:
+        await oauth.close()
+    if valid.user_id != expected:
+        key = "bot_id" if account == "bot" else "broadcaster_id"
+        raise ConfigError(f"logged in as {valid.login} (id {valid.user_id}) but twitch.{key} is {expected}; "
+                          "log in with that account or fix the config")
+    missing = [s for s in wanted if s not in valid.scopes]
+    if missing:
+        raise ConfigError(f"the token lacks the scopes {', '.join(missing)}; "
+                          "run the login again and accept them")
+    tokens = read_token_file(settings.token_path)
+    tokens[str(valid.user_id)] = {
+        "user_id": str(valid.user_id),
+        "token": resp["access_token"],
+        "refresh": resp.get("refresh_token", ""),
+        "last_validated": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    assert settings.token_path is not None
+    write_token_file(settings.token_path, tokens)
+    logger.info("saved the Twitch token of %s (%s) to %s", valid.login, valid.user_id, settings.token_path)
+    return str(valid.user_id)

