@@ -1,0 +1,169 @@
+"""Temporally stable dreams of a frame sequence: the dream is carried along the optical flow.
+
+Per frame (uint8 RGB ``(H, W, 3)`` in, the same out): the previous dream *residual* (dream minus
+frame) is warped along the flow between the two input frames onto the new frame, dropped where
+the forward-backward check finds the flow unreliable (occluded or newly revealed pixels start
+from the plain frame), shrunk by ``flow_blend`` (its coarse part, which holds brightness and
+colour casts, by ``decay`` more), and a few gradient steps refresh it. The first frame, every
+scene cut and every ``key_every``-th frame get the full octave dream instead. With
+``dream_scale`` < 1 the residual lives at a lower resolution and is upscaled onto the frame.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor
+
+from engine.dream import Dreamer
+from engine.errors import ConfigError
+from engine.filters import resize
+from engine.flow import DIS_PRESETS, FLOW_METHODS, FlowEstimator, cut_score, occlusion_mask, warp
+from engine.frames import to_image, to_tensor
+from engine.objectives import Objective
+
+TEMPORAL_FLOWS = (*FLOW_METHODS, "none")
+KINDS = ("full", "warm", "cut")
+#: A frame whose flow is unreliable over more than this fraction of its pixels counts as a cut.
+CUT_UNRELIABLE = 0.6
+
+
+@dataclass(frozen=True)
+class TemporalSettings:
+    """How a frame sequence is dreamed.
+
+    ``flow``: dis, farneback, or none (no carrying: the full octave dream on every frame).
+    ``flow_blend``: fraction of the warped residual carried onto the next frame (per frame).
+    ``decay``: extra per-frame shrink of the carried residual's coarse part (brightness, colour cast).
+    ``steps_per_frame``: gradient steps on the warm start. ``step_scale``: their step size as a
+    multiple of the dream's. ``dream_scale``: internal resolution as a fraction of the frame's.
+    ``cut_threshold``: :func:`engine.flow.cut_score` at which a new scene starts (1 = never).
+    ``key_every``: a full octave dream every N frames (0 = only at the start and at cuts).
+    """
+
+    flow: str = "dis"
+    flow_preset: str = "fast"
+    flow_blend: float = 0.9
+    decay: float = 0.1
+    steps_per_frame: int = 3
+    step_scale: float = 1.0
+    dream_scale: float = 0.75
+    cut_threshold: float = 0.25
+    key_every: int = 0
+
+    def __post_init__(self) -> None:
+        if self.flow not in TEMPORAL_FLOWS:
+            raise ConfigError(f"flow {self.flow!r} is not one of {', '.join(TEMPORAL_FLOWS)}")
+        if self.flow_preset not in DIS_PRESETS:
+            raise ConfigError(f"flow_preset {self.flow_preset!r} is not one of {', '.join(DIS_PRESETS)}")
+        for name in ("flow_blend", "decay", "cut_threshold"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name} {getattr(self, name)!r} is out of range; allowed 0 to 1")
+        if not 0.05 <= self.dream_scale <= 1.0:
+            raise ConfigError(f"dream_scale {self.dream_scale!r} is out of range; allowed 0.05 to 1")
+        if self.steps_per_frame < 0 or self.key_every < 0 or self.step_scale < 0:
+            raise ConfigError("steps_per_frame, step_scale and key_every must be >= 0")
+
+
+def _lowpass(x: Tensor, factor: int = 16) -> Tensor:
+    """The coarse part of ``x`` ``(1, C, H, W)``: shrunk ``factor`` times (area) and upscaled again."""
+    h, w = x.shape[-2:]
+    small = (max(1, h // factor), max(1, w // factor))
+    return resize(resize(x, small), (h, w))
+
+
+class TemporalDreamer:
+    """Dreams a sequence of frames with a :class:`Dreamer`, carrying the dream along the optical flow.
+
+    ``__call__(frame)`` takes and returns uint8 RGB ``(H, W, 3)``; ``last_kind`` tells what the
+    last frame got: ``"full"`` (first frame, key frame, or ``flow: none``), ``"cut"`` (new scene,
+    full dream) or ``"warm"`` (carried residual plus ``steps_per_frame`` steps). ``reset()``
+    forgets the previous frame; a frame of another size resets by itself.
+    """
+
+    def __init__(self, dreamer: Dreamer, settings: TemporalSettings) -> None:
+        self.dreamer = dreamer
+        self.settings = settings
+        self.flow = None if settings.flow == "none" else FlowEstimator(settings.flow, settings.flow_preset)
+        self.last_kind: str | None = None
+        self.last_cut_score = 0.0
+        self.last_unreliable = 0.0  # fraction of pixels whose flow failed the check
+        self.frames = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the previous frame: the next frame gets the full octave dream."""
+        self._gray: np.ndarray | None = None  # previous input, grey at dream size, uint8 (h, w)
+        self._residual: Tensor | None = None  # previous dream minus input at dream size, (1, 3, h, w)
+        self._size: tuple[int, int] | None = None  # frame size (H, W)
+        self._since_key = 0
+
+    def set_objective(self, objective: Objective) -> None:
+        """Dream another objective from the next frame on, keeping the carried dream and the flow state."""
+        self.dreamer.objective = objective
+
+    def dream_size(self, height: int, width: int) -> tuple[int, int]:
+        """The internal size ``(h, w)`` for a ``height`` x ``width`` frame."""
+        s = self.settings.dream_scale
+        return max(8, round(height * s)), max(8, round(width * s))
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f"expected a uint8 RGB frame (H, W, 3), got {frame.shape} {frame.dtype}")
+        d = self.dreamer
+        h, w = frame.shape[:2]
+        if self._size != (h, w):
+            self.reset()
+            self._size = (h, w)
+        dh, dw = self.dream_size(h, w)
+        small = frame if (dh, dw) == (h, w) else cv2.resize(frame, (dw, dh), interpolation=cv2.INTER_AREA)
+        gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        base = to_tensor(small, d.device)
+        kind = self._kind(gray)
+        dreamed = self._warm(base, gray) if kind == "warm" else None
+        if dreamed is None:
+            kind = "cut" if kind == "warm" else kind
+            dreamed = d.octaves(base)
+            self._since_key = 0
+        self._since_key += 1
+        self.frames += 1
+        self.last_kind = kind
+        residual = dreamed - base
+        self._residual = residual if self.flow is not None else None
+        self._gray = gray
+        full = to_tensor(frame, d.device)
+        out = full + (residual if (dh, dw) == (h, w) else resize(residual, (h, w)))
+        return to_image(out.clamp_(0.0, 1.0))
+
+    def _kind(self, gray: np.ndarray) -> str:
+        s = self.settings
+        self.last_cut_score = 0.0
+        if self.flow is None or self._gray is None or self._residual is None:
+            return "full"
+        self.last_cut_score = cut_score(self._gray, gray)
+        if self.last_cut_score >= s.cut_threshold:
+            return "cut"
+        if s.key_every and self._since_key >= s.key_every:
+            return "full"
+        return "warm"
+
+    def _warm(self, base: Tensor, gray: np.ndarray) -> Tensor | None:
+        """The carried dream plus ``steps_per_frame`` steps; None when the flow failed (a cut)."""
+        s, d = self.settings, self.dreamer
+        assert self.flow is not None and self._gray is not None and self._residual is not None
+        back = self.flow(gray, self._gray)  # on this frame's grid, into the previous frame
+        ahead = self.flow(self._gray, gray)
+        unreliable = occlusion_mask(back, ahead)
+        self.last_unreliable = float(unreliable.mean())
+        if self.last_unreliable > CUT_UNRELIABLE:
+            return None
+        reliable = torch.from_numpy(1.0 - cv2.GaussianBlur(unreliable, (0, 0), 1.0)).to(base.device)
+        carried = warp(self._residual, back)
+        if s.decay > 0:
+            carried = carried - s.decay * _lowpass(carried)
+        start = (base + s.flow_blend * carried * reliable.view(1, 1, *reliable.shape)).clamp_(
+            d.settings.min_value, d.settings.max_value
+        )
+        return d.ascend(start, s.steps_per_frame, d.settings.step_size * s.step_scale)

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+
+@pytest.fixture(scope="session")
+def lite0():
+    """The real default model (embedded weights), fused, channels_last, on the CPU."""
+    from engine.dream import prepare_model
+    from engine.models.registry import build_model, get_spec
+    from stream.weights import load_state_dict
+
+    return prepare_model(build_model("efficientnet_lite0", load_state_dict(get_spec("efficientnet_lite0"))))
+
+
+@pytest.fixture()
+def photo() -> np.ndarray:
+    """A real photo (scikit-image's coffee), uint8 RGB (400, 600, 3)."""
+    from skimage import data
+
+    return data.coffee()
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+    np.random.seed(0)
