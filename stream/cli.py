@@ -186,7 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_commands() -> list:
     """``register(subparsers)`` functions of the commands that live beside their code."""
-    return []
+    from stream import live
+
+    registers = [live.register]
+    try:
+        from stream import video
+    except ImportError:  # the video command is being written beside this
+        return registers
+    return [video.register, *registers]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -73,10 +73,12 @@ LAZY_SECTIONS = {"twitch"}
 
 def _sections() -> dict[str, type]:
     # Sections owned by other modules register lazily to keep imports light.
+    from engine.temporal import TemporalSettings
     from stream.chat.bot import TwitchSettings
     from stream.control import ChatLimits
+    from stream.live import LiveSettings
 
-    return {**SECTIONS, "chat": ChatLimits, "twitch": TwitchSettings}
+    return {**SECTIONS, "video": TemporalSettings, "live": LiveSettings, "chat": ChatLimits, "twitch": TwitchSettings}
 
 
 @dataclass(frozen=True)
@@ -239,7 +241,7 @@ def load_config(
     overrides: Mapping[str, Any] | None = None,
 ) -> Config:
     """Load ``default.yaml``, overlay ``preset``, ``user_file`` and dotted ``overrides`` ("dream.steps": 5)."""
-    raw = read_preset("default")
+    raw = merge(read_preset("default"), _read_yaml(resources.files("config").joinpath("twitch.yaml").read_text(), "config/twitch.yaml"))
     if preset != "default":
         raw = merge(raw, read_preset(preset))
     if user_file is not None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from rtmp_receiver import receivers  # noqa: F401 (a fixture: RTMP receivers on 127.0.0.1)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,165 @@
+"""The live pipeline end to end: testsrc in, a real RTMP receiver on 127.0.0.1 out."""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+
+import av
+import numpy as np
+import pytest
+
+from rtmp_receiver import KEY, free_port
+from stream.cli import main
+from stream.live import LivePipeline, LiveSettings, draw_overlay, percentile
+from stream.sources import SourceFrame
+
+FAST = ["--size", "320x180", "--dream-scale", "0.25", "--octaves", "1", "--steps", "1", "--steps-per-frame", "1"]
+
+
+def keyframe_gaps(times: list[float]) -> list[float]:
+    return [b - a for a, b in zip(times, times[1:])]
+
+
+def test_live_testsrc_to_rtmp_is_what_twitch_accepts(receivers, tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    port = free_port()
+    receiver = receivers(port)
+    receiver.wait_listening()
+    stats = tmp_path / "stats.jsonl"
+    rc = main(["live", "--input", "testsrc", "--output", receiver.url, "--duration", "8", "--stats-file", str(stats), *FAST])
+    assert rc == 0
+    r = receiver.result()
+    assert r["vcodec"] == "h264" and r["profile"] == "Main"
+    assert r["acodec"] == "aac" and r["audio_samples"] > 7 * r["arate"]
+    assert abs(r["frames"] - 8 * 30) <= 0.05 * 8 * 30
+    span = r["video_pts"][-1] - r["video_pts"][0]
+    assert abs((len(r["video_pts"]) - 1) / span - 30) <= 1.5
+    assert r["first_is_key"]
+    assert all(abs(g - 2.0) < 0.1 for g in keyframe_gaps(r["keyframes"]))
+    lines = [json.loads(line) for line in stats.read_text().splitlines()]
+    assert lines and lines[-1]["totals"]["output"] == 240 and lines[-1]["totals"]["dreamed"] > 0
+    assert KEY not in caplog.text and KEY not in stats.read_text()
+
+
+def test_output_reconnects_while_a_file_output_carries_on(receivers, tmp_path):
+    port = free_port()
+    first = receivers(port)
+    first.wait_listening()
+    out = tmp_path / "side.mkv"
+    result: dict[str, int] = {}
+    args = ["live", "--input", "testsrc", "--output", first.url, "--output", str(out), "--duration", "9", *FAST]
+    runner = threading.Thread(target=lambda: result.setdefault("rc", main(args)))
+    runner.start()
+    time.sleep(3.0)
+    first.kill()
+    second = receivers(port)
+    second.wait_listening()
+    runner.join(60)
+    assert result["rc"] == 0
+    got = second.result()
+    assert got["frames"] > 30 and got["first_is_key"]
+    with av.open(str(out)) as c:
+        frames = sum(1 for _ in c.decode(video=0))
+    assert frames == 9 * 30
+
+
+def test_twitch_output_takes_the_key_from_the_environment(receivers, tmp_path, monkeypatch, capfd):
+    port = free_port()
+    receiver = receivers(port)
+    receiver.wait_listening()
+    cfg = tmp_path / "twitch.yaml"
+    cfg.write_text(f"live:\n  twitch_ingest: rtmp://127.0.0.1:{port}/app\n")
+    monkeypatch.setenv("TWITCH_STREAM_KEY", KEY)
+    assert main(["live", "--input", "testsrc", "--output", "twitch", "--duration", "2", "--config", str(cfg), *FAST]) == 0
+    assert receiver.result()["frames"] > 50
+    assert KEY not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, code, words",
+    [
+        (["--input", "webcam:7", "--output", "null"], 4, ["video7"]),
+        (["--input", "nope://x", "--output", "null"], 4, ["nope://x"]),
+        (["--input", "testsrc", "--output", "ftp://host/x"], 5, ["ftp://host/x"]),
+        (["--input", "testsrc", "--output", "twitch"], 5, ["TWITCH_STREAM_KEY"]),
+        (["--input", "testsrc", "--output", "null", "--size", "big"], 2, ["--size", "big"]),
+    ],
+)
+def test_bad_live_input_is_one_line(monkeypatch, capsys, argv, code, words):
+    monkeypatch.delenv("TWITCH_STREAM_KEY", raising=False)
+    rc = main(["live", *argv, "--duration", "1", *FAST[2:]])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("dreamstream: error")]
+    assert rc == code and len(lines) == 1 and "Traceback" not in err, err
+    for w in words:
+        assert w in lines[0]
+
+
+class ListSource:
+    """A source of numbered frames; ``live`` decides the backpressure policy."""
+
+    def __init__(self, n: int, live: bool, interval: float = 0.0) -> None:
+        self.n, self.live, self.interval, self.i = n, live, interval, 0
+        self.name = "list"
+
+    def read(self) -> SourceFrame | None:
+        if self.i >= self.n:
+            return None
+        time.sleep(self.interval)
+        image = np.full((48, 64, 3), self.i % 256, np.uint8)
+        self.i += 1
+        return SourceFrame(image=image, time_s=time.monotonic(), pts_s=self.i / 30, index=self.i - 1)
+
+    def read_audio(self) -> list:
+        return []
+
+
+class RecordingSink:
+    def __init__(self) -> None:
+        self.frames: list[int] = []
+        self.pts: list[float] = []
+        self.name = "rec"
+
+    def write_video(self, image: np.ndarray, pts_s: float) -> None:
+        self.frames.append(int(image[0, 0, 0]))
+        self.pts.append(pts_s)
+
+    def write_audio(self, samples: np.ndarray, pts_s: float) -> None:
+        pass
+
+
+def slow_identity(image: np.ndarray) -> np.ndarray:
+    time.sleep(0.01)
+    return image
+
+
+def test_file_source_never_drops_and_output_is_constant_rate():
+    sink = RecordingSink()
+    settings = LiveSettings(width=64, height=48, fps=100, stats_interval_s=60)
+    result = LivePipeline(ListSource(40, live=False), [sink], slow_identity, settings).run()
+    assert result["dropped"] == 0 and result["dreamed"] == 40
+    assert sorted(set(sink.frames)) == list(range(40))  # every frame reached the output, in order
+    assert sink.frames == sorted(sink.frames)
+    assert np.allclose(np.diff(sink.pts), 0.01)
+
+
+def test_live_source_drops_stale_frames_and_repeats_the_newest():
+    sink = RecordingSink()
+    settings = LiveSettings(width=64, height=48, fps=100, stats_interval_s=60, capture_queue=1)
+
+    def slow(image: np.ndarray) -> np.ndarray:
+        time.sleep(0.05)
+        return image
+
+    result = LivePipeline(ListSource(400, live=True, interval=0.005), [sink], slow, settings, duration_s=0.6).run()
+    assert result["dropped"] > 0 and result["repeated"] > 0
+    assert result["output"] == 60
+
+
+def test_overlay_and_percentile():
+    image = np.full((180, 320, 3), 200, np.uint8)
+    out = draw_overlay(image, ["dreaming: goldfish", "asked by viewer"])
+    assert out.shape == image.shape and (out != image).any() and (image == 200).all()
+    assert percentile([1, 2, 3, 4], 50) in (2, 3) and percentile([5], 95) == 5
