@@ -503,6 +503,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_dream_arguments(p)
     p.set_defaults(handler=run_cli)
 
+    p = sub.add_parser("twitch-login", help="get chat tokens for the bot (or broadcaster) account; saved with mode 0600")
+    p.add_argument("--account", choices=("bot", "broadcaster"), default="bot")
+    p.add_argument("--config", metavar="FILE", help="a YAML file with the twitch: section (client_id, bot_id, ...)")
+    p.add_argument("--preset", default="default")
+    p.set_defaults(handler=run_login)
+
+
+def run_login(args: argparse.Namespace) -> int:
+    """``dreamstream twitch-login``: the device-code flow; prints what to open and where tokens went."""
+    from stream.chat.bot import twitch_login
+    from stream.config import load_config
+
+    settings = load_config(args.preset, args.config).section("twitch")
+    user_id = twitch_login(settings, print, account=args.account)
+    print(f"saved tokens for user {user_id} in {settings.token_file}")
+    return 0
+
 
 def run_cli(args: argparse.Namespace) -> int:
     from stream.chat.commands import CommandCenter, overlay_lines
