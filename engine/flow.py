@@ -7,6 +7,8 @@ Flows are ``(H, W, 2)`` float32 arrays of ``(dx, dy)`` pixel offsets as OpenCV r
 """
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 import torch
@@ -108,9 +110,12 @@ def warp(image: Tensor, flow: np.ndarray | Tensor, mode: str = "bilinear") -> Te
     return top + (bottom - top) * fy
 
 
-def _sample(flow: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """``flow`` ``(H, W, 2)`` sampled bilinearly at the points ``at`` ``(H, W, 2)`` (x, y), border replicate."""
-    return cv2.remap(flow, at[..., 0], at[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+@functools.lru_cache(maxsize=8)
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates ``(xs, ys)``, float32 ``(H, W)`` each (read-only, cached)."""
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    xs.flags.writeable = ys.flags.writeable = False
+    return xs, ys
 
 
 def occlusion_mask(fwd: np.ndarray, bwd: np.ndarray, motion_edges: bool = False) -> np.ndarray:
@@ -122,19 +127,22 @@ def occlusion_mask(fwd: np.ndarray, bwd: np.ndarray, motion_edges: bool = False)
     ``motion_edges`` also marks motion boundaries, ``|grad u|^2 + |grad v|^2 >= 0.01 |fwd|^2 + 0.002``.
     """
     h, w = fwd.shape[:2]
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    at = np.stack([xs + fwd[..., 0], ys + fwd[..., 1]], axis=-1)
-    back = _sample(np.ascontiguousarray(bwd, dtype=np.float32), at)
-    lhs = np.square(fwd + back).sum(-1)
-    rhs = 0.01 * (np.square(fwd).sum(-1) + np.square(back).sum(-1)) + 0.5
+    xs, ys = _grid(h, w)
+    u, v = fwd[..., 0], fwd[..., 1]
+    map_x, map_y = xs + u, ys + v
+    back = cv2.remap(np.ascontiguousarray(bwd, dtype=np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    bu, bv = back[..., 0], back[..., 1]
+    fwd_sq = u * u + v * v
+    lhs = cv2.magnitude(u + bu, v + bv) ** 2
+    rhs = 0.01 * (fwd_sq + bu * bu + bv * bv) + 0.5
     bad = lhs >= rhs
-    bad |= (at[..., 0] < -0.5) | (at[..., 0] > w - 0.5) | (at[..., 1] < -0.5) | (at[..., 1] > h - 0.5)
+    bad |= (map_x < -0.5) | (map_x > w - 0.5) | (map_y < -0.5) | (map_y > h - 0.5)
     if motion_edges:
         grad = np.zeros((h, w), np.float32)
-        for c in range(2):
-            gy, gx = np.gradient(fwd[..., c])
+        for c in (u, v):
+            gy, gx = np.gradient(c)
             grad += gx * gx + gy * gy
-        bad |= grad >= 0.01 * np.square(fwd).sum(-1) + 0.002
+        bad |= grad >= 0.01 * fwd_sq + 0.002
     return bad.astype(np.float32)
 
 

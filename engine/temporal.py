@@ -38,7 +38,8 @@ class TemporalSettings:
     ``flow_blend``: fraction of the warped residual carried onto the next frame (per frame).
     ``decay``: extra per-frame shrink of the carried residual's coarse part (brightness, colour cast).
     ``steps_per_frame``: gradient steps on the warm start. ``step_scale``: their step size as a
-    multiple of the dream's. ``dream_scale``: internal resolution as a fraction of the frame's.
+    multiple of the dream's. ``dream_scale``: internal resolution as a fraction of the frame's;
+    ``dream_max_side`` caps its longer side in pixels (0 = no cap) so large frames cost no more.
     ``cut_threshold``: :func:`engine.flow.cut_score` at which a new scene starts (1 = never).
     ``key_every``: a full octave dream every N frames (0 = only at the start and at cuts).
     """
@@ -50,6 +51,7 @@ class TemporalSettings:
     steps_per_frame: int = 3
     step_scale: float = 1.0
     dream_scale: float = 0.75
+    dream_max_side: int = 640
     cut_threshold: float = 0.25
     key_every: int = 0
 
@@ -63,8 +65,8 @@ class TemporalSettings:
                 raise ConfigError(f"{name} {getattr(self, name)!r} is out of range; allowed 0 to 1")
         if not 0.05 <= self.dream_scale <= 1.0:
             raise ConfigError(f"dream_scale {self.dream_scale!r} is out of range; allowed 0.05 to 1")
-        if self.steps_per_frame < 0 or self.key_every < 0 or self.step_scale < 0:
-            raise ConfigError("steps_per_frame, step_scale and key_every must be >= 0")
+        if min(self.steps_per_frame, self.key_every, self.step_scale, self.dream_max_side) < 0:
+            raise ConfigError("steps_per_frame, step_scale, dream_max_side and key_every must be >= 0")
 
 
 def _lowpass(x: Tensor, factor: int = 16) -> Tensor:
@@ -106,7 +108,9 @@ class TemporalDreamer:
 
     def dream_size(self, height: int, width: int) -> tuple[int, int]:
         """The internal size ``(h, w)`` for a ``height`` x ``width`` frame."""
-        s = self.settings.dream_scale
+        s, cap = self.settings.dream_scale, self.settings.dream_max_side
+        if cap and max(height, width) * s > cap:
+            s = cap / max(height, width)
         return max(8, round(height * s)), max(8, round(width * s))
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
@@ -139,7 +143,7 @@ class TemporalDreamer:
 
     def _kind(self, gray: np.ndarray) -> str:
         s = self.settings
-        self.last_cut_score = 0.0
+        self.last_cut_score = self.last_unreliable = 0.0
         if self.flow is None or self._gray is None or self._residual is None:
             return "full"
         self.last_cut_score = cut_score(self._gray, gray)
@@ -160,7 +164,7 @@ class TemporalDreamer:
         if self.last_unreliable > CUT_UNRELIABLE:
             return None
         reliable = torch.from_numpy(1.0 - cv2.GaussianBlur(unreliable, (0, 0), 1.0)).to(base.device)
-        carried = warp(self._residual, back)
+        carried = warp(self._residual, back, mode="bicubic")  # bilinear blurs the dream frame after frame
         if s.decay > 0:
             carried = carried - s.decay * _lowpass(carried)
         start = (base + s.flow_blend * carried * reliable.view(1, 1, *reliable.shape)).clamp_(

@@ -53,10 +53,20 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "dream.min_value": (-1.0, 1.0),
     "dream.max_value": (0.0, 2.0),
     "dream.seed": (0, 2**63 - 1),
+    "video.flow_blend": (0.0, 1.0),
+    "video.decay": (0.0, 1.0),
+    "video.steps_per_frame": (0, 100),
+    "video.step_scale": (0.0, 10.0),
+    "video.dream_scale": (0.05, 1.0),
+    "video.dream_max_side": (0, 16384),
+    "video.cut_threshold": (0.0, 1.0),
+    "video.key_every": (0, 1_000_000),
 }
 CHOICES: dict[str, tuple[str, ...]] = {
     "dream.grad_norm": GRAD_NORMS,
     "dream.precision": PRECISIONS,
+    "video.flow": ("dis", "farneback", "none"),  # engine.temporal.TEMPORAL_FLOWS (kept literal: light import)
+    "video.flow_preset": ("ultrafast", "fast", "medium"),  # engine.flow.DIS_PRESETS
 }
 
 # section name -> dataclass. Sections whose dataclass lives beside its user are added here.

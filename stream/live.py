@@ -51,7 +51,8 @@ STREAM_KEY_ENV = "TWITCH_STREAM_KEY"
 class LiveSettings:
     """The live stream's shape and behaviour (section ``live``).
 
-    ``twitch_ingest`` is the RTMP ingest for the ``twitch`` output (the stream key comes
+    ``dream_scale`` and ``steps_per_frame`` replace the ``video`` section's for live use, where
+    speed comes first. ``twitch_ingest`` is the RTMP ingest for the ``twitch`` output (the stream key comes
     from ``$TWITCH_STREAM_KEY`` or ``stream_key_file``, never from the config or argv).
     """
 
@@ -65,6 +66,8 @@ class LiveSettings:
     overlay: bool = True
     stats_interval_s: float = 5.0
     capture_queue: int = 2
+    dream_scale: float = 0.5
+    steps_per_frame: int = 1
     twitch_ingest: str = "rtmp://live.twitch.tv/app"
     stream_key_file: str | None = None
 
@@ -73,6 +76,10 @@ class LiveSettings:
             raise ConfigError(f"live size {self.width}x{self.height} is not allowed; even sizes from 32x32 to 3840x2160")
         if not 1 <= self.fps <= 120:
             raise ConfigError(f"live.fps {self.fps} is out of range; allowed 1 to 120")
+        if not 0.05 <= self.dream_scale <= 1.0:
+            raise ConfigError(f"live.dream_scale {self.dream_scale} is out of range; allowed 0.05 to 1")
+        if not 0 <= self.steps_per_frame <= 20:
+            raise ConfigError(f"live.steps_per_frame {self.steps_per_frame} is out of range; allowed 0 to 20")
         if self.capture_queue < 1:
             raise ConfigError(f"live.capture_queue {self.capture_queue} must be at least 1")
 
@@ -528,7 +535,7 @@ def run_cli(args: argparse.Namespace) -> int:
     from stream.sinks import EncoderSettings, open_sink
     from stream.sources import open_source
 
-    extra = {"flow": "video.flow", "dream_scale": "video.dream_scale", "steps_per_frame": "video.steps_per_frame",
+    extra = {"flow": "video.flow", "dream_scale": "live.dream_scale", "steps_per_frame": "live.steps_per_frame",
              "fps": "live.fps"}
     if args.size:
         try:
@@ -574,7 +581,8 @@ def run_cli(args: argparse.Namespace) -> int:
         def load_other(name: str) -> DreamModel:
             return load_model(dataclasses.replace(cfg.model, name=name))[0]
 
-        stage = DreamStage(model, cfg.dream, cfg.class_dream, cfg.section("video"), board, load_other)
+        temporal = dataclasses.replace(cfg.section("video"), dream_scale=ls.dream_scale, steps_per_frame=ls.steps_per_frame)
+        stage = DreamStage(model, cfg.dream, cfg.class_dream, temporal, board, load_other)
         source = open_source(args.input, width=ls.width, height=ls.height, fps=ls.fps, loop=args.loop)
     except BaseException:
         for s in sinks:

@@ -1,0 +1,291 @@
+"""``dreamstream video`` (dream a video file, stable over time) and ``dreamstream flicker`` (measure it).
+
+``video`` decodes the input with PyAV, dreams each frame with a :class:`TemporalDreamer` and writes
+H.264 with the input's timing and sound (:mod:`stream.video_io`). Ctrl-C or SIGTERM finalise the
+output with every frame finished so far (exit 130 or 143). ``flicker`` prints, as JSON, the
+warping error of an original video and of its dream, with flow and occlusions from the original.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import math
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.errors import SinkError, SourceError
+
+log = logging.getLogger(__name__)
+
+#: CLI flag -> config key of the ``video`` section.
+VIDEO_FLAGS = {
+    "flow": "video.flow",
+    "flow_blend": "video.flow_blend",
+    "steps_per_frame": "video.steps_per_frame",
+    "dream_scale": "video.dream_scale",
+}
+
+
+class Terminated(BaseException):
+    """SIGTERM, turned into an exception so that the output is finalised on the way out."""
+
+
+@contextlib.contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+@contextlib.contextmanager
+def signals_ignored() -> Iterator[None]:
+    """Within the block, a second Ctrl-C or SIGTERM is ignored (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+@dataclass
+class VideoRun:
+    """What :func:`dream_video` did."""
+
+    frames: int = 0
+    seconds: float = 0.0  # wall time of the frame loop (decode, dream, encode)
+    kinds: Counter[str] = field(default_factory=Counter)
+    frame_seconds: list[tuple[str, float]] = field(default_factory=list)  # (kind, s) per frame, dream + encode
+    truncated: bool = False
+    interrupted: int | None = None  # 130 (Ctrl-C) or 143 (SIGTERM)
+
+    @property
+    def seconds_per_frame(self) -> float:
+        return self.seconds / self.frames if self.frames else float("nan")
+
+
+def expected_frames(info: Any, start_s: float, duration_s: float | None, max_frames: int | None) -> int | None:
+    """About how many frames a window of the input holds (for the progress bar)."""
+    total = info.frame_count - round(start_s * float(info.fps)) if info.frame_count else None
+    if duration_s is not None:
+        window = math.ceil(duration_s * float(info.fps))
+        total = window if total is None else min(total, window)
+    if max_frames is not None:
+        total = max_frames if total is None else min(total, max_frames)
+    return max(total, 0) if total is not None else None
+
+
+def dream_video(reader: Any, writer: Any, dream: Any, bar: Any = None) -> VideoRun:
+    """Dream every frame of ``reader`` into ``writer`` with ``dream`` (a TemporalDreamer), then close ``writer``.
+
+    Ctrl-C or SIGTERM stop the loop; the writer is then finalised with the frames done (a second
+    Ctrl-C is ignored meanwhile) and ``interrupted`` is set. With no frame done nothing is written
+    and ``frames`` is 0. Other errors propagate (the caller's ``with writer`` finalises or discards).
+    """
+    run = VideoRun()
+    start = time.monotonic()
+    try:
+        with sigterm_raises():
+            for frame in reader:
+                began = time.monotonic()
+                image = dream(frame.image)
+                writer.write(image, frame.pts)
+                run.frames += 1
+                kind = getattr(dream, "last_kind", None) or "frame"
+                run.kinds[kind] += 1
+                run.frame_seconds.append((kind, time.monotonic() - began))
+                if bar is not None:
+                    bar.update(run.frames, kind)
+    except KeyboardInterrupt:
+        run.interrupted = 130
+    except Terminated:
+        run.interrupted = 143
+    run.seconds = time.monotonic() - start
+    run.truncated = bool(getattr(reader, "truncated", False))
+    if bar is not None:
+        bar.close()
+    with signals_ignored():
+        try:
+            writer.close()
+        except SinkError:
+            if run.frames:  # with no frame the writer removed its file; the caller says why
+                raise
+    return run
+
+
+def cmd_video(args: argparse.Namespace) -> int:
+    from engine.dream import Dreamer
+    from engine.temporal import TemporalDreamer
+    from stream.cli import config_from_args
+    from stream.dreaming import setup_dream
+    from stream.progress import Progress
+    from stream.video_io import VideoReader, VideoWriter
+
+    cfg = config_from_args(args, VIDEO_FLAGS)
+    settings = cfg.section("video")
+    try:
+        with sigterm_raises():
+            reader = VideoReader(args.input, start_s=args.start, duration_s=args.duration, max_frames=args.max_frames)
+            with reader, VideoWriter(args.output, reader.info, crf=args.crf, audio_from=args.input) as writer:
+                setup = setup_dream(cfg)
+                temporal = TemporalDreamer(Dreamer(setup.model, setup.objective, setup.settings), settings)
+                info = reader.info
+                dh, dw = temporal.dream_size(info.height, info.width)
+                log.info(
+                    "dreaming %s (%dx%d, %.3g fps) at %dx%d with %s: %s; flow %s, %d steps per frame",
+                    args.input, info.width, info.height, float(info.fps), dw, dh, setup.spec.name, setup.label,
+                    settings.flow, settings.steps_per_frame,
+                )
+                total = expected_frames(info, args.start, args.duration, args.max_frames)
+                run = dream_video(reader, writer, temporal, Progress(total, "frames"))
+    except Terminated:
+        print("dreamstream: terminated before the first frame; no output", file=sys.stderr)
+        return 143
+    if run.interrupted is not None:
+        how = "interrupted" if run.interrupted == 130 else "terminated"
+        if run.frames:
+            print(f"dreamstream: {how} after {run.frames} frames; {args.output} holds them", file=sys.stderr)
+        else:
+            print(f"dreamstream: {how} before the first frame; no output", file=sys.stderr)
+        return run.interrupted
+    if run.frames == 0:
+        raise SourceError(f"{args.input}: no frame decoded" + (f" from {args.start:g} s" if args.start else ""))
+    kinds = ", ".join(f"{k} {n}" for k, n in sorted(run.kinds.items()))
+    log.info("wrote %s: %d frames in %.1f s (%.2f s per frame; %s)", args.output, run.frames, run.seconds, run.seconds_per_frame, kinds)
+    print(args.output)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------
+# Flicker
+
+
+def compare_videos(
+    original: str | Path,
+    dreamed: str | Path,
+    method: str = "dis",
+    preset: str = "medium",
+    max_frames: int | None = None,
+) -> dict[str, Any]:
+    """Warping error of ``original`` and ``dreamed`` (same size and frame count), with flow from ``original``.
+
+    Warping error: mean over reliable pixels and RGB channels (in [0, 1]) of ``(O_t - warp(O_{t-1}))^2``,
+    averaged over frame pairs; the flow and the forward-backward mask come from the original's frames.
+    Also the mean absolute change from the original (0-255) over the first and last quarter.
+    """
+    from engine.flow import FlowEstimator, occlusion_mask, to_gray, warping_error
+    from engine.frames import to_tensor
+    from stream.video_io import VideoReader
+
+    flow = FlowEstimator(method, preset)
+    errors: dict[str, list[float]] = {"original": [], "dreamed": []}
+    change: list[float] = []
+    reliable: list[float] = []
+    prev: tuple[Any, Any, np.ndarray] | None = None
+    with VideoReader(original, max_frames=max_frames) as a, VideoReader(dreamed, max_frames=max_frames) as b:
+        if (a.info.width, a.info.height) != (b.info.width, b.info.height):
+            raise SourceError(
+                f"{dreamed}: {b.info.width}x{b.info.height} does not match {original}'s {a.info.width}x{a.info.height}"
+            )
+        count_a = count_b = 0
+        frames_b = iter(b)
+        for fa in a:
+            count_a += 1
+            fb = next(frames_b, None)
+            if fb is None:
+                break
+            count_b += 1
+            change.append(float(np.abs(fa.image.astype(np.float32) - fb.image).mean()))
+            cur = (to_tensor(fa.image), to_tensor(fb.image), to_gray(fa.image))
+            if prev is not None:
+                back, ahead = flow(cur[2], prev[2]), flow(prev[2], cur[2])
+                unreliable = occlusion_mask(back, ahead)
+                reliable.append(1.0 - float(unreliable.mean()))
+                errors["original"].append(warping_error(prev[0], cur[0], back, unreliable))
+                errors["dreamed"].append(warping_error(prev[1], cur[1], back, unreliable))
+            prev = cur
+        count_b += sum(1 for _ in frames_b)
+    if count_a != count_b:
+        log.warning("%s has %d frames, %s %d; compared the first %d", original, count_a, dreamed, count_b, len(change))
+    if len(change) < 2:
+        raise SourceError(f"{original}: need at least 2 frames to measure flicker, got {len(change)}")
+    quarter = max(1, len(change) // 4)
+    with np.errstate(all="ignore"):
+        err_o, err_d = (float(np.nanmean(errors[k])) if np.isfinite(errors[k]).any() else None for k in ("original", "dreamed"))
+    return {
+        "frames": len(change),
+        "warping_error": {"original": err_o, "dreamed": err_d},
+        "ratio": err_d / err_o if err_o and err_d is not None else None,
+        "mean_change": {"first_quarter": float(np.mean(change[:quarter])), "last_quarter": float(np.mean(change[-quarter:]))},
+        "reliable_fraction": float(np.mean(reliable)),
+        "flow": f"{method}" + (f" {preset}" if method == "dis" else ""),
+    }
+
+
+def cmd_flicker(args: argparse.Namespace) -> int:
+    result = compare_videos(args.original, args.dreamed, method=args.flow, max_frames=args.max_frames)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------
+# Command line
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not >= 1")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``video`` and ``flicker`` commands to the ``dreamstream`` parser."""
+    from stream.cli import add_dream_arguments
+
+    p = subparsers.add_parser("video", help="dream a video file, stable over time (optical flow)")
+    p.add_argument("input", help="a video file")
+    p.add_argument("output", help="where to write the dream (.mp4, .mkv, .mov, .webm, .ts)")
+    add_dream_arguments(p)
+    g = p.add_argument_group("video")
+    g.add_argument("--flow", choices=("dis", "farneback", "none"), help="optical flow; none = full dream every frame")
+    g.add_argument("--flow-blend", type=float, metavar="F", help="fraction of the previous dream carried per frame (0-1)")
+    g.add_argument("--steps-per-frame", type=int, metavar="N", help="gradient steps on each carried frame")
+    g.add_argument("--dream-scale", type=float, metavar="F", help="internal resolution as a fraction of the frame's")
+    g.add_argument("--start", type=float, default=0.0, metavar="S", help="start at S seconds (default 0)")
+    g.add_argument("--duration", type=float, metavar="S", help="dream only S seconds")
+    g.add_argument("--max-frames", type=_positive_int, metavar="N", help="dream at most N frames")
+    g.add_argument("--crf", type=int, default=18, metavar="N", help="H.264 quality, 0-51, lower is better (default %(default)s)")
+    p.set_defaults(handler=cmd_video)
+
+    p = subparsers.add_parser("flicker", help="print the warping error of a video and of its dream (JSON)")
+    p.add_argument("original", help="the input video")
+    p.add_argument("dreamed", help="its dream")
+    p.add_argument("--flow", choices=("dis", "farneback"), default="dis", help="flow on the original (default %(default)s)")
+    p.add_argument("--max-frames", type=_positive_int, metavar="N", help="compare at most N frames")
+    p.set_defaults(handler=cmd_flicker)
+
