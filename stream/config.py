@@ -84,7 +84,7 @@ LAZY_SECTIONS = {"twitch"}
 def _sections() -> dict[str, type]:
     # Sections owned by other modules register lazily to keep imports light.
     from engine.temporal import TemporalSettings
-    from stream.chat.bot import TwitchSettings
+    from stream.chat.settings import TwitchSettings
     from stream.control import ChatLimits
     from stream.live import LiveSettings
 
