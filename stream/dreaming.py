@@ -14,6 +14,7 @@ from engine.models.registry import DreamModel, ModelSpec, build_model, get_spec
 from engine.objectives import Objective, channel, guide, guide_features, klass, layer
 from stream.config import Config, ModelSettings
 from stream.images import read_image
+from stream.tuning import keep_freed_memory
 from stream.weights import load_state_dict
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ def load_model(ms: ModelSettings) -> tuple[DreamModel, torch.device]:
     """Build the model named in ``ms`` with its weights, on its device."""
     spec = get_spec(ms.name)
     device = resolve_device(ms.device)
+    if device.type == "cpu":
+        keep_freed_memory()
     if ms.threads:
         torch.set_num_threads(ms.threads)
     state = load_state_dict(spec, ms.weights)
