@@ -15,8 +15,6 @@ variants within one run, never against numbers from another run.
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import json
 import os
 import platform
@@ -33,6 +31,7 @@ from engine.dream import Dreamer, DreamSettings, prepare_model, resolve_device
 from engine.errors import DreamError
 from engine.models.registry import build_model, get_spec
 from engine.objectives import layer
+from stream.tuning import keep_freed_memory
 from stream.weights import load_state_dict
 
 DEFAULT_SIZES = "320x180,640x360,1280x720"
@@ -64,22 +63,6 @@ def minor_faults() -> int:
     except ImportError:
         return 0
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-
-
-def keep_freed_memory(threshold_bytes: int = 1 << 30) -> bool:
-    """Let glibc malloc keep large freed blocks for reuse instead of unmapping them.
-
-    Otherwise each step maps its big activations afresh and page-faults on every 4 KiB.
-    Linux/glibc only; returns whether it was applied.
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return bool(mallopt(-3, threshold_bytes)) and bool(mallopt(-1, 2 * threshold_bytes))  # M_MMAP/M_TRIM_THRESHOLD
 
 
 def cpu_model() -> str:
@@ -178,8 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget-s", type=float, default=20.0, help="stop timing a cell after this many seconds (min 3 runs)")
     p.add_argument("--max-step-s", type=float, default=3.0,
                    help="skip a reduced-precision cell whose first step takes longer (bf16 emulated on CPUs without it)")
-    p.add_argument("--tune-malloc", action="store_true",
-                   help="keep freed memory in the process (glibc mallopt): no page faults per step")
+    p.add_argument("--no-tune-malloc", dest="tune_malloc", action="store_false",
+                   help="let glibc return freed memory to the kernel (the product keeps it: see stream/tuning.py)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = p.parse_args(argv)
 
