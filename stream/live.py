@@ -65,8 +65,8 @@ class LiveSettings:
     keyframe_interval_s: float = 2.0
     overlay: bool = True
     stats_interval_s: float = 5.0
-    capture_queue: int = 2
-    dream_scale: float = 0.5
+    capture_queue: int = 1
+    dream_scale: float = 0.4
     steps_per_frame: int = 1
     twitch_ingest: str = "rtmp://live.twitch.tv/app"
     stream_key_file: str | None = None
