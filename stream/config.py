@@ -158,6 +158,15 @@ def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def check_keys(section: str, cls: type, data: Mapping[str, Any]) -> None:
+    """Raise :class:`ConfigError` for the first key of ``data`` that ``cls`` has no field for."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"unknown key {section}.{key}{did_you_mean(str(key), known)}; "
+                              f"allowed: {', '.join(sorted(known))}")
+
+
 def _convert(key: str, value: Any, tp: Any) -> Any:
     """Convert a YAML/CLI value to the annotated type ``tp`` or raise ConfigError."""
     origin = typing.get_origin(tp)
@@ -267,10 +276,7 @@ def load_config(
     for name, cls in sections.items():
         if name in LAZY_SECTIONS:
             data = raw.get(name) or {}
-            allowed = {f.name for f in dataclasses.fields(cls)}
-            for key in data:
-                if key not in allowed:
-                    raise ConfigError(f"unknown key {name}.{key}{did_you_mean(str(key), allowed)}; allowed: {', '.join(sorted(allowed))}")
+            check_keys(name, cls, data)
             built[name] = data
             continue
         built[name] = build_section(name, cls, raw.get(name) or {}, partial=name in PARTIAL_SECTIONS)

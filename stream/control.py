@@ -100,11 +100,9 @@ class ChatLimits:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> ChatLimits:
         """Build from a YAML mapping; unknown keys raise :class:`ConfigError` naming them."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        for key in data:
-            if key not in known:
-                raise ConfigError(f"unknown key chat.{key}{did_you_mean(str(key), known)}; "
-                                  f"allowed: {', '.join(sorted(known))}")
+        from stream.config import check_keys
+
+        check_keys("chat", cls, data)
         return cls(**dict(data))
 
 

@@ -1,39 +1,18 @@
 """Inputs: the generated scene, files (never dropping, looping), cameras, URLs on 127.0.0.1."""
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from engine.errors import SourceError
 from media import clip_frame, write_clip
+from rtmp_receiver import free_port, listening
 from stream.sources import FakeCamera, SourceFrame, TestSource, open_source
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def listening(port: int) -> bool:
-    """True when something listens on TCP ``port`` (checked without connecting to it)."""
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":
-                return True
-    return False
 
 
 SERVER = r"""

@@ -1,7 +1,6 @@
 """Twitch chat settings (the ``twitch:`` config section), importable without twitchio."""
 from __future__ import annotations
 
-import dataclasses
 import os
 import urllib.parse
 from collections.abc import Mapping
@@ -9,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.errors import ConfigError, did_you_mean
+from engine.errors import ConfigError
 
 HELIX_URL = "https://api.twitch.tv/helix/"
 OAUTH_URL = "https://id.twitch.tv/"
@@ -61,11 +60,9 @@ class TwitchSettings:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> TwitchSettings:
         """Build from the YAML ``twitch:`` mapping; unknown keys raise :class:`ConfigError`."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        for key in data:
-            if key not in known:
-                raise ConfigError(f"unknown key twitch.{key}{did_you_mean(str(key), known)}; "
-                                  f"allowed: {', '.join(sorted(known))}")
+        from stream.config import check_keys
+
+        check_keys("twitch", cls, data)
         return cls(**dict(data))
 
     @property
