@@ -10,8 +10,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from engine.errors import DreamError
 
@@ -97,13 +96,15 @@ def cmd_image(args: argparse.Namespace) -> int:
     from stream.images import read_image, write_image
     from stream.progress import Progress
 
-    cfg = config_from_args(args)
-    Path(args.output)  # validated by write_image, but check the folder before the slow part
-    if not Path(args.output).parent.is_dir():
-        from engine.errors import SinkError
+    from stream.images import check_output
 
-        raise SinkError(f"cannot write {args.output!r}: folder {str(Path(args.output).parent)!r} does not exist")
-    image = read_image(args.input, max_side=args.max_side)
+    cfg = config_from_args(args)
+    if args.max_side != 0 and args.max_side < 32:
+        from engine.errors import ConfigError
+
+        raise ConfigError(f"--max-side {args.max_side} is out of range; allowed 32 or more (0 = no limit)")
+    check_output(args.output)  # before the slow part
+    image = read_image(args.input, max_side=args.max_side or None)
     setup = setup_dream(cfg)
     from engine.dream import Dreamer
 
@@ -148,14 +149,26 @@ def cmd_targets(args: argparse.Namespace) -> int:
     from engine.imagenet import class_names, search
 
     query = " ".join(args.query)
-    for index, name in search(query, limit=args.limit):
+    found = search(query, limit=args.limit)
+    if not found:
+        from engine.errors import TargetError
+
+        raise TargetError(f"no ImageNet class matches {query[:40]!r}; try a shorter word, e.g. 'dreamstream targets fish'")
+    for index, name in found:
         others = [n for n in class_names(index) if n.lower() != name.lower()]
         print(f"{index:>4}  {name}" + (f"  ({', '.join(others)})" if others else ""))
     return 0
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage mistakes end as one line (``dreamstream: error: ...``), exit code 2, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"dreamstream: error: {self.prog.removeprefix('dreamstream ')}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dreamstream", description="DeepDream for images, video files and live streams.")
+    parser = OneLineParser(prog="dreamstream", description="DeepDream for images, video files and live streams.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -163,7 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("image", help="dream a still image")
     p.add_argument("input", help="an image file (PNG, JPEG, ...)")
     p.add_argument("output", help="where to write the dream (.png, .jpg, ...)")
-    p.add_argument("--max-side", type=int, default=1280, metavar="PX", help="shrink larger inputs to this long side (default %(default)s)")
+    p.add_argument("--max-side", type=int, default=1280, metavar="PX",
+                   help="shrink larger inputs to this long side, at least 32; 0 = no limit (default %(default)s)")
     add_dream_arguments(p)
     p.set_defaults(handler=cmd_image)
 

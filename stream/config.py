@@ -222,7 +222,8 @@ def _check(key: str, value: Any) -> None:
         values = value if isinstance(value, tuple) else (value,)
         for v in values:
             if not lo <= v <= hi:
-                raise ConfigError(f"{key}: {v!r} is out of range; allowed {lo:g} to {hi:g}")
+                shown = f"{lo} to {hi}" if isinstance(lo, int) and isinstance(hi, int) else f"{lo:g} to {hi:g}"
+                raise ConfigError(f"{key}: {v!r} is out of range; allowed {shown}")
     if key in CHOICES and value not in CHOICES[key]:
         raise ConfigError(f"{key}: {value!r} is not allowed; choose one of {', '.join(CHOICES[key])}")
 

@@ -80,8 +80,25 @@ def build_objective(model: DreamModel, ms: ModelSettings, device: torch.device) 
     return objective, " + ".join(labels), ms.target is not None
 
 
+def check_objective(ms: ModelSettings) -> None:
+    """Check model, layers, channels, target and guide without loading anything (typos fail fast)."""
+    spec = get_spec(ms.name)
+    layers = [spec.layer(name).name for name in ms.layers]
+    if ms.channels:
+        info = spec.layer(layers[0] if layers else spec.default_layer)
+        bad = [c for c in ms.channels if not 0 <= c < info.channels]
+        if bad:
+            raise ConfigError(f"channel {bad[0]} is out of range for layer {info.name!r}; allowed 0 to {info.channels - 1}")
+    if ms.target is not None:
+        find_class(ms.target)
+    if ms.guide is not None:
+        read_image(ms.guide, max_side=64)
+    resolve_device(ms.device)
+
+
 def setup_dream(cfg: Config) -> DreamSetup:
     """Load the model and build the objective and settings that ``cfg`` describes."""
+    check_objective(cfg.model)
     model, device = load_model(cfg.model)
     objective, label, is_class = build_objective(model, cfg.model, device)
     settings = cfg.class_dream if is_class else cfg.dream

@@ -29,13 +29,23 @@ def read_image(path: str | os.PathLike[str], max_side: int | None = None) -> np.
     return img
 
 
-def write_image(path: str | os.PathLike[str], image: np.ndarray) -> Path:
-    """Write RGB ``image`` to ``path`` (format from the extension); returns the path."""
+def check_output(path: str | os.PathLike[str]) -> Path:
+    """Check that an image can be written at ``path`` (extension, folder) before any slow work."""
     p = Path(path)
+    if p.is_dir():
+        raise SinkError(f"output {str(p)!r} is a folder; give a file name such as {str(p / 'dream.png')!r}")
     if p.suffix.lower() not in WRITABLE:
         raise SinkError(f"output {str(p)!r} has an unsupported extension; use one of {', '.join(WRITABLE)}")
-    if not p.parent.is_dir():
-        raise SinkError(f"cannot write {str(p)!r}: folder {str(p.parent)!r} does not exist")
+    parent = p.parent
+    if not parent.is_dir():
+        what = "is not a folder" if parent.exists() else "does not exist"
+        raise SinkError(f"cannot write {str(p)!r}: {str(parent)!r} {what}")
+    return p
+
+
+def write_image(path: str | os.PathLike[str], image: np.ndarray) -> Path:
+    """Write RGB ``image`` to ``path`` (format from the extension); returns the path."""
+    p = check_output(path)
     ok, buf = cv2.imencode(p.suffix.lower(), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     if not ok:
         raise SinkError(f"cannot encode {str(p)!r}")

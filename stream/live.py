@@ -51,6 +51,8 @@ STREAM_KEY_ENV = "TWITCH_STREAM_KEY"
 class LiveSettings:
     """The live stream's shape and behaviour (section ``live``).
 
+    ``class_crops`` replaces ``class_dream.crops`` and class targets take ``dream.steps``, so a
+    chat ``!dream`` costs about as much per frame as a layer dream.
     ``dream_scale`` and ``steps_per_frame`` replace the ``video`` section's for live use, where
     speed comes first. ``twitch_ingest`` is the RTMP ingest for the ``twitch`` output (the stream key comes
     from ``$TWITCH_STREAM_KEY`` or ``stream_key_file``, never from the config or argv).
@@ -66,6 +68,7 @@ class LiveSettings:
     overlay: bool = True
     stats_interval_s: float = 5.0
     capture_queue: int = 1
+    class_crops: int = 1
     dream_scale: float = 0.4
     steps_per_frame: int = 1
     twitch_ingest: str = "rtmp://live.twitch.tv/app"
@@ -80,6 +83,8 @@ class LiveSettings:
             raise ConfigError(f"live.dream_scale {self.dream_scale} is out of range; allowed 0.05 to 1")
         if not 0 <= self.steps_per_frame <= 20:
             raise ConfigError(f"live.steps_per_frame {self.steps_per_frame} is out of range; allowed 0 to 20")
+        if not 1 <= self.class_crops <= 8:
+            raise ConfigError(f"live.class_crops {self.class_crops} is out of range; allowed 1 to 8")
         if self.capture_queue < 1:
             raise ConfigError(f"live.capture_queue {self.capture_queue} must be at least 1")
 
@@ -495,7 +500,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input", required=True, metavar="SRC",
                    help="webcam:N, /dev/videoN, a video file, a URL (rtmp://, http(s)://, udp://) or testsrc")
     p.add_argument("--output", action="append", required=True, metavar="DST",
-                   help="twitch, rtmp(s)://..., a file (.mp4 .mkv .flv), udp://host:port, preview or null; repeatable")
+                   help="twitch, rtmp(s)://..., a file (.mp4 .mkv .flv .ts), udp://host:port, preview or null; repeatable")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of output")
     p.add_argument("--loop", action="store_true", help="repeat a file input")
     p.add_argument("--size", metavar="WxH", help="output size (default from config live.width/height)")
@@ -523,7 +528,15 @@ def run_login(args: argparse.Namespace) -> int:
     from stream.config import load_config
 
     settings = load_config(args.preset, args.config).section("twitch")
-    user_id = twitch_login(settings, print, account=args.account)
+    secret = settings.client_secret()
+    try:
+        user_id = twitch_login(settings, print, account=args.account, client_secret=secret)
+    except DreamError:
+        raise
+    except Exception as e:  # noqa: BLE001 - aiohttp/twitchio network failures become one line
+        from stream.chat.bot import describe_error
+
+        raise ConfigError(f"twitch login failed: {describe_error(e)}") from e
     print(f"saved tokens for user {user_id} in {settings.token_file}")
     return 0
 
@@ -547,6 +560,20 @@ def run_cli(args: argparse.Namespace) -> int:
     cfg = config_from_args(args, extra)
     ls: LiveSettings = cfg.section("live")
     controls_on = [c for c in (args.control or []) if c != "none"]
+    if args.duration is not None and not args.duration > 0:
+        raise ConfigError(f"--duration {args.duration:g} must be more than 0 seconds")
+    doubled = [o for o in set(args.output) if args.output.count(o) > 1 and o != "null"]
+    if doubled:
+        raise ConfigError(f"output {doubled[0]!r} is given twice; each output once")
+    if args.stats_file:
+        try:
+            with open(args.stats_file, "a"):
+                pass
+        except OSError as e:
+            raise ConfigError(f"--stats-file {args.stats_file!r} cannot be written: {e.strerror or e}") from None
+    twitch_settings = cfg.section("twitch") if "twitch" in controls_on else None
+    if twitch_settings is not None:
+        twitch_settings.client_secret()  # a missing secret fails now, not after the model loads
 
     # Open every output first: a bad URL or a refused connection fails before the model loads.
     enc = EncoderSettings(width=ls.width, height=ls.height, fps=ls.fps, video_bitrate_kbps=ls.video_bitrate_kbps,
@@ -582,7 +609,8 @@ def run_cli(args: argparse.Namespace) -> int:
             return load_model(dataclasses.replace(cfg.model, name=name))[0]
 
         temporal = dataclasses.replace(cfg.section("video"), dream_scale=ls.dream_scale, steps_per_frame=ls.steps_per_frame)
-        stage = DreamStage(model, cfg.dream, cfg.class_dream, temporal, board, load_other)
+        class_dream = dataclasses.replace(cfg.class_dream, crops=ls.class_crops, steps=cfg.dream.steps)
+        stage = DreamStage(model, cfg.dream, class_dream, temporal, board, load_other)
         source = open_source(args.input, width=ls.width, height=ls.height, fps=ls.fps, loop=args.loop)
     except BaseException:
         for s in sinks:
@@ -603,7 +631,7 @@ def run_cli(args: argparse.Namespace) -> int:
     if "twitch" in controls_on:
         from stream.chat.bot import run_bot_in_thread
 
-        bot = run_bot_in_thread(cfg.section("twitch"), center)
+        bot = run_bot_in_thread(twitch_settings, center)
 
     def on_signal(signum: int, _frame: Any) -> None:
         log.info("stopping (%s)", signal.Signals(signum).name)

@@ -855,7 +855,13 @@ def open_sink(
         return PreviewSink(settings)
     if spec == "null":
         return NullSink(settings)
-    scheme = urlsplit(spec).scheme.lower() if "://" in spec else ""
+    try:
+        scheme = urlsplit(spec).scheme.lower() if "://" in spec else ""
+        if scheme == "udp":
+            urlsplit(spec).port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as e:
+        shown = spec if spec.lower().startswith("udp://") else redact_url(spec)
+        raise SinkError(f"output {shown!r} is not a valid URL ({e}); {allowed}") from None
     if scheme in ("rtmp", "rtmps"):
         if not urlsplit(spec).hostname:
             raise SinkError(f"output {redact_url(spec)!r} has no host; {allowed}")

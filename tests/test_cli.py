@@ -52,13 +52,21 @@ def test_image_with_target_and_channel(tmp_path, picture, capsys):
         (["image", "PIC", "OUT.png", "--device", "cuda"], 2, ["cuda", "not available"]),
         (["image", "PIC", "OUT.png", "--model", "vgg16", "--weights", "NOPE.pth"], 3, ["NOPE.pth"]),
         (["layers", "resnet5"], 3, ["resnet50"]),
+        (["image", "PIC", "OUT.png", "--octaves", "abc"], 2, ["--octaves", "abc"]),
+        (["image", "PIC", "bad.xyz"], 5, ["bad.xyz", ".png"]),
+        (["image", "PIC", "OUT.png", "--max-side", "-5"], 2, ["--max-side", "-5", "32"]),
+        (["image", "PIC", "OUT.png", "--seed", "-1"], 2, ["dream.seed", "9223372036854775807"]),
+        (["targets", "zzzqqq"], 2, ["zzzqqq"]),
     ],
 )
 def test_bad_input_is_one_line(tmp_path, picture, capsys, argv, code, words):
     (tmp_path / "notimg.png").write_text("hello")
     subst = {"PIC": str(picture), "OUT.png": str(tmp_path / "out.png"), "nodir/OUT.png": str(tmp_path / "nodir" / "o.png"),
              "NOTIMG": str(tmp_path / "notimg.png"), "NOPE.pth": str(tmp_path / "NOPE.pth")}
-    rc, _, err = run(capsys, *[subst.get(a, a) for a in argv])
+    try:
+        rc, _, err = run(capsys, *[subst.get(a, a) for a in argv])
+    except SystemExit as e:  # argparse usage errors
+        rc, err = e.code, capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.startswith("dreamstream: error")]
     assert rc == code, err
     assert len(lines) == 1 and "Traceback" not in err

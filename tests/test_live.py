@@ -85,12 +85,21 @@ def test_twitch_output_takes_the_key_from_the_environment(receivers, tmp_path, m
         (["--input", "testsrc", "--output", "ftp://host/x"], 5, ["ftp://host/x"]),
         (["--input", "testsrc", "--output", "twitch"], 5, ["TWITCH_STREAM_KEY"]),
         (["--input", "testsrc", "--output", "null", "--size", "big"], 2, ["--size", "big"]),
+        (["--input", "testsrc", "--output", "udp://127.0.0.1:99999"], 5, ["udp://127.0.0.1:99999", "Port"]),
+        (["--input", "testsrc", "--output", "null", "--stats-file", "/nonexistent/s.jsonl"], 2, ["/nonexistent/s.jsonl"]),
+        (["--input", "testsrc", "--output", "a.mp4", "--output", "a.mp4"], 2, ["a.mp4", "twice"]),
+        (["--input", "testsrc", "--output", "null", "--control", "twitch"], 2, ["twitch.client_id"]),
+        (["--input", "testsrc", "--output", "null", "--control", "chat"], 2, ["--control", "chat"]),
     ],
 )
-def test_bad_live_input_is_one_line(monkeypatch, capsys, argv, code, words):
+def test_bad_live_input_is_one_line(monkeypatch, capsys, tmp_path, argv, code, words):
     monkeypatch.delenv("TWITCH_STREAM_KEY", raising=False)
-    rc = main(["live", *argv, "--duration", "1", *FAST[2:]])
-    err = capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)
+    try:
+        rc = main(["live", *argv, "--duration", "1", *FAST[2:]])
+        err = capsys.readouterr().err
+    except SystemExit as e:  # argparse usage errors
+        rc, err = e.code, capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.startswith("dreamstream: error")]
     assert rc == code and len(lines) == 1 and "Traceback" not in err, err
     for w in words:
@@ -156,6 +165,11 @@ def test_live_source_drops_stale_frames_and_repeats_the_newest():
     result = LivePipeline(ListSource(400, live=True, interval=0.005), [sink], slow, settings, duration_s=0.6).run()
     assert result["dropped"] > 0 and result["repeated"] > 0
     assert result["output"] == 60
+
+
+def test_live_duration_must_be_positive(capsys):
+    assert main(["live", "--input", "testsrc", "--output", "null", "--duration", "0", *FAST]) == 2
+    assert "--duration 0" in capsys.readouterr().err
 
 
 def test_overlay_and_percentile():

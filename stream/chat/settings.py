@@ -63,6 +63,10 @@ class TwitchSettings:
         from stream.config import check_keys
 
         check_keys("twitch", cls, data)
+        missing = [k for k in ("client_id", "bot_id", "broadcaster_id") if not data.get(k)]
+        if missing:
+            raise ConfigError(f"twitch.{missing[0]} is not set; put client_id, bot_id and broadcaster_id under "
+                              "twitch: in a --config file (see config/twitch.yaml)")
         return cls(**dict(data))
 
     @property
