@@ -150,15 +150,20 @@ def cmd_video(args: argparse.Namespace) -> int:
     try:
         with sigterm_raises():
             reader = VideoReader(args.input, start_s=args.start, duration_s=args.duration, max_frames=args.max_frames)
+            length = reader.info.duration_s
+            if args.start and length and args.start >= length:
+                reader.close()
+                raise SourceError(f"--start {args.start:g} s is past the end of {args.input!r}; allowed 0 to {length:.3g} s")
             with reader, VideoWriter(args.output, reader.info, crf=args.crf, audio_from=args.input) as writer:
                 setup = setup_dream(cfg)
                 temporal = TemporalDreamer(Dreamer(setup.model, setup.objective, setup.settings), settings)
                 info = reader.info
                 dh, dw = temporal.dream_size(info.height, info.width)
+                per_frame = "full octaves every frame" if settings.flow == "none" else f"{settings.steps_per_frame} steps per frame"
                 log.info(
-                    "dreaming %s (%dx%d, %.3g fps) at %dx%d with %s: %s; flow %s, %d steps per frame",
+                    "dreaming %s (%dx%d, %.3g fps) at %dx%d with %s: %s; flow %s, %s",
                     args.input, info.width, info.height, float(info.fps), dw, dh, setup.spec.name, setup.label,
-                    settings.flow, settings.steps_per_frame,
+                    settings.flow, per_frame,
                 )
                 total = expected_frames(info, args.start, args.duration, args.max_frames)
                 run = dream_video(reader, writer, temporal, Progress(total, "frames"))

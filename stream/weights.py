@@ -197,7 +197,9 @@ def _load_file(path: Path) -> dict[str, Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - arbitrary bytes can make the unpickler raise anything
-        raise ModelError(f"cannot read weights file {str(path)!r}: {_first_line(exc)}") from exc
+        raise ModelError(
+            f"weights file {str(path)!r} is not a PyTorch state dict (.pth saved with torch.save): {_first_line(exc)}"
+        ) from exc
     for key in ("state_dict", "model"):
         if isinstance(obj, Mapping) and isinstance(obj.get(key), Mapping):
             obj = obj[key]
