@@ -581,6 +581,7 @@ def run_cli(args: argparse.Namespace) -> int:
                           keyframe_interval_s=ls.keyframe_interval_s)
     key = stream_key(ls) if "twitch" in args.output else None
     sinks = []
+    source = None
     try:
         for spec in args.output:
             if "{stream_key}" in spec:
@@ -589,6 +590,7 @@ def run_cli(args: argparse.Namespace) -> int:
                     raise SinkError(f"output uses {{stream_key}} but ${STREAM_KEY_ENV} is not set")
                 spec = spec.replace("{stream_key}", k)
             sinks.append(open_sink(spec, enc, twitch_ingest=ls.twitch_ingest, stream_key=key))
+        source = open_source(args.input, width=ls.width, height=ls.height, fps=ls.fps, loop=args.loop)
         model, _device = load_model(cfg.model)
         spec = model.spec
         limits = cfg.section("chat")
@@ -611,10 +613,11 @@ def run_cli(args: argparse.Namespace) -> int:
         temporal = dataclasses.replace(cfg.section("video"), dream_scale=ls.dream_scale, steps_per_frame=ls.steps_per_frame)
         class_dream = dataclasses.replace(cfg.class_dream, crops=ls.class_crops, steps=cfg.dream.steps)
         stage = DreamStage(model, cfg.dream, class_dream, temporal, board, load_other)
-        source = open_source(args.input, width=ls.width, height=ls.height, fps=ls.fps, loop=args.loop)
     except BaseException:
         for s in sinks:
             s.close()
+        if source is not None:
+            source.close()
         raise
 
     bot = console = None
