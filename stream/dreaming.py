@@ -10,7 +10,7 @@ from engine.dream import DreamSettings, prepare_model, resolve_device
 from engine.errors import ConfigError
 from engine.frames import to_tensor
 from engine.imagenet import display_name, find_class
-from engine.models.registry import DreamModel, ModelSpec, build_model, get_spec
+from engine.models.registry import DreamModel, LayerInfo, ModelSpec, build_model, get_spec
 from engine.objectives import Objective, channel, guide, guide_features, klass, layer
 from stream.config import Config, ModelSettings
 from stream.images import read_image
@@ -62,11 +62,7 @@ def build_objective(model: DreamModel, ms: ModelSettings, device: torch.device) 
         terms.append(ms.guide_weight * guide(guide_features(model.features, image, name), name))
         labels.append(f"guide {ms.guide} at {name}")
     if ms.channels:
-        name = layers[0] if layers else spec.default_layer
-        info = spec.layer(name)
-        bad = [c for c in ms.channels if not 0 <= c < info.channels]
-        if bad:
-            raise ConfigError(f"channel {bad[0]} is out of range for layer {name!r}; allowed 0 to {info.channels - 1}")
+        name = channel_layer(spec, ms).name
         terms.append(channel(name, ms.channels))
         labels.append(f"channels {list(ms.channels)} of {name}")
         layers = layers[1:]
@@ -80,15 +76,22 @@ def build_objective(model: DreamModel, ms: ModelSettings, device: torch.device) 
     return objective, " + ".join(labels), ms.target is not None
 
 
+def channel_layer(spec: ModelSpec, ms: ModelSettings) -> LayerInfo:
+    """The layer whose ``ms.channels`` are dreamed (the first one named, else the default), checked."""
+    info = spec.layer(ms.layers[0] if ms.layers else spec.default_layer)
+    bad = [c for c in ms.channels if not 0 <= c < info.channels]
+    if bad:
+        raise ConfigError(f"channel {bad[0]} is out of range for layer {info.name!r}; allowed 0 to {info.channels - 1}")
+    return info
+
+
 def check_objective(ms: ModelSettings) -> None:
     """Check model, layers, channels, target and guide without loading anything (typos fail fast)."""
     spec = get_spec(ms.name)
-    layers = [spec.layer(name).name for name in ms.layers]
+    for name in ms.layers:
+        spec.layer(name)
     if ms.channels:
-        info = spec.layer(layers[0] if layers else spec.default_layer)
-        bad = [c for c in ms.channels if not 0 <= c < info.channels]
-        if bad:
-            raise ConfigError(f"channel {bad[0]} is out of range for layer {info.name!r}; allowed 0 to {info.channels - 1}")
+        channel_layer(spec, ms)
     if ms.target is not None:
         find_class(ms.target)
     if ms.guide is not None:

@@ -169,7 +169,6 @@ class DreamStage:
         temporal: TemporalSettings,
         board: ControlBoard | None,
         load_model: Callable[[str], DreamModel] | None = None,
-        initial: LiveControls | None = None,
     ) -> None:
         self.model = model
         self.base = {"dream": dream, "class": class_dream}
@@ -178,8 +177,8 @@ class DreamStage:
         self.load_model = load_model
         self.applied: LiveControls | None = None
         self.version = -1
-        self.initial = initial or (board.get() if board else LiveControls(model=model.spec.name, layer=model.spec.default_layer))
-        self.temporal = self._build(self.initial)
+        initial = board.get() if board else LiveControls(model=model.spec.name, layer=model.spec.default_layer)
+        self.temporal = self._build(initial)
 
     def _objective(self, c: LiveControls) -> tuple[Objective, DreamSettings]:
         if c.target is not None:
@@ -287,6 +286,7 @@ class LivePipeline:
         self.frames: queue.Queue[Any] = queue.Queue(maxsize=settings.capture_queue)
         self.audio: queue.Queue[Any] = queue.Queue(maxsize=2000)
         self.newest: Dreamed | None = None
+        self._taken = 0  # sequence number of the newest dream the output has sent
         self.newest_lock = threading.Condition()
         self.dream_done = False
         self.error: BaseException | None = None
@@ -453,7 +453,6 @@ class LivePipeline:
 
     def run(self) -> dict[str, Any]:
         """Run to the end; returns the whole run's stats. Re-raises a stage's error."""
-        self._taken = 0
         threads = [threading.Thread(target=self._capture, name="capture", daemon=True),
                    threading.Thread(target=self._dream, name="dream", daemon=True)]
         for t in threads:
