@@ -45,7 +45,9 @@ try:
                         result["frames"] += 1
                     else:
                         result["audio_samples"] += frame.samples
-        except (av.error.OSError, av.error.EOFError) as exc:  # the publisher hung up
+        except (av.FFmpegError, OSError) as exc:
+            # The publisher hung up: FFmpeg reports EIO, EOF, or EPIPE/ECONNRESET when the
+            # listener was sending an acknowledgement at that moment.
             result["end"] = type(exc).__name__
 except Exception as exc:
     result["error"] = f"{type(exc).__name__}: {exc}"
@@ -92,7 +94,7 @@ class Receiver:
     def result(self, timeout: float = 20.0) -> dict:
         self.proc.wait(timeout)
         result = json.loads(self.out.read_text())
-        assert "error" not in result, result["error"]
+        assert "error" not in result, f"{result['error']} (after {result['frames']} frames)"
         return result
 
     def kill(self) -> None:
