@@ -26,6 +26,8 @@ class DreamSettings:
 
     ``step_size`` is in ``[0, 1]`` pixel units per step of the normalised gradient;
     ``jitter`` is the largest random shift in pixels (undone exactly after each step);
+    ``band_falloff`` weights each finer Laplacian band of the gradient by that fraction of the
+    next coarser one (1 = all bands equal; below 1 favours large shapes, as class dreams need);
     ``smooth`` is the Gaussian sigma in pixels applied to the gradient (0 = off);
     ``crops`` random crops of ``crop_min``..1 of the short side feed class objectives.
     """
@@ -37,6 +39,7 @@ class DreamSettings:
     jitter: int = 16
     grad_norm: str = "laplacian"
     pyramid_levels: int = 4
+    band_falloff: float = 1.0
     smooth: float = 0.0
     decorrelate: bool = False
     crops: int = 4
@@ -129,7 +132,7 @@ class Dreamer:
         if s.decorrelate:
             grad = decorrelate_color(grad)
         if s.grad_norm == "laplacian":
-            grad = laplacian_normalize(grad, s.pyramid_levels)
+            grad = laplacian_normalize(grad, s.pyramid_levels, s.band_falloff)
         else:
             grad = mean_abs_normalize(grad)
         size = s.step_size if step_size is None else step_size

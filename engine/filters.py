@@ -65,14 +65,18 @@ def laplacian_merge(bands: list[Tensor]) -> Tensor:
     return x
 
 
-def laplacian_normalize(g: Tensor, levels: int = 4, eps: float = 1e-8) -> Tensor:
+def laplacian_normalize(g: Tensor, levels: int = 4, falloff: float = 1.0, eps: float = 1e-8) -> Tensor:
     """Divide each Laplacian band of ``g`` by its RMS, then merge (TensorFlow DeepDream's ``lap_normalize``).
 
     Balances coarse and fine frequencies of the gradient, which keeps class dreams from
-    turning into high-frequency noise. ``(B, C, H, W) -> (B, C, H, W)``, RMS about the square root of the band count.
+    turning into high-frequency noise. With ``falloff`` below 1 each finer band gets that
+    fraction of the next coarser band's RMS (a 1/f-like prior: large, smooth shapes first).
+    ``(B, C, H, W) -> (B, C, H, W)``; with ``falloff=1`` the RMS is about the square root of the band count.
     """
     bands = laplacian_split(g, levels)
-    bands = [b / (b.square().mean(dim=(1, 2, 3), keepdim=True).sqrt() + eps) for b in bands]
+    n = len(bands)
+    bands = [b * (falloff ** (n - 1 - i) / (b.square().mean(dim=(1, 2, 3), keepdim=True).sqrt() + eps))
+             for i, b in enumerate(bands)]
     return laplacian_merge(bands)
 
 

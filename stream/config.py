@@ -47,6 +47,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "dream.step_size": (0.0, 1.0),
     "dream.jitter": (0, 256),
     "dream.pyramid_levels": (1, 8),
+    "dream.band_falloff": (0.05, 1.0),
     "dream.smooth": (0.0, 20.0),
     "dream.crops": (1, 64),
     "dream.crop_min": (0.05, 1.0),

@@ -31,6 +31,15 @@ class TestFilters:
         rms = [b.square().mean().sqrt().item() for b in bands]
         assert max(rms) / min(rms) < 3
 
+    def test_laplacian_falloff_weights_finer_bands_less(self):
+        g = torch.randn(1, 3, 64, 64) + 5 * gaussian_blur(torch.randn(1, 3, 64, 64), 6)
+
+        def fine_to_coarse(falloff: float) -> float:
+            bands = laplacian_split(laplacian_normalize(g, 3, falloff=falloff), 3)
+            return (bands[0].square().mean() / bands[-1].square().mean()).sqrt().item()
+
+        assert fine_to_coarse(0.5) < 0.5 * fine_to_coarse(1.0)
+
     def test_roll_undo_is_exact(self):
         x = torch.rand(1, 3, 20, 30)
         assert torch.equal(roll(roll(x, 5, -7), -5, 7), x)

@@ -12,7 +12,7 @@ import pytest
 
 from rtmp_receiver import KEY, free_port
 from stream.cli import main
-from stream.live import LivePipeline, LiveSettings, draw_overlay, percentile
+from stream.live import LivePipeline, LiveSettings, LiveStats, draw_overlay, percentile
 from stream.sources import SourceFrame
 
 FAST = ["--size", "320x180", "--dream-scale", "0.25", "--octaves", "1", "--steps", "1", "--steps-per-frame", "1"]
@@ -177,3 +177,16 @@ def test_overlay_and_percentile():
     out = draw_overlay(image, ["dreaming: goldfish", "asked by viewer"])
     assert out.shape == image.shape and (out != image).any() and (image == 200).all()
     assert percentile([1, 2, 3, 4], 50) in (2, 3) and percentile([5], 95) == 5
+
+
+def test_run_latency_percentiles_match_the_exact_ones_with_bounded_memory():
+    stats = LiveStats()
+    assert stats.run_latency_ms(95) is None
+    rng = np.random.default_rng(3)
+    latencies = rng.gamma(4.0, 0.02, size=20_000)  # seconds, a long right tail
+    for value in latencies:
+        stats.latency(float(value))
+    exact = sorted(latencies)
+    for q in (50, 95, 99):
+        assert stats.run_latency_ms(q) == pytest.approx(1000 * percentile(exact, q), abs=0.051)
+    assert len(stats.latency_bins) < 0.5 * len(latencies)  # bins, not one entry per frame
