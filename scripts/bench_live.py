@@ -17,14 +17,14 @@ import torch
 
 from stream.config import load_config
 from stream.dreaming import load_model
-from stream.live import DreamStage, LivePipeline
+from stream.live import DreamStage, LivePipeline, live_temporal
 from stream.sinks import EncoderSettings, open_sink
 from stream.sources import open_source
 
 
 def run(model, cfg, steps: int, scale: float, args) -> dict:
     ls = dataclasses.replace(cfg.section("live"), width=args.width, height=args.height, stats_interval_s=1e9)
-    temporal = dataclasses.replace(cfg.section("video"), steps_per_frame=steps, dream_scale=scale)
+    temporal = dataclasses.replace(live_temporal(cfg.section("video"), ls), steps_per_frame=steps, dream_scale=scale)
     stage = DreamStage(model, cfg.dream, cfg.class_dream, temporal, None)
     source = open_source(args.input, width=ls.width, height=ls.height, fps=ls.fps, loop=True)
     sink = open_sink("null", EncoderSettings(width=ls.width, height=ls.height, fps=ls.fps))

@@ -53,8 +53,8 @@ class LiveSettings:
 
     ``class_crops`` replaces ``class_dream.crops`` and class targets take ``dream.steps``, so a
     chat ``!dream`` costs about as much per frame as a layer dream.
-    ``dream_scale`` and ``steps_per_frame`` replace the ``video`` section's for live use, where
-    speed comes first. ``twitch_ingest`` is the RTMP ingest for the ``twitch`` output (the stream key comes
+    ``dream_scale``, ``steps_per_frame`` and ``step_scale`` replace the ``video`` section's for live
+    use, where speed comes first: one step a frame, twice as long, keeps the dream as strong. ``twitch_ingest`` is the RTMP ingest for the ``twitch`` output (the stream key comes
     from ``$TWITCH_STREAM_KEY`` or ``stream_key_file``, never from the config or argv).
     """
 
@@ -71,6 +71,7 @@ class LiveSettings:
     class_crops: int = 1
     dream_scale: float = 0.4
     steps_per_frame: int = 1
+    step_scale: float = 2.0
     twitch_ingest: str = "rtmp://live.twitch.tv/app"
     stream_key_file: str | None = None
 
@@ -83,10 +84,18 @@ class LiveSettings:
             raise ConfigError(f"live.dream_scale {self.dream_scale} is out of range; allowed 0.05 to 1")
         if not 0 <= self.steps_per_frame <= 20:
             raise ConfigError(f"live.steps_per_frame {self.steps_per_frame} is out of range; allowed 0 to 20")
+        if not 0.0 <= self.step_scale <= 10.0:
+            raise ConfigError(f"live.step_scale {self.step_scale} is out of range; allowed 0 to 10")
         if not 1 <= self.class_crops <= 8:
             raise ConfigError(f"live.class_crops {self.class_crops} is out of range; allowed 1 to 8")
         if self.capture_queue < 1:
             raise ConfigError(f"live.capture_queue {self.capture_queue} must be at least 1")
+
+
+def live_temporal(video: TemporalSettings, live: LiveSettings) -> TemporalSettings:
+    """The ``video`` section's temporal settings with the live section's speed-first replacements."""
+    return dataclasses.replace(video, dream_scale=live.dream_scale, steps_per_frame=live.steps_per_frame,
+                               step_scale=live.step_scale)
 
 
 # ---------------------------------------------------------------------------- stats
@@ -623,7 +632,7 @@ def run_cli(args: argparse.Namespace) -> int:
         def load_other(name: str) -> DreamModel:
             return load_model(dataclasses.replace(cfg.model, name=name))[0]
 
-        temporal = dataclasses.replace(cfg.section("video"), dream_scale=ls.dream_scale, steps_per_frame=ls.steps_per_frame)
+        temporal = live_temporal(cfg.section("video"), ls)
         class_dream = dataclasses.replace(cfg.class_dream, crops=ls.class_crops, steps=cfg.dream.steps)
         stage = DreamStage(model, cfg.dream, class_dream, temporal, board, load_other)
     except BaseException:
