@@ -1,9 +1,10 @@
 """Live pipeline benchmark: testsrc (or a file) at 640x360 through the default model to a null output.
 
 Prints dreamed fps (frames that got fresh gradient steps), output fps, dropped and repeated
-frames and the capture-to-send latency p50/p95, for each --steps-per-frame/--dream-scale pair.
+frames and the capture-to-send latency p50/p95, for each --steps-per-frame/--dream-scale pair,
+dreaming the default layer and, with --target, also that ImageNet class as chat's ``!dream`` does.
 
-    .venv/bin/python scripts/bench_live.py [--seconds 20] [--input testsrc] [--variants 1:0.5 2:0.5]
+    .venv/bin/python scripts/bench_live.py [--seconds 20] [--input testsrc] [--variants 1:0.5 2:0.5] [--target goldfish]
 """
 from __future__ import annotations
 
@@ -15,17 +16,23 @@ import platform
 
 import torch
 
+from engine.imagenet import display_name, find_class
 from stream.config import load_config
+from stream.control import ControlBoard, LiveControls
 from stream.dreaming import load_model
 from stream.live import DreamStage, LivePipeline, live_temporal
 from stream.sinks import EncoderSettings, open_sink
 from stream.sources import open_source
 
 
-def run(model, cfg, steps: int, scale: float, args) -> dict:
+def run(model, cfg, steps: int, scale: float, target: int | None, args) -> dict:
     ls = dataclasses.replace(cfg.section("live"), width=args.width, height=args.height, stats_interval_s=1e9)
     temporal = dataclasses.replace(live_temporal(cfg.section("video"), ls), steps_per_frame=steps, dream_scale=scale)
-    stage = DreamStage(model, cfg.dream, cfg.class_dream, temporal, None)
+    class_dream = dataclasses.replace(cfg.class_dream, crops=ls.class_crops, steps=cfg.dream.steps)  # as `live` does
+    controls = LiveControls(model=model.spec.name, layer=model.spec.default_layer, target=target,
+                            octaves=cfg.dream.octaves)
+    board = ControlBoard(controls, dataclasses.replace(cfg.section("chat"), max_octaves=cfg.dream.octaves))
+    stage = DreamStage(model, cfg.dream, class_dream, temporal, board)
     source = open_source(args.input, width=ls.width, height=ls.height, fps=ls.fps, loop=True)
     sink = open_sink("null", EncoderSettings(width=ls.width, height=ls.height, fps=ls.fps))
     try:
@@ -46,6 +53,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--size", default="640x360")
     ap.add_argument("--variants", nargs="*", default=None, help="STEPS:SCALE pairs (default: the config's)")
+    ap.add_argument("--target", default=None, help="also dream this ImageNet class (chat's !dream), side by side")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     args.width, args.height = (int(v) for v in args.size.split("x"))
@@ -57,13 +65,17 @@ def main() -> None:
         [(live.steps_per_frame, live.dream_scale)]
     print(f"# {platform.machine()}, {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"input {args.input} {args.size}, {args.seconds:g} s per variant")
-    print(f"{'steps':>5} {'scale':>5} {'dreamed fps':>11} {'output fps':>10} {'p50 ms':>7} {'p95 ms':>7} {'dropped':>7} {'repeated':>8}")
+    targets: list[int | None] = [None] if args.target is None else [None, find_class(args.target)]
+    print(f"{'dream':<12} {'steps':>5} {'scale':>5} {'dreamed fps':>11} {'output fps':>10} {'p50 ms':>7} {'p95 ms':>7} "
+          f"{'dropped':>7} {'repeated':>8}")
     rows = []
     for steps, scale in variants:
-        r = run(model, cfg, steps, scale, args)
-        rows.append({"steps_per_frame": steps, "dream_scale": scale, **r})
-        print(f"{steps:>5} {scale:>5.2f} {r['dreamed_fps']:>11.1f} {r['output_fps']:>10.1f} {r['latency_p50_ms']:>7} "
-              f"{r['latency_p95_ms']:>7} {r['dropped']:>7} {r['repeated']:>8}", flush=True)
+        for target in targets:
+            what = model.spec.default_layer if target is None else display_name(target)
+            r = run(model, cfg, steps, scale, target, args)
+            rows.append({"dream": what, "steps_per_frame": steps, "dream_scale": scale, **r})
+            print(f"{what[:12]:<12} {steps:>5} {scale:>5.2f} {r['dreamed_fps']:>11.1f} {r['output_fps']:>10.1f} "
+                  f"{r['latency_p50_ms']:>7} {r['latency_p95_ms']:>7} {r['dropped']:>7} {r['repeated']:>8}", flush=True)
     if args.json:
         print(json.dumps(rows))
 
