@@ -16,7 +16,8 @@ starting at the first video frame's time; small jitter is ignored, gaps are
 filled with silence, overlaps are trimmed, and when no audio is written at all
 silence is inserted so the track never stalls.
 
-Network sinks (``rtmp://``, ``rtmps://``, ``twitch``, ``udp://``) are wrapped in a
+Network sinks (``rtmp://``, ``rtmps://``, ``twitch``, ``udp://``) connect and encode
+in a child process (:mod:`stream.sink_process`) and are wrapped in a
 :class:`ReconnectingSink`: writes never block or raise while the receiver is gone;
 frames are dropped while down and a fresh connection (new FLV header, keyframe
 first, timestamps from 0) is made with exponential backoff.
@@ -27,11 +28,11 @@ PyAV caveats found while writing this (PyAV 18.1):
   #1010 looks like a silent failure); the sinks call ``start_encoding()`` at open
   so a refused connection raises at once.
 * ``start_encoding()`` runs ``avio_open`` (TCP connect + RTMP handshake) holding
-  the GIL: every Python thread of the process stalls while an output connects
-  (milliseconds on a LAN, up to FFmpeg's 5 s connect timeout for a host that drops
-  packets). A PyAV RTMP *receiver* with a timeout in the same process therefore
-  deadlocks with the publisher (its interrupt callback needs the GIL); tests run
-  the receiver in a subprocess.
+  the GIL and with no timeout: every Python thread of the process stalls while an
+  output connects, for good if the server accepts the connection and never answers.
+  Hence network outputs run in a child process. A PyAV RTMP *receiver* with a
+  timeout in the same process as a publisher deadlocks with it (its interrupt
+  callback needs the GIL); tests run the receiver in a subprocess.
 * Muxing is interleaved: with an audio stream, video packets wait for audio up to
   ``max_interleave_delta`` (set to 1 s here), and write errors surface only when
   the buffer is flushed (``flush_packets=1`` here, so a dead receiver is noticed
@@ -909,8 +910,9 @@ def _network_sink(
             socket.getaddrinfo(parts.hostname, parts.port or 1935, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as exc:
             raise SinkError(f"cannot open output {name}: cannot resolve host {parts.hostname!r} ({exc})") from None
-        return AvSink(url, settings, format=format, name=name, live=True, container_options=options,
-                      secrets=secrets)
+        from stream.sink_process import ChildSink  # it imports this module
+
+        return ChildSink(url, settings, format=format, name=name, container_options=options, secrets=secrets)
 
     if not reconnect:
         return opener()

@@ -1,6 +1,6 @@
 """Outputs against real receivers on 127.0.0.1: RTMP (a PyAV listener), UDP, files.
 
-The RTMP receiver runs in a subprocess: in one process, the publisher's connect
+The RTMP receiver runs in a subprocess: in one process, a publisher's connect
 (``avio_open``, which PyAV runs holding the GIL) deadlocks with a PyAV listener
 whose timeout callback needs the GIL.
 """
@@ -113,9 +113,8 @@ def test_reconnects_after_receiver_dies_and_file_is_unaffected(receivers, tmp_pa
     stats = rtmp.stats
     rtmp.close()
     file.close()
-    # Writes only enqueue. The one exception: FFmpeg's RTMP connect runs holding the GIL
-    # (about 0.3 s here), which stalls every thread of the process once at the reconnect.
-    assert sorted(durations)[-3] < 0.05 and max(durations) < 1.5, sorted(durations)[-5:]
+    # Writes only enqueue, also while the output reconnects (FFmpeg connects in the child process).
+    assert sorted(durations)[-3] < 0.05 and max(durations) < 0.5, sorted(durations)[-5:]
     assert stats.reconnects == 1 and stats.connected
     assert stats.frames_dropped >= 10  # frames written while down are dropped
     result = second.result()
