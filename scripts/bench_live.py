@@ -20,7 +20,7 @@ from engine.imagenet import display_name, find_class
 from stream.config import load_config
 from stream.control import ControlBoard, LiveControls
 from stream.dreaming import load_model
-from stream.live import DreamStage, LivePipeline, live_temporal
+from stream.live import DreamStage, LivePipeline, live_class_dream, live_temporal
 from stream.sinks import EncoderSettings, open_sink
 from stream.sources import open_source
 
@@ -28,7 +28,7 @@ from stream.sources import open_source
 def run(model, cfg, steps: int, scale: float, target: int | None, args) -> dict:
     ls = dataclasses.replace(cfg.section("live"), width=args.width, height=args.height, stats_interval_s=1e9)
     temporal = dataclasses.replace(live_temporal(cfg.section("video"), ls), steps_per_frame=steps, dream_scale=scale)
-    class_dream = dataclasses.replace(cfg.class_dream, crops=ls.class_crops, steps=cfg.dream.steps)  # as `live` does
+    class_dream = live_class_dream(cfg.class_dream, cfg.dream, ls)
     controls = LiveControls(model=model.spec.name, layer=model.spec.default_layer, target=target,
                             octaves=cfg.dream.octaves)
     board = ControlBoard(controls, dataclasses.replace(cfg.section("chat"), max_octaves=cfg.dream.octaves))

@@ -54,7 +54,8 @@ class LiveSettings:
     ``class_crops`` replaces ``class_dream.crops`` and class targets take ``dream.steps``, so a
     chat ``!dream`` costs about as much per frame as a layer dream.
     ``dream_scale``, ``steps_per_frame`` and ``step_scale`` replace the ``video`` section's for live
-    use, where speed comes first: one step a frame, twice as long, keeps the dream as strong. ``twitch_ingest`` is the RTMP ingest for the ``twitch`` output (the stream key comes
+    use, where speed comes first: one step a frame, twice as long, keeps the dream as strong.
+    ``twitch_ingest`` is the RTMP ingest for the ``twitch`` output (the stream key comes
     from ``$TWITCH_STREAM_KEY`` or ``stream_key_file``, never from the config or argv).
     """
 
@@ -96,6 +97,11 @@ def live_temporal(video: TemporalSettings, live: LiveSettings) -> TemporalSettin
     """The ``video`` section's temporal settings with the live section's speed-first replacements."""
     return dataclasses.replace(video, dream_scale=live.dream_scale, steps_per_frame=live.steps_per_frame,
                                step_scale=live.step_scale)
+
+
+def live_class_dream(class_dream: DreamSettings, dream: DreamSettings, live: LiveSettings) -> DreamSettings:
+    """Class-target settings for live use: ``live.class_crops`` crops and the layer dream's step count."""
+    return dataclasses.replace(class_dream, crops=live.class_crops, steps=dream.steps)
 
 
 # ---------------------------------------------------------------------------- stats
@@ -633,7 +639,7 @@ def run_cli(args: argparse.Namespace) -> int:
             return load_model(dataclasses.replace(cfg.model, name=name))[0]
 
         temporal = live_temporal(cfg.section("video"), ls)
-        class_dream = dataclasses.replace(cfg.class_dream, crops=ls.class_crops, steps=cfg.dream.steps)
+        class_dream = live_class_dream(cfg.class_dream, cfg.dream, ls)
         stage = DreamStage(model, cfg.dream, class_dream, temporal, board, load_other)
     except BaseException:
         for s in sinks:
