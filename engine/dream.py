@@ -38,7 +38,8 @@ class DreamSettings:
     ``band_falloff`` weights each finer Laplacian band of the gradient by that fraction of the
     next coarser one (1 = all bands equal; below 1 favours large shapes, as class dreams need);
     ``smooth`` is the Gaussian sigma in pixels applied to the gradient (0 = off);
-    ``crops`` random crops of ``crop_min``..1 of the short side feed class objectives.
+    ``crops`` random crops of ``crop_min``..1 of the short side feed class objectives, resized
+    to ``crop_size`` pixels (0 = the model's classifier size; smaller is cheaper).
     ``colour`` is the colour prior's pull per step (0 = off; see :mod:`engine.colour`): what the
     dream draws moves that fraction toward the objective's own colours, found by dreaming
     ``colour_probe_size``-pixel TV static ``colour_probe_steps`` steps.
@@ -56,6 +57,7 @@ class DreamSettings:
     decorrelate: bool = False
     crops: int = 4
     crop_min: float = 0.35
+    crop_size: int = 0
     colour: float = 0.0
     colour_probe_steps: int = 30
     colour_probe_size: int = 96
@@ -128,7 +130,7 @@ class Dreamer:
             xf = x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
             acts[FULL] = self.model.features(xf, sorted(needs[FULL]))
         if CROPS in needs:
-            crops = random_crops(x, s.crops, self.model.spec.class_size, s.crop_min, self.gen)
+            crops = random_crops(x, s.crops, s.crop_size or self.model.spec.class_size, s.crop_min, self.gen)
             if self.channels_last:
                 crops = crops.contiguous(memory_format=torch.channels_last)
             acts[CROPS] = self.model.features(crops, sorted(needs[CROPS]))

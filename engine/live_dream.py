@@ -17,7 +17,7 @@ Per frame (uint8 RGB ``(H, W, 3)`` in, the same out):
 * ``steps_per_frame`` normalised gradient steps at the cycling octave scales are added to it
   (with a colour prior, :mod:`engine.colour`, the first frames of a new class target probe
   the class's colours instead, at the same cost, and the drawn parts then take them);
-* it is soft-limited to ``limit`` (``limit * tanh(r / limit)``) and to the valid pixel range,
+* it is soft-limited to ``limit`` (:func:`soft_limit`) and to the valid pixel range,
   so a still scene grows toward a bounded strength and never saturates.
 """
 from __future__ import annotations
@@ -48,10 +48,12 @@ class LiveDreamSettings:
     """How a live dream builds up.
 
     ``dream_scale``: internal size as a fraction of the frame's (``dream_max_side`` caps its long
-    side, 0 = no cap). ``octave_scales``: the step of frame ``n`` is taken at
-    ``octave_scales[n % len]`` of the internal size. ``steps_per_frame`` steps a frame, each
+    side, 0 = no cap). ``octave_scales``: the scales, as fractions of the internal size, that
+    steps are taken at. A new dream (first frame, cut, new target) is *built* like an octave
+    dream spread over frames: ``build_steps`` steps at each scale from the coarsest to the
+    finest; after that the steps cycle over the scales (``octave_scales[n % len]``). ``steps_per_frame`` steps a frame, each
     ``step_scale`` times the dream's step size. ``decay``: per-frame shrink of the residual's
-    coarse part. ``limit``: soft bound on the residual, in ``[0, 1]`` pixel units.
+    coarsest part (a 48x-shrunk copy: brightness and colour casts, not the shapes). ``limit``: soft bound on the residual, in ``[0, 1]`` pixel units.
     ``fade_frames``: frames over which the old dream gives way after a target change (its
     residual shrinks to a tenth). ``flow``: dis, farneback, or none (a still camera: the
     residual stays where it is). ``cut_threshold``: :func:`engine.flow.cut_score` of a new scene.
@@ -62,9 +64,10 @@ class LiveDreamSettings:
     dream_scale: float = 0.6
     dream_max_side: int = 640
     octave_scales: tuple[float, ...] = (1.0, 0.7, 0.5, 0.35, 0.25)
+    build_steps: int = 24
     steps_per_frame: int = 1
     step_scale: float = 1.0
-    decay: float = 0.005
+    decay: float = 0.003
     limit: float = 0.35
     fade_frames: int = 30
     cut_threshold: float = 0.25
@@ -83,19 +86,33 @@ class LiveDreamSettings:
                 raise ConfigError(f"{name} {getattr(self, name)!r} is out of range; allowed 0 to 1")
         if not 0.0 < self.limit <= 1.0:
             raise ConfigError(f"limit {self.limit!r} is out of range; allowed above 0 to 1")
-        if min(self.steps_per_frame, self.step_scale, self.dream_max_side, self.fade_frames) < 0:
-            raise ConfigError("steps_per_frame, step_scale, dream_max_side and fade_frames must be >= 0")
+        if min(self.steps_per_frame, self.step_scale, self.dream_max_side, self.fade_frames, self.build_steps) < 0:
+            raise ConfigError("steps_per_frame, step_scale, dream_max_side, fade_frames and build_steps must be >= 0")
+
+    def scale_at(self, step: int) -> float:
+        """The scale of the ``step``-th step of a dream (0 = its first): the build sweep, then the cycle."""
+        if step < self.build_steps * len(self.octave_scales):
+            return sorted(self.octave_scales)[step // self.build_steps]
+        return self.octave_scales[step % len(self.octave_scales)]
 
 
-def lowpass(x: Tensor, factor: int = 16) -> Tensor:
+def lowpass(x: Tensor, factor: int = 48) -> Tensor:
     """The coarse part of ``x`` ``(1, C, H, W)``: shrunk ``factor`` times (area) and upscaled again."""
     h, w = x.shape[-2:]
     return resize(resize(x, (max(1, h // factor), max(1, w // factor))), (h, w))
 
 
-def soft_limit(x: Tensor, limit: float) -> Tensor:
-    """``limit * tanh(x / limit)``: about ``x`` while small, never beyond ``limit``."""
-    return torch.tanh(x / limit) * limit
+def soft_limit(x: Tensor, limit: float, knee: float = 0.7) -> Tensor:
+    """``x`` below ``knee * limit``, bent smoothly (tanh) toward ``limit`` above it; never beyond ``limit``.
+
+    Applied every frame, so it must leave small values alone: a plain ``limit * tanh(x / limit)``
+    would shrink a residual of half the limit by several percent a frame, a decay stronger
+    than the dream's steps.
+    """
+    k = knee * limit
+    over = (x.abs() - k).clamp_min(0.0)
+    bent = k + (limit - k) * torch.tanh(over / (limit - k))
+    return torch.where(x.abs() > k, bent * x.sign(), x)
 
 
 class LiveDreamer:
@@ -123,7 +140,7 @@ class LiveDreamer:
         self._gray: np.ndarray | None = None  # previous input, grey at dream size, uint8 (h, w)
         self._residual: Tensor | None = None  # dream minus input at dream size, (1, 3, h, w)
         self._size: tuple[int, int] | None = None
-        self._phase = 0  # index into octave_scales of the next step
+        self._phase = 0  # steps since this dream began (the build sweep, then the cycle)
 
     def set_objective(self, objective: Objective, settings: object | None = None, fade: bool = True) -> None:
         """Dream ``objective`` (with dream ``settings``, if given) from the next frame on.
@@ -136,6 +153,7 @@ class LiveDreamer:
             self.dreamer.settings = settings  # type: ignore[assignment]
         if fade and self._residual is not None:
             self._fade_left = self.settings.fade_frames
+        self._phase = 0  # the new objective's dream is built from the coarsest scale
 
     def dream_size(self, height: int, width: int) -> tuple[int, int]:
         """The internal size ``(h, w)`` for a ``height`` x ``width`` frame."""
@@ -175,6 +193,7 @@ class LiveDreamer:
         if self.flow is not None:
             if cut_score(self._gray, gray) >= s.cut_threshold:
                 self.last_kind = "cut"
+                self._phase = 0
                 return torch.zeros_like(base)
             back = self.flow(gray, self._gray)  # on this frame's grid, into the previous frame
             ahead = self.flow(self._gray, gray)
@@ -182,6 +201,7 @@ class LiveDreamer:
             self.last_unreliable = float(unreliable.mean())
             if self.last_unreliable > CUT_UNRELIABLE:
                 self.last_kind = "cut"
+                self._phase = 0
                 return torch.zeros_like(base)
             keep = torch.from_numpy(1.0 - cv2.GaussianBlur(unreliable, (0, 0), 1.0)).to(base.device)
             residual = warp(residual, back, mode="bicubic") * keep.view(1, 1, *keep.shape)
@@ -203,7 +223,7 @@ class LiveDreamer:
             self._probe_colours()
             return (base + soft_limit(residual, s.limit)).clamp(lo, hi) - base
         for _ in range(s.steps_per_frame):
-            f = s.octave_scales[self._phase % len(s.octave_scales)]
+            f = s.scale_at(self._phase)
             self._phase += 1
             size = (max(16, round(h * f)), max(16, round(w * f)))
             x = (resize(base, size) + resize(residual, size)).clamp(lo, hi)

@@ -20,6 +20,10 @@ MIN_WEIGHT, MAX_WEIGHT = 0.1, 1.0
 _WEIGHT = re.compile(r"^\s*(?:(?P<pre>\d*\.?\d+)\s*\*\s*)?(?P<name>.*?)(?:\s*\*\s*(?P<post>\d*\.?\d+))?\s*$")
 
 
+class TargetSyntaxError(TargetError):
+    """A target text that is not ``name[*weight][+name[*weight]]`` (unknown names raise the lookup's error)."""
+
+
 @dataclass(frozen=True)
 class TargetTerm:
     """One class of a target: ImageNet ``index`` and its ``weight`` (``MIN_WEIGHT`` to ``MAX_WEIGHT``)."""
@@ -36,28 +40,35 @@ def parse_target(text: str, find_class: Callable[[str], int], max_terms: int = M
 
     ``+`` joins classes (at most ``max_terms``); ``*W`` after or ``W*`` before a name weighs it
     (default 1, allowed ``MIN_WEIGHT`` to ``MAX_WEIGHT``). A class named twice is one term.
-    Raises :class:`TargetError` naming the bad part; lookup errors from ``find_class`` pass through.
+    Raises :class:`TargetSyntaxError` naming the bad part; lookup errors from ``find_class`` pass through.
     """
     parts = [p for p in (text or "").split("+")]
     if not text or not text.strip() or any(not p.strip() for p in parts):
-        raise TargetError(f"target {text!r} is empty or has an empty part; e.g. banana or banana*0.7+dog")
+        raise TargetSyntaxError(f"target {text!r} is empty or has an empty part; e.g. banana or banana*0.7+dog")
     if len(parts) > max_terms:
-        raise TargetError(f"target {text!r} names {len(parts)} classes; at most {max_terms} at once")
+        raise TargetSyntaxError(f"target {text!r} names {len(parts)} classes; at most {max_terms} at once")
     terms: dict[int, float] = {}
     for part in parts:
         m = _WEIGHT.match(part)
         assert m is not None  # the pattern matches any text
         if m["pre"] and m["post"]:
-            raise TargetError(f"target part {part.strip()!r} has two weights; write name*0.5")
+            raise TargetSyntaxError(f"target part {part.strip()!r} has two weights; write name*0.5")
         weight = float(m["pre"] or m["post"] or 1.0)
         if not (math.isfinite(weight) and MIN_WEIGHT <= weight <= MAX_WEIGHT):
-            raise TargetError(f"weight {weight:g} in {part.strip()!r} is out of range; allowed {MIN_WEIGHT:g} to {MAX_WEIGHT:g}")
+            raise TargetSyntaxError(f"weight {weight:g} in {part.strip()!r} is out of range; allowed {MIN_WEIGHT:g} to {MAX_WEIGHT:g}")
         name = m["name"].strip()
         if not name or "*" in name:
-            raise TargetError(f"target part {part.strip()!r} is not a class with an optional weight, e.g. dog*0.5")
+            raise TargetSyntaxError(f"target part {part.strip()!r} is not a class with an optional weight, e.g. dog*0.5")
         index = find_class(name)
         terms[index] = max(weight, terms.get(index, 0.0))
     return tuple(TargetTerm(i, w) for i, w in terms.items())
+
+
+def target_terms(target: int | Sequence[TargetTerm]) -> Target:
+    """A target as terms: a bare class index is one term of weight 1."""
+    if isinstance(target, int):
+        return (TargetTerm(target),)
+    return tuple(target)
 
 
 def format_target(target: Sequence[TargetTerm], display_name: Callable[[int], str]) -> str:
@@ -68,7 +79,7 @@ def format_target(target: Sequence[TargetTerm], display_name: Callable[[int], st
 def target_objective(target: Sequence[TargetTerm]) -> Objective:
     """The weighted sum of the terms' class objectives (weights normalised to sum 1)."""
     if not target:
-        raise TargetError("a target needs at least one class")
+        raise TargetSyntaxError("a target needs at least one class")
     total = sum(t.weight for t in target)
     objective = (target[0].weight / total) * klass(target[0].index)
     for t in target[1:]:

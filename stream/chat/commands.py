@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from engine.errors import DreamError
+from engine.targets import TargetSyntaxError, TargetTerm, format_target, parse_target
 from stream.settings.chat import ChatLimits
 from stream.settings.controls import ControlBoard, LiveControls
 from stream.settings.names import COMMANDS, NUM_CLASSES
@@ -136,6 +137,13 @@ def _suggestions(error: Exception) -> str:
     return f" (did you mean {', '.join(names)}?)"
 
 
+def _target_problem(error: DreamError, query: str) -> str:
+    """What was wrong with a ``!dream`` text: its syntax (the engine's words) or an unknown class."""
+    if isinstance(error, TargetSyntaxError):
+        return clean_reply(str(error), 200)
+    return f"no class '{echo(query)}'"
+
+
 def _fmt_num(x: float) -> str:
     return f"{x:g}"
 
@@ -146,12 +154,12 @@ def _fmt_num(x: float) -> str:
 @dataclass
 class _Request:
     kind: str  # "dream" or "layer"
-    value: int | str  # class index or canonical layer name
+    value: int | tuple[TargetTerm, ...] | str  # class index, weighted classes or canonical layer name
     label: str
     users: dict[str, str] = field(default_factory=dict)  # user_id -> name, in order of asking
 
     @property
-    def key(self) -> tuple[str, int | str]:
+    def key(self) -> tuple[str, int | tuple[TargetTerm, ...] | str]:
         return (self.kind, self.value)
 
     def names(self) -> tuple[str, ...]:
@@ -340,7 +348,8 @@ class CommandCenter:
         if not req.users:
             self._queue.remove(req)
 
-    def _submit(self, msg: ChatMessage, kind: str, value: int | str, label: str, now: float) -> list[str]:
+    def _submit(self, msg: ChatMessage, kind: str, value: int | tuple[TargetTerm, ...] | str, label: str,
+                now: float) -> list[str]:
         uid, user = str(msg.user_id), echo(msg.user_name, 25)
         key = (kind, value)
         if self._active is not None and self._active.key == key:
@@ -445,16 +454,17 @@ class CommandCenter:
 
     def _cmd_dream(self, msg: ChatMessage, user: str, args: str, now: float) -> list[str]:
         if not args:
-            return [f"@{user} usage: !dream <class>, e.g. !dream goldfish (see !targets <word>)"]
+            return [f"@{user} usage: !dream <class>, e.g. !dream goldfish or !dream banana*0.7+dog (see !targets <word>)"]
         query = args[:MAX_QUERY]
         try:
-            index = int(self.classes.find_class(query))
+            terms = parse_target(query, lambda q: int(self.classes.find_class(q)), self.limits.max_targets)
         except DreamError as e:
-            return [f"@{user} no class '{echo(query)}'{_suggestions(e)}; try !targets <word>"]
-        if not 0 <= index < NUM_CLASSES:
+            return [f"@{user} {_target_problem(e, query)}{_suggestions(e)}; try !targets <word>"]
+        if not all(0 <= t.index < NUM_CLASSES for t in terms):
             return [f"@{user} no class '{echo(query)}'"]
-        label = echo(self.classes.display_name(index), 60)
-        return self._submit(msg, "dream", index, label, now)
+        value: int | tuple[TargetTerm, ...] = terms[0].index if len(terms) == 1 and terms[0].weight == 1 else terms
+        label = echo(format_target(terms, self.classes.display_name), 60)
+        return self._submit(msg, "dream", value, label, now)
 
     def _cmd_layer(self, msg: ChatMessage, user: str, args: str, now: float) -> list[str]:
         if not args:

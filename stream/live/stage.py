@@ -10,22 +10,28 @@ import numpy as np
 from engine.dream import Dreamer, DreamSettings
 from engine.imagenet import display_name
 from engine.models.registry import DreamModel
-from engine.objectives import Objective, klass, layer
-from engine.temporal import TemporalDreamer, TemporalSettings
+from engine.live_dream import LiveDreamer, LiveDreamSettings
+from engine.objectives import Objective, layer
+from engine.targets import format_target, target_objective, target_terms
 from stream.settings.controls import ControlBoard, LiveControls
 
 log = logging.getLogger(__name__)
 
 
 class DreamStage:
-    """Applies the current controls and dreams one frame at a time (owns the model and flow state)."""
+    """Applies the current controls and dreams one frame at a time (owns the model and the live dream).
+
+    A change of target or layer fades over ``temporal.fade_frames`` (the old dream gives way
+    while the new one builds); a change of strength or octaves applies at once; a change of
+    model or flow starts a new dream.
+    """
 
     def __init__(
         self,
         model: DreamModel,
         dream: DreamSettings,
         class_dream: DreamSettings,
-        temporal: TemporalSettings,
+        temporal: LiveDreamSettings,
         board: ControlBoard | None,
         load_model: Callable[[str], DreamModel] | None = None,
     ) -> None:
@@ -41,17 +47,17 @@ class DreamStage:
 
     def _objective(self, c: LiveControls) -> tuple[Objective, DreamSettings]:
         if c.target is not None:
-            objective, base = klass(c.target), self.base["class"]
+            objective, base = target_objective(target_terms(c.target)), self.base["class"]
         else:
             objective, base = layer(self.model.spec.layer(c.layer).name), self.base["dream"]
         settings = dataclasses.replace(base, octaves=c.octaves, step_size=base.step_size * c.strength)
         return objective, settings
 
-    def _build(self, c: LiveControls) -> TemporalDreamer:
+    def _build(self, c: LiveControls) -> LiveDreamer:
         objective, settings = self._objective(c)
         temporal = dataclasses.replace(self.temporal_settings, flow=c.flow)
         self.applied = c
-        return TemporalDreamer(Dreamer(self.model, objective, settings), temporal)
+        return LiveDreamer(Dreamer(self.model, objective, settings), temporal)
 
     def apply(self) -> None:
         """Take the board's controls if they changed (between frames, atomically)."""
@@ -71,10 +77,11 @@ class DreamStage:
             self.temporal = self._build(c)
             return
         objective, settings = self._objective(c)
-        self.temporal.dreamer.settings = settings
-        self.temporal.set_objective(objective)
+        fade = objective.name != self.temporal.dreamer.objective.name
+        self.temporal.set_objective(objective, settings, fade=fade)
         self.applied = c
-        what = f"class {display_name(c.target)}" if c.target is not None else f"layer {c.layer}"
+        what = (f"class {format_target(target_terms(c.target), display_name)}" if c.target is not None
+                else f"layer {c.layer}")
         log.info("now dreaming %s (strength %.2g, octaves %d)", what, c.strength, c.octaves)
 
     def __call__(self, image: np.ndarray) -> np.ndarray:

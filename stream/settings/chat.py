@@ -25,6 +25,7 @@ class ChatLimits:
     command name (without ``!``) to the lowest role allowed to run it: ``viewer``,
     ``moderator``, ``broadcaster`` or ``off``; commands not named keep their default.
     Moderators and the broadcaster are exempt from cooldowns, lookups limits and the lock.
+    ``max_targets`` is how many classes one ``!dream`` may name (``!dream banana*0.7+dog``), 1 or 2.
     """
 
     min_octaves: int = 1
@@ -40,6 +41,7 @@ class ChatLimits:
     global_cooldown_s: float = 2.0
     info_cooldown_s: float = 5.0
     lookups_per_s: float = 5.0
+    max_targets: int = 2
     roles: Mapping[str, str] = field(default_factory=lambda: DEFAULT_ROLES)
 
     def __post_init__(self) -> None:
@@ -57,6 +59,8 @@ class ChatLimits:
              self.max_strength, f"a number >= min_strength ({self.min_strength})")
         need(bool(self.allowed_models), "allowed_models", self.allowed_models, "at least one model")
         need(bool(self.allowed_presets), "allowed_presets", self.allowed_presets, "at least one preset")
+        need(isinstance(self.max_targets, int) and 1 <= self.max_targets <= 2,
+             "max_targets", self.max_targets, "1 or 2")
         bad_flows = [f for f in self.allowed_flows if f not in FLOWS]
         need(bool(self.allowed_flows) and not bad_flows, "allowed_flows", self.allowed_flows,
              "a non-empty subset of " + ", ".join(FLOWS))

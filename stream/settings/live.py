@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from engine.dream import DreamSettings
 from engine.errors import ConfigError
+from engine.live_dream import LiveDreamSettings
 from engine.temporal import TemporalSettings
 
 
@@ -13,10 +14,12 @@ from engine.temporal import TemporalSettings
 class LiveSettings:
     """The live stream's shape and behaviour (section ``live``).
 
-    ``class_crops`` replaces ``class_dream.crops`` and class targets take ``dream.steps``, so a
-    chat ``!dream`` costs about as much per frame as a layer dream.
-    ``dream_scale``, ``steps_per_frame`` and ``step_scale`` replace the ``video`` section's for live
-    use, where speed comes first: one step a frame, twice as long, keeps the dream as strong.
+    The live dream builds up over frames (:mod:`engine.live_dream`): ``steps_per_frame`` steps a
+    frame (each ``step_scale`` times the dream's step size) at ``dream_scale`` of the frame,
+    cycling over ``octave_scales`` so that shapes form, not only texture; ``decay`` fades the
+    dream's coarse part a frame, ``limit`` bounds its strength, and a new target takes over in
+    ``fade_s`` seconds. ``class_crops`` replaces ``class_dream.crops`` (crops per class step) and
+    ``class_size`` the classifier's input side for them, which sets a class step's cost.
     ``twitch_ingest`` is the RTMP ingest for the ``twitch`` output (the stream key comes
     from ``$TWITCH_STREAM_KEY`` or ``stream_key_file``, never from the config or argv).
     """
@@ -31,10 +34,15 @@ class LiveSettings:
     overlay: bool = True
     stats_interval_s: float = 5.0
     capture_queue: int = 1
-    class_crops: int = 1
-    dream_scale: float = 0.4
+    class_crops: int = 2
+    class_size: int = 160
+    dream_scale: float = 0.6
     steps_per_frame: int = 1
     step_scale: float = 2.0
+    octave_scales: tuple[float, ...] = (1.0, 0.7, 0.5, 0.35, 0.25)
+    decay: float = 0.005
+    limit: float = 0.35
+    fade_s: float = 1.0
     twitch_ingest: str = "rtmp://live.twitch.tv/app"
     stream_key_file: str | None = None
 
@@ -51,16 +59,30 @@ class LiveSettings:
             raise ConfigError(f"live.step_scale {self.step_scale} is out of range; allowed 0 to 10")
         if not 1 <= self.class_crops <= 8:
             raise ConfigError(f"live.class_crops {self.class_crops} is out of range; allowed 1 to 8")
+        if not 64 <= self.class_size <= 512:
+            raise ConfigError(f"live.class_size {self.class_size} is out of range; allowed 64 to 512")
+        if not self.octave_scales or not all(0.05 <= f <= 1.0 for f in self.octave_scales):
+            raise ConfigError(f"live.octave_scales {list(self.octave_scales)} is not allowed; one or more scales, each 0.05 to 1")
+        if not 0.0 <= self.decay <= 1.0:
+            raise ConfigError(f"live.decay {self.decay} is out of range; allowed 0 to 1")
+        if not 0.0 < self.limit <= 1.0:
+            raise ConfigError(f"live.limit {self.limit} is out of range; allowed above 0 to 1")
+        if not 0.0 <= self.fade_s <= 30.0:
+            raise ConfigError(f"live.fade_s {self.fade_s} is out of range; allowed 0 to 30")
         if self.capture_queue < 1:
             raise ConfigError(f"live.capture_queue {self.capture_queue} must be at least 1")
 
 
-def live_temporal(video: TemporalSettings, live: LiveSettings) -> TemporalSettings:
-    """The ``video`` section's temporal settings with the live section's speed-first replacements."""
-    return dataclasses.replace(video, dream_scale=live.dream_scale, steps_per_frame=live.steps_per_frame,
-                               step_scale=live.step_scale)
+def live_temporal(video: TemporalSettings, live: LiveSettings) -> LiveDreamSettings:
+    """The live dream's settings: flow and cut detection from the ``video`` section, the rest from ``live``."""
+    return LiveDreamSettings(
+        flow=video.flow, flow_preset=video.flow_preset, cut_threshold=video.cut_threshold,
+        dream_scale=live.dream_scale, dream_max_side=video.dream_max_side, octave_scales=tuple(live.octave_scales),
+        steps_per_frame=live.steps_per_frame, step_scale=live.step_scale, decay=live.decay, limit=live.limit,
+        fade_frames=round(live.fade_s * live.fps),
+    )
 
 
 def live_class_dream(class_dream: DreamSettings, dream: DreamSettings, live: LiveSettings) -> DreamSettings:
-    """Class-target settings for live use: ``live.class_crops`` crops and the layer dream's step count."""
-    return dataclasses.replace(class_dream, crops=live.class_crops, steps=dream.steps)
+    """Class-target settings for live use: ``live.class_crops`` crops of ``live.class_size`` pixels, the layer dream's step count."""
+    return dataclasses.replace(class_dream, crops=live.class_crops, crop_size=live.class_size, steps=dream.steps)

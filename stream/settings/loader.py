@@ -37,6 +37,10 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "dream.smooth": (0.0, 20.0),
     "dream.crops": (1, 64),
     "dream.crop_min": (0.05, 1.0),
+    "dream.crop_size": (0, 1024),
+    "dream.colour": (0.0, 1.0),
+    "dream.colour_probe_steps": (1, 500),
+    "dream.colour_probe_size": (16, 512),
     "dream.min_value": (-1.0, 1.0),
     "dream.max_value": (0.0, 2.0),
     "dream.seed": (0, 2**63 - 1),
@@ -48,6 +52,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "video.dream_max_side": (0, 16384),
     "video.cut_threshold": (0.0, 1.0),
     "video.key_every": (0, 1_000_000),
+    "video.settle_frames": (0, 1000),
 }
 CHOICES: dict[str, tuple[str, ...]] = {
     "dream.grad_norm": GRAD_NORMS,
