@@ -34,16 +34,16 @@ def luminance(x: Tensor) -> Tensor:
     return (x * w).sum(1, keepdim=True)
 
 
-def tv_static(height: int, width: int, gen: torch.Generator, grain: int = 2) -> Tensor:
+def tv_static(height: int, width: int, gen: torch.Generator, grain: int = 2, contrast: float = 0.7) -> Tensor:
     """Television static: grey-ish uniform noise in ``grain``-pixel cells, ``(1, 3, height, width)``.
 
-    Mostly luminance noise with a little colour noise, mid-grey on average, like an analogue TV
-    with no signal.
+    Mostly luminance noise (``contrast`` its range) with a little colour noise, mid-grey on
+    average, like an analogue TV with no signal.
     """
     h, w = max(1, -(-height // grain)), max(1, -(-width // grain))
     luma = torch.rand(1, 1, h, w, generator=gen)
-    chroma = (torch.rand(1, 3, h, w, generator=gen) - 0.5) * 0.3
-    x = (0.15 + 0.7 * luma + chroma).clamp(0, 1)
+    chroma = (torch.rand(1, 3, h, w, generator=gen) - 0.5) * (0.43 * contrast)
+    x = (0.5 + contrast * (luma - 0.5) + chroma).clamp(0, 1)
     return torch.nn.functional.interpolate(x, size=(height, width), mode="nearest")
 
 
@@ -122,7 +122,7 @@ class ColourProbe:
     def __init__(self, size: int, steps: int, gen: torch.Generator, device: torch.device | str = "cpu",
                  scales: Sequence[float] = (1.0, 0.7, 0.5, 0.35, 0.25)) -> None:
         self.size, self.steps, self.scales = size, steps, tuple(scales)
-        self.base = tv_static(size, size, gen).to(device)
+        self.base = tv_static(size, size, gen, grain=4, contrast=0.25).to(device)  # faint: the dream's colours show
         self.x = self.base
         self.done_steps = 0
         self.ramp: Tensor | None = None

@@ -12,7 +12,8 @@ Per frame (uint8 RGB ``(H, W, 3)`` in, the same out):
 * the residual is carried along the optical flow between the input frames; where the
   forward-backward check finds the flow unreliable it restarts from the plain frame, and a
   scene cut (or a flow failing over most of the frame) restarts it everywhere;
-* its coarse part decays by ``decay`` a frame (no brightness or colour drift), all of it by
+* its coarsest part decays by ``decay`` a frame and its mean by ``MEAN_DECAY`` (no brightness
+  or colour drift), all of it by
   ``fade`` while a target change fades out (:meth:`LiveDreamer.set_objective`);
 * ``steps_per_frame`` normalised gradient steps at the cycling octave scales are added to it
   (with a colour prior, :mod:`engine.colour`, the first frames of a new class target probe
@@ -39,6 +40,9 @@ from engine.frames import to_image, to_tensor
 from engine.objectives import Objective
 
 LIVE_FLOWS = (*FLOW_METHODS, "none")
+#: Per-frame shrink of the residual's mean per channel: the picture's overall brightness and tint
+#: settle within a second instead of drifting for minutes.
+MEAN_DECAY = 0.05
 #: A frame whose flow is unreliable over more than this fraction of its pixels restarts the dream.
 CUT_UNRELIABLE = 0.6
 
@@ -208,6 +212,7 @@ class LiveDreamer:
         self.last_kind = "carry"
         if s.decay > 0:
             residual = residual - s.decay * lowpass(residual)
+        residual = residual - MEAN_DECAY * residual.mean(dim=(2, 3), keepdim=True)
         if self._fade_left > 0:
             residual = residual * 0.1 ** (1.0 / max(1, s.fade_frames))
             self._fade_left -= 1

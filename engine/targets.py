@@ -72,8 +72,8 @@ def target_terms(target: int | Sequence[TargetTerm]) -> Target:
 
 
 def format_target(target: Sequence[TargetTerm], display_name: Callable[[int], str]) -> str:
-    """``"banana 70% + golden retriever"``-style text: names, with weights below 1 as percentages."""
-    return " + ".join(display_name(t.index) + (f" {t.weight:.0%}" if t.weight < 1 else "") for t in target)
+    """``"banana (0.7) + golden retriever"``-style text: names, with weights below 1 in brackets."""
+    return " + ".join(display_name(t.index) + (f" ({t.weight:g})" if t.weight < 1 else "") for t in target)
 
 
 def target_objective(target: Sequence[TargetTerm]) -> Objective:

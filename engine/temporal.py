@@ -58,7 +58,7 @@ class TemporalSettings:
     dream_max_side: int = 640
     cut_threshold: float = 0.25
     key_every: int = 0
-    settle_frames: int = 20
+    settle_frames: int = 6
 
     def __post_init__(self) -> None:
         if self.flow not in TEMPORAL_FLOWS:
