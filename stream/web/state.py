@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from stream.chat.commands import ChatMessage, CommandCenter, parse_command
-from stream.control import COMMANDS, ControlBoard
+from stream.control import COMMANDS, ControlBoard, LiveControls
 
 OPERATOR_ID = "panel"
 
@@ -97,7 +97,8 @@ class LiveState:
 
     ``stats`` returns the stats dict (a :class:`RateMeter`'s ``read``); ``outputs`` are the
     pipeline's sinks (their ``name`` and ``stats``); ``preview`` returns JPEG bytes;
-    ``layers(model)`` returns ``(layer names, {alias: name})``; ``operator`` is the name shown
+    ``layers(model)`` returns ``(layer names, {alias: name})``; ``applied`` the controls the dream
+    stage applied last (the stats then say what is really being dreamed); ``operator`` is the name shown
     as "asked by" for requests made from the panel.  ``clock`` is the clock of
     ``LiveControls.active_until`` (``time.monotonic``).
     """
@@ -111,6 +112,7 @@ class LiveState:
         outputs: Sequence[OutputLike] = (),
         preview: Callable[[], bytes | None] | None = None,
         layers: Callable[[str], tuple[Sequence[str], dict[str, str]]] | None = None,
+        applied: Callable[[], LiveControls | None] | None = None,
         operator: str = "streamer",
         running: Callable[[], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -121,6 +123,7 @@ class LiveState:
         self._outputs = list(outputs)
         self._preview = preview
         self._layers = layers or _registry_layers
+        self._applied = applied
         self.operator = operator
         self._running = running
         self.clock = clock
@@ -166,6 +169,9 @@ class LiveState:
                             "frames_dropped": int(getattr(s, "frames_dropped", 0)),
                             "reconnects": int(getattr(s, "reconnects", 0))})
         stats = dict(self._stats()) if self._stats is not None else {}
+        applied = self._applied() if self._applied is not None else None
+        if applied is not None:
+            stats["dreaming"] = dreaming_label(applied)
         return {
             "running": self._running() if self._running is not None else True,
             "controls": {
@@ -185,6 +191,11 @@ class LiveState:
                 "commands": list(COMMANDS),
             },
         }
+
+
+def dreaming_label(c: LiveControls) -> str:
+    """``"class goldfish (1)"`` or ``"layer block9"``: what a set of controls dreams."""
+    return f"class {c.target_name or c.target} ({c.target})" if c.target is not None else f"layer {c.layer}"
 
 
 def is_command(text: str) -> bool:

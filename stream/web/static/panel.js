@@ -13,15 +13,15 @@ async function api(path, options = {}) {
   return body;
 }
 
-async function send(text) {
+async function send(text, shown) {
   try {
     const body = await api("/api/command", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ text }),
     });
-    log(text, body.reply || "done", false);
+    log(shown || text, body.reply || "done", false);
     if (body.state) render(body.state);
   } catch (e) {
-    log(text, e.message, true);
+    log(shown || text, e.message, true);
   }
 }
 
@@ -79,6 +79,7 @@ function render(s) {
   $("s-dream").textContent = fmt(st.dreamed_fps);
   $("s-out").textContent = fmt(st.output_fps);
   $("s-lat").textContent = fmt(st.latency_p50_ms, 0) + " / " + fmt(st.latency_p95_ms, 0);
+  $("s-dreaming").textContent = st.dreaming || "–";
   $("s-drop").textContent = (st.dropped ?? "–") + " / " + (st.repeated ?? "–");
   // outputs
   $("outputs").replaceChildren(...s.outputs.map((o) => {
@@ -218,7 +219,8 @@ input.addEventListener("blur", () => list.classList.remove("open"));
 function submitTarget() {
   const text = input.value.trim();
   if (!text) return;
-  send("!dream " + (picked && picked.name === text ? "#" + picked.index : text));
+  // a picked suggestion goes by its index: two classes can share a name (crane, the bird and the machine)
+  send("!dream " + (picked && picked.name === text ? "#" + picked.index : text), "!dream " + text);
   input.value = "";
   picked = null;
   suggestions = [];
