@@ -148,11 +148,29 @@ def _fmt_num(x: float) -> str:
 
 
 @dataclass
+class Redemption:
+    """A channel-point redemption riding on a request; settled once: ``FULFILLED`` or ``CANCELED``.
+
+    ``deadline`` is the ``now`` second after which it is cancelled if still waiting;
+    ``reason`` the chat line that told the viewer why it was cancelled.
+    """
+
+    id: str
+    user_id: str
+    user_name: str
+    deadline: float
+    label: str = ""
+    status: str = "UNFULFILLED"
+    reason: str = ""
+
+
+@dataclass
 class _Request:
     kind: str  # "dream" or "layer"
     value: int | str  # class index or canonical layer name
     label: str
     users: dict[str, str] = field(default_factory=dict)  # user_id -> name, in order of asking
+    paid: dict[str, Redemption] = field(default_factory=dict)  # user_id -> their redemption riding on it
 
     @property
     def key(self) -> tuple[str, int | str]:
@@ -171,6 +189,12 @@ class CommandCenter:
     ``limits.queue_size``; each viewer has at most one waiting request (a new one replaces
     it); asking for a request that is already waiting joins it and moves it up one place.
     Moderators and the broadcaster skip cooldowns and the lock.
+
+    Channel-point redemptions (:meth:`redeem`) become the same requests, skip the cooldowns
+    (the viewer paid) and may go ahead of free requests; each is settled once (see
+    :meth:`drain_settled`): FULFILLED when its request goes on screen, CANCELED when the input
+    is invalid, the queue refuses it, it waits past its deadline, the queue is cleared or the
+    stream stops (:meth:`cancel_redemptions`).
 
     ``classes`` defaults to the ``engine.imagenet`` module; ``model_spec`` to the model
     registry's ``get_spec``.
@@ -200,6 +224,7 @@ class CommandCenter:
         self._lookup_tokens = 2.0 * self.limits.lookups_per_s
         self._lookup_time = -math.inf
         self._announcements: deque[str] = deque(maxlen=20)
+        self._settled: list[Redemption] = []
 
     # ----------------------------------------------------------------- public API
 
@@ -237,6 +262,39 @@ class CommandCenter:
             self._announcements.clear()
             return out
 
+    def redeem(self, redemption_id: str, user_id: str, user_name: str, command: str, text: str, now: float, *,
+               max_wait_s: float = 300.0, first: bool = False) -> list[str]:
+        """A channel-point redemption: ``text`` (the viewer's input) as ``!command text``; the replies.
+
+        ``first`` puts it ahead of the free requests waiting (after other paid ones). Never
+        raises: a bug cancels the redemption (points refunded).
+        """
+        with self._lock:
+            r = Redemption(str(redemption_id), str(user_id), echo(str(user_name), 25), now + max_wait_s)
+            try:
+                self._advance(now)
+                replies = self._redeem(r, command, str(text), now, first)
+            except Exception:
+                logger.exception("channel-point redemption from user %s failed", echo(str(user_id)))
+                replies = [] if r.status != "UNFULFILLED" else self._cancel(r, f"@{r.user_name} something went "
+                                                                                 "wrong; points refunded")
+            return [x for x in (clean_reply(y) for y in replies) if x]
+
+    def cancel_redemptions(self, reason: str = "the stream stopped") -> None:
+        """Cancel every redemption still waiting (e.g. the stream stops), telling each viewer."""
+        with self._lock:
+            for req in self._queue:
+                for uid in list(req.paid):
+                    r = req.paid.pop(uid)
+                    self._announcements.append(clean_reply(self._cancel(
+                        r, f"@{r.user_name} {reason} before your {r.label} came on; points refunded")[0]))
+
+    def drain_settled(self) -> list[Redemption]:
+        """Redemptions settled (FULFILLED or CANCELED) since the last call, in order; clears them."""
+        with self._lock:
+            out, self._settled = self._settled, []
+            return out
+
     def queue_length(self) -> int:
         with self._lock:
             return len(self._queue)
@@ -264,6 +322,7 @@ class CommandCenter:
     # ----------------------------------------------------------------- scheduling
 
     def _advance(self, now: float) -> None:
+        self._expire_paid(now)
         if self._active is not None and now >= self._active_until:
             logger.info("chat request %s ended", self._active.label)
             self._active = None
@@ -291,6 +350,30 @@ class CommandCenter:
                 return True
         return False
 
+    def _expire_paid(self, now: float) -> None:
+        for req in list(self._queue):
+            for uid, r in list(req.paid.items()):
+                if now >= r.deadline:
+                    del req.paid[uid]
+                    self._announcements.append(clean_reply(self._cancel(
+                        r, f"@{r.user_name} your {r.label} did not come on in time; points refunded")[0]))
+                    req.users.pop(uid, None)
+            if not req.users and req in self._queue:
+                self._queue.remove(req)
+
+    def _cancel(self, r: Redemption, text: str) -> list[str]:
+        if r.status == "UNFULFILLED":
+            r.status, r.reason = "CANCELED", text
+            self._settled.append(r)
+        return [text]
+
+    def _fulfil(self, req: _Request) -> None:
+        for r in req.paid.values():
+            if r.status == "UNFULFILLED":
+                r.status = "FULFILLED"
+                self._settled.append(r)
+        req.paid.clear()
+
     def _activate(self, req: _Request, now: float) -> bool:
         until = now + self.limits.hold_s
         changes: dict[str, object] = {"requested_by": req.names()[:20], "active_until": until}
@@ -302,8 +385,13 @@ class CommandCenter:
             self.board.replace(**changes)
         except DreamError as e:
             logger.info("chat request %s dropped: %s", req.label, e)
+            for r in req.paid.values():
+                self._announcements.append(clean_reply(self._cancel(
+                    r, f"@{r.user_name} {req.label} can't be shown right now; points refunded")[0]))
+            req.paid.clear()
             return False
         self._active, self._active_until = req, until
+        self._fulfil(req)
         logger.info("chat request %s active for %gs (asked by %s)", req.label, self.limits.hold_s,
                     ", ".join(req.names()[:5]))
         return True
@@ -340,47 +428,110 @@ class CommandCenter:
         return None
 
     def _leave(self, req: _Request, uid: str) -> None:
+        r = req.paid.pop(uid, None)
+        if r is not None:
+            self._announcements.append(clean_reply(self._cancel(
+                r, f"@{r.user_name} your {r.label} was replaced by your new request; points refunded")[0]))
         req.users.pop(uid, None)
         if not req.users:
             self._queue.remove(req)
 
-    def _submit(self, msg: ChatMessage, kind: str, value: int | str, label: str, now: float) -> list[str]:
+    def _submit(self, msg: ChatMessage, kind: str, value: int | str, label: str, now: float,
+                paid: Redemption | None = None, first: bool = False) -> list[str]:
+        """Queue, join or show a request; ``paid`` rides on it (settled when shown or dropped)."""
         uid, user = str(msg.user_id), echo(msg.user_name, 25)
         key = (kind, value)
+        stamp = self._stamp if paid is None else lambda _uid, _now: None  # paid requests have no cooldown
+        if paid is not None:
+            paid.label = label
         if self._active is not None and self._active.key == key:
             self._active.users.setdefault(uid, user)
             self.board.replace(requested_by=self._active.names()[:20])
             left = max(0, math.ceil(self._active_until - now))
-            self._stamp(uid, now)
+            stamp(uid, now)
+            if paid is not None:
+                paid.status = "FULFILLED"
+                self._settled.append(paid)
             return [f"@{user} {label} is on now ({left}s left), you're in"]
         mine = self._waiting_of(uid)
         if mine is not None and mine.key == key:
+            if paid is not None:
+                if uid in mine.paid:
+                    return self._cancel(paid, f"@{user} {label} is already waiting for you at "
+                                              f"#{self._position(mine)}; points refunded")
+                mine.paid[uid] = paid
+                self._move_up(mine, first)
             return [f"@{user} {label} is already waiting for you at #{self._position(mine)}"]
         same = next((r for r in self._queue if r.key == key), None)
         if same is not None:
             if mine is not None:
                 self._leave(mine, uid)
             same.users[uid] = user
+            if paid is not None:
+                same.paid[uid] = paid
             i = self._queue.index(same)
-            if i > 0:
+            if paid is not None and first:
+                self._move_up(same, True)
+            elif i > 0:
                 self._queue[i - 1], self._queue[i] = self._queue[i], self._queue[i - 1]
-            self._stamp(uid, now)
+            stamp(uid, now)
             return [f"@{user} joined {label}: #{self._position(same)}, {len(same.users)} asking"]
         req = _Request(kind, value, label, {uid: user})
+        if paid is not None:
+            req.paid[uid] = paid
         if self._active is None and not self._queue:
             if not self._activate(req, now):
-                return [f"@{user} can't use {label} right now"]
-            self._stamp(uid, now)
+                return [f"@{user} can't use {label} right now" + ("; points refunded" if paid else "")]
+            stamp(uid, now)
             return [f"@{user} now: {label} for {_fmt_num(self.limits.hold_s)}s"]
         freed = 1 if mine is not None and len(mine.users) == 1 else 0
         if len(self._queue) - freed >= self.limits.queue_size:
-            return [f"@{user} the queue is full ({self.limits.queue_size}), try again later"]
+            text = f"@{user} the queue is full ({self.limits.queue_size}), try again later"
+            return self._cancel(paid, text + "; points refunded") if paid is not None else [text]
         if mine is not None:
             self._leave(mine, uid)
         self._queue.append(req)
-        self._stamp(uid, now)
+        if paid is not None:
+            self._move_up(req, first)
+        stamp(uid, now)
         replaced = f" (replaces {mine.label})" if mine is not None else ""
         return [f"@{user} {label} queued #{self._position(req)}{replaced}"]
+
+    def _move_up(self, req: _Request, first: bool) -> None:
+        """With ``first``, put a paid request ahead of every free one (behind earlier paid ones)."""
+        if not first:
+            return
+        self._queue.remove(req)
+        at = next((i for i, r in enumerate(self._queue) if not r.paid), len(self._queue))
+        self._queue.insert(at, req)
+
+    def _redeem(self, r: Redemption, command: str, text: str, now: float, first: bool) -> list[str]:
+        user = r.user_name
+        if self.board.get().locked:
+            return self._cancel(r, f"@{user} chat control is locked right now; points refunded")
+        query = " ".join(_drop_controls(text[: MAX_INPUT * 2]).split())[:MAX_QUERY]
+        if not query:
+            return self._cancel(r, f"@{user} type what to dream when you redeem (e.g. goldfish); points refunded")
+        msg = ChatMessage(user_id=r.user_id, user_name=r.user_name, text=f"!{command} {query}")
+        r.label = echo(query)
+        if command == "dream":
+            try:
+                index = int(self.classes.find_class(query))
+            except DreamError as e:
+                return self._cancel(r, f"@{user} no class '{echo(query)}'{_suggestions(e)}; points refunded")
+            if not 0 <= index < NUM_CLASSES:
+                return self._cancel(r, f"@{user} no class '{echo(query)}'; points refunded")
+            return self._submit(msg, "dream", index, echo(self.classes.display_name(index), 60), now, r, first)
+        if command == "layer":
+            model = self.board.get().model
+            try:
+                canonical = self._resolve_layer(model, query.lower())
+            except DreamError as e:
+                return self._cancel(r, f"@{user} no layer '{echo(query)}'{_suggestions(e)}; points refunded")
+            aliases = self._spec(model).aliases
+            label = f"{query.lower()} ({canonical})" if query.lower() in aliases else canonical
+            return self._submit(msg, "layer", canonical, echo(label, 40), now, r, first)
+        return self._cancel(r, f"@{user} this reward is not set up right; points refunded")
 
     def _stamp(self, uid: str, now: float) -> None:
         self._user_last[uid] = now
@@ -598,10 +749,12 @@ class CommandCenter:
 
     def _cmd_clear(self, msg: ChatMessage, user: str, args: str, now: float) -> list[str]:
         n = len(self._queue)
+        self.cancel_redemptions("the queue was cleared")
         self._queue.clear()
         return [f"@{user} cleared {n} waiting request{'s' if n != 1 else ''}"]
 
     def _cmd_reset(self, msg: ChatMessage, user: str, args: str, now: float) -> list[str]:
+        self.cancel_redemptions("the queue was cleared")
         self._queue.clear()
         self._active = None
         initial = self.board.initial
