@@ -304,6 +304,11 @@ class CommandCenter:
         with self._lock:
             return [(r.label, r.names()) for r in self._queue]
 
+    def waiting_paid(self) -> list[int]:
+        """How many channel-point redemptions ride on each waiting request, next first."""
+        with self._lock:
+            return [len(r.paid) for r in self._queue]
+
     # ----------------------------------------------------------------- catalogs
 
     @property

@@ -157,8 +157,11 @@ class LiveState:
             left = max(0, math.ceil(c.active_until - now))
         queue = []
         start = float(left or 0)
-        for i, (label, names) in enumerate(self.center.waiting()):
+        waiting = self.center.waiting()
+        paid = self.center.waiting_paid()
+        for i, (label, names) in enumerate(waiting):
             queue.append({"position": i + 1, "label": label, "requested_by": list(names),
+                          "paid": paid[i] if i < len(paid) else 0,
                           "starts_in_s": math.ceil(start + i * limits.hold_s)})
         names, aliases = self._layers(c.model)
         outputs = []

@@ -66,6 +66,11 @@ function render(s) {
     const li = document.createElement("li");
     const pos = Object.assign(document.createElement("span"), { className: "pos", textContent: "#" + item.position });
     const lbl = Object.assign(document.createElement("span"), { className: "lbl", textContent: item.label });
+    if (item.paid) {
+      const star = Object.assign(document.createElement("span"), { className: "paid", textContent: "★ points" });
+      star.title = item.paid + " channel-point redemption" + (item.paid > 1 ? "s" : "") + " (refunded if not shown)";
+      lbl.append(" ", star);
+    }
     const eta = Object.assign(document.createElement("span"), { className: "eta", textContent: "in ~" + item.starts_in_s + " s" });
     const who = Object.assign(document.createElement("span"), { className: "who", textContent: item.requested_by.join(", ") });
     li.append(pos, lbl, eta, who);
