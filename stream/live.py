@@ -45,6 +45,9 @@ from stream.control import ControlBoard, LiveControls
 log = logging.getLogger(__name__)
 
 STREAM_KEY_ENV = "TWITCH_STREAM_KEY"
+OVERLAYS = ("burned", "browser", "off")
+OVERLAY_WORDS = {"burned": "burned", "true": "burned", "yes": "burned", "on": "burned", "1": "burned",
+                 "browser": "browser", "off": "off", "false": "off", "no": "off", "0": "off", "none": "off"}
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ class LiveSettings:
     chat ``!dream`` costs about as much per frame as a layer dream.
     ``dream_scale``, ``steps_per_frame`` and ``step_scale`` replace the ``video`` section's for live
     use, where speed comes first: one step a frame, twice as long, keeps the dream as strong.
+    ``overlay`` is ``burned`` (the chat overlay drawn into the video), ``browser`` (not drawn:
+    the web panel's ``/overlay`` page shows it in OBS instead) or ``off``.
     ``twitch_ingest`` is the RTMP ingest for the ``twitch`` output (the stream key comes
     from ``$TWITCH_STREAM_KEY`` or ``stream_key_file``, never from the config or argv).
     """
@@ -66,7 +71,7 @@ class LiveSettings:
     audio_bitrate_kbps: int = 128
     x264_preset: str = "veryfast"
     keyframe_interval_s: float = 2.0
-    overlay: bool = True
+    overlay: str = "burned"
     stats_interval_s: float = 5.0
     capture_queue: int = 1
     class_crops: int = 1
@@ -77,6 +82,10 @@ class LiveSettings:
     stream_key_file: str | None = None
 
     def __post_init__(self) -> None:
+        overlay = OVERLAY_WORDS.get(str(self.overlay).strip().lower())
+        if overlay is None:
+            raise ConfigError(f"live.overlay {self.overlay!r} is not allowed; allowed: {', '.join(OVERLAYS)}")
+        object.__setattr__(self, "overlay", overlay)
         if self.width % 2 or self.height % 2 or not (32 <= self.width <= 3840 and 32 <= self.height <= 2160):
             raise ConfigError(f"live size {self.width}x{self.height} is not allowed; even sizes from 32x32 to 3840x2160")
         if not 1 <= self.fps <= 120:
@@ -528,7 +537,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input", required=True, metavar="SRC",
                    help="webcam:N, /dev/videoN, a video file, a URL (rtmp://, http(s)://, udp://) or testsrc")
     p.add_argument("--output", action="append", required=True, metavar="DST",
-                   help="twitch, rtmp(s)://..., a file (.mp4 .mkv .flv .ts), udp://host:port, preview or null; repeatable")
+                   help="twitch, rtmp(s)://..., a file (.mp4 .mkv .flv .ts), udp://host:port, vcam[:/dev/videoN], preview or null; repeatable")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of output")
     p.add_argument("--loop", action="store_true", help="repeat a file input")
     p.add_argument("--size", metavar="WxH", help="output size (default from config live.width/height)")
@@ -537,6 +546,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--control", action="append", choices=("stdin", "twitch", "none"),
                    help="chat control: stdin (type !commands), twitch (the chat bot); repeatable")
     p.add_argument("--no-overlay", action="store_true", help="do not draw the chat overlay")
+    p.add_argument("--panel", metavar="[HOST:]PORT",
+                   help="serve the web control panel and the OBS overlay page (host 127.0.0.1 unless given)")
     p.add_argument("--flow", choices=("dis", "farneback", "none"))
     p.add_argument("--dream-scale", type=float, metavar="F")
     p.add_argument("--steps-per-frame", type=int, metavar="N")
@@ -599,6 +610,13 @@ def run_cli(args: argparse.Namespace) -> int:
                 pass
         except OSError as e:
             raise ConfigError(f"--stats-file {args.stats_file!r} cannot be written: {e.strerror or e}") from None
+    panel_bind = None
+    if args.panel is not None:
+        from stream.web.panel import check_bind, panel_token, parse_bind
+
+        panel_bind = parse_bind(args.panel)
+        panel_secret = panel_token()
+        check_bind(*panel_bind)  # a busy port fails now, not after the model loads
     twitch_settings = cfg.section("twitch") if "twitch" in controls_on else None
     if twitch_settings is not None:
         twitch_settings.client_secret()  # a missing secret fails now, not after the model loads
@@ -648,12 +666,32 @@ def run_cli(args: argparse.Namespace) -> int:
             source.close()
         raise
 
-    bot = console = None
+    bot = console = panel = None
     overlay = None
-    if controls_on and ls.overlay and not args.no_overlay:
+    if (controls_on or panel_bind) and ls.overlay == "burned" and not args.no_overlay:
         overlay = lambda: overlay_lines(board.get(), center.queue_length(), time.monotonic())  # noqa: E731
-    pipeline = LivePipeline(source, sinks, stage, ls, duration_s=args.duration, overlay=overlay,
-                            tick=center.tick, stats_file=args.stats_file)
+    tap = None
+    if panel_bind is not None:
+        from stream.web.preview import PreviewTap
+
+        tap = PreviewTap(enc)
+    pipeline = LivePipeline(source, [*sinks, *([tap] if tap else [])], stage, ls, duration_s=args.duration,
+                            overlay=overlay, tick=center.tick, stats_file=args.stats_file)
+    if panel_bind is not None and tap is not None:
+        from stream.web.panel import PanelServer
+        from stream.web.state import LiveState, RateMeter
+
+        state = LiveState(board, center, stats=RateMeter(pipeline.stats).read, outputs=sinks, preview=tap.jpeg,
+                          applied=lambda: stage.applied, running=lambda: not pipeline.stop_event.is_set(),
+                          operator=(twitch_settings.channel if twitch_settings else "") or "streamer")
+        try:
+            panel = PanelServer(state, *panel_bind, token=panel_secret).start()
+        except BaseException:
+            for s in sinks:
+                s.close()
+            source.close()
+            raise
+        print(f"dreamstream: panel {panel.url}\ndreamstream: OBS overlay {panel.overlay_url}", file=sys.stderr)
     if "stdin" in controls_on:
         from stream.chat.console import StdinControl
 
@@ -678,6 +716,8 @@ def run_cli(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
         if console is not None:
             console.stop()
+        if panel is not None:
+            panel.stop()
         if bot is not None:
             bot.stop(5)
         source.close()

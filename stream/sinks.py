@@ -72,6 +72,7 @@ SINK_FORMS = (
     "a file path ending in .mp4, .mkv, .flv or .ts",
     "udp://host:port",
     "preview",
+    "vcam or vcam:/dev/videoN (a virtual camera)",
     "null",
 )
 FILE_FORMATS = {".mp4": "mp4", ".mkv": "matroska", ".flv": "flv", ".ts": "mpegts"}
@@ -856,6 +857,10 @@ def open_sink(
         return PreviewSink(settings)
     if spec == "null":
         return NullSink(settings)
+    if spec == "vcam" or spec.startswith("vcam:"):
+        from stream.io.vcam import open_vcam
+
+        return open_vcam(spec, settings)
     try:
         scheme = urlsplit(spec).scheme.lower() if "://" in spec else ""
         if scheme == "udp":
@@ -880,7 +885,7 @@ def open_sink(
     format = FILE_FORMATS.get(path.suffix.lower())
     if format is None:
         raise SinkError(f"output {spec!r} is not a known output; {allowed}"
-                        + did_you_mean(spec, ("twitch", "preview", "null")))
+                        + did_you_mean(spec, ("twitch", "preview", "vcam", "null")))
     options = {}
     if format == "mp4":
         # Fragmented MP4: playable even if the process dies before the trailer.

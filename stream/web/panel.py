@@ -55,6 +55,19 @@ def parse_bind(text: str) -> tuple[str, int]:
     return host, port
 
 
+def check_bind(host: str, port: int) -> None:
+    """Raise :class:`ConfigError` now when ``host:port`` cannot be listened on (busy, no such address)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+    except OSError as e:
+        raise ConfigError(f"--panel {host}:{port} cannot listen: {e.strerror or e}") from None
+
+
 def panel_token(env: dict[str, str] | None = None) -> str:
     """``$DREAMSTREAM_PANEL_TOKEN``, or a fresh random token when it is unset."""
     value = (os.environ if env is None else env).get(TOKEN_ENV, "").strip()
