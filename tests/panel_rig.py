@@ -15,12 +15,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stream.chat.commands import CommandCenter
-from stream.config import load_config
-from stream.control import ChatLimits, ControlBoard, LiveControls
-from stream.dreaming import load_model
-from stream.live import DreamStage, LivePipeline, LiveSettings, LiveStats, live_class_dream, live_temporal
-from stream.sinks import EncoderSettings, NullSink
-from stream.sources import open_source
+from stream.io.dreaming import load_model
+from stream.io.sinks.base import NullSink
+from stream.io.sources import open_source
+from stream.live.pipeline import LivePipeline
+from stream.live.stage import DreamStage
+from stream.live.stats import LiveStats
+from stream.settings.chat import ChatLimits
+from stream.settings.controls import ControlBoard, LiveControls
+from stream.settings.encoder import EncoderSettings
+from stream.settings.live import LiveSettings, live_class_dream, live_temporal
+from stream.settings.loader import load_config
 from stream.web.panel import PanelServer
 from stream.web.preview import PreviewTap
 from stream.web.state import LiveState, RateMeter

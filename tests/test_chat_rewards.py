@@ -13,7 +13,8 @@ from engine.errors import ConfigError
 from fake_twitch import FakeTwitch
 from stream.chat.bot import BOT_SCOPES, BROADCASTER_SCOPES, TwitchSettings, run_bot_in_thread, write_token_file
 from stream.chat.commands import ChatMessage, CommandCenter
-from stream.control import ChatLimits, ControlBoard, LiveControls
+from stream.settings.chat import ChatLimits
+from stream.settings.controls import ControlBoard, LiveControls
 from stream.settings.rewards import RewardSettings, rewards_from
 
 BOT_ID, OWNER_ID = "1001", "2002"

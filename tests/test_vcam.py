@@ -11,10 +11,11 @@ pyvirtualcam = pytest.importorskip("pyvirtualcam")
 import pyvirtualcam.camera  # noqa: E402
 
 from engine.errors import SinkError  # noqa: E402
-from stream.io.vcam import VcamSink, open_vcam  # noqa: E402
-from stream.live import LivePipeline, LiveSettings  # noqa: E402
-from stream.sinks import EncoderSettings  # noqa: E402
-from stream.sources import SourceFrame  # noqa: E402
+from stream.io.sinks.vcam import VcamSink, open_vcam  # noqa: E402
+from stream.io.sources import SourceFrame  # noqa: E402
+from stream.live.pipeline import LivePipeline  # noqa: E402
+from stream.settings.encoder import EncoderSettings  # noqa: E402
+from stream.settings.live import LiveSettings  # noqa: E402
 
 W, H, FPS = 64, 48, 20
 

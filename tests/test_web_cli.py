@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from rtmp_receiver import free_port
-from stream.cli import main
+from stream.cli.main import main
 from test_live import FAST
 
 TOKEN = "cli-panel-token-0123456789"

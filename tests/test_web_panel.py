@@ -13,7 +13,7 @@ import pytest
 
 from engine.errors import ConfigError
 from panel_rig import TOKEN, start_rig
-from stream.control import check_controls
+from stream.settings.controls import check_controls
 from stream.web.panel import PanelServer, panel_token, parse_bind
 
 

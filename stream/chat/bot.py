@@ -42,7 +42,7 @@ from stream.chat.rewards import RewardDesk
 
 logger = logging.getLogger(__name__)
 
-from stream.chat.settings import BOT_SCOPES, BROADCASTER_SCOPES, TwitchSettings  # noqa: E402
+from stream.settings.twitch import BOT_SCOPES, BROADCASTER_SCOPES, TwitchSettings  # noqa: E402
 
 
 def apply_endpoints(settings: TwitchSettings) -> None:

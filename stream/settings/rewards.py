@@ -1,13 +1,13 @@
 """Channel-point rewards (``twitch.rewards``): what each reward costs and which command it runs."""
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import ConfigError, did_you_mean
+from stream.settings.checks import check_keys
 
 REWARD_COMMANDS = ("dream", "layer")  # the requests a reward's user input can become
 
@@ -58,11 +58,7 @@ class RewardSettings:
             return data
         if not isinstance(data, Mapping):
             raise ConfigError(f"twitch.rewards: each reward is a mapping like {{title: ..., cost: 500}}, got {data!r}")
-        fields = {f.name for f in dataclasses.fields(cls)}
-        for key in data:
-            if key not in fields:
-                raise ConfigError(f"unknown key twitch.rewards.{key}{did_you_mean(str(key), fields)}; "
-                                  f"allowed: {', '.join(sorted(fields))}")
+        check_keys("twitch.rewards", cls, data)
         for key in ("title", "cost"):
             if key not in data:
                 raise ConfigError(f"twitch.rewards: a reward needs {key} (title and cost are required)")

@@ -6,7 +6,8 @@ import threading
 import cv2
 import numpy as np
 
-from stream.sinks import EncoderSettings, Sink, SinkStats
+from stream.io.sinks.base import Sink, SinkStats
+from stream.settings.encoder import EncoderSettings
 
 PREVIEW_MAX_WIDTH = 640
 

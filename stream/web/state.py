@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from stream.chat.commands import ChatMessage, CommandCenter, parse_command
-from stream.control import COMMANDS, ControlBoard, LiveControls
+from stream.settings.controls import ControlBoard, LiveControls
+from stream.settings.names import COMMANDS
 
 OPERATOR_ID = "panel"
 
@@ -41,7 +42,7 @@ class PanelState(Protocol):
 
 
 class StatsSource(Protocol):
-    """What :class:`RateMeter` reads from :class:`stream.live.LiveStats`."""
+    """What :class:`RateMeter` reads from :class:`stream.live.stats.LiveStats`."""
 
     captured: int
     dreamed: int

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from engine.errors import SinkError
-from stream.sinks import EncoderSettings, Sink, SinkStats, _check_image
+from stream.io.sinks.base import Sink, SinkStats, check_image
+from stream.settings.encoder import EncoderSettings
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ class VcamSink(Sink):
         return SinkStats(self._written, self._dropped, 0, self.error is None)
 
     def write_video(self, image: np.ndarray, pts_s: float) -> None:
-        _check_image(image, self.settings, self.name)
+        check_image(image, self.settings, self.name)
         with self._cond:
             if self._closed or self.error is not None:
                 self._dropped += 1
