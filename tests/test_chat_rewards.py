@@ -2,6 +2,7 @@
 redemptions), and the command layer's settling of paid requests on its own."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
@@ -15,6 +16,7 @@ from stream.chat.bot import BOT_SCOPES, BROADCASTER_SCOPES, TwitchSettings, run_
 from stream.chat.commands import ChatMessage, CommandCenter
 from stream.settings.chat import ChatLimits
 from stream.settings.controls import ControlBoard, LiveControls
+from stream.settings.loader import load_config
 from stream.settings.rewards import RewardSettings, rewards_from
 
 BOT_ID, OWNER_ID = "1001", "2002"
@@ -122,15 +124,19 @@ def test_redemptions_end_to_end(fake, tmp_path, caplog):
     assert said(fake, "@viewer5 the stream stopped before your eyes (block9) came on; points refunded")
     assert [s for _, s in fake.status_updates] == ["FULFILLED", "CANCELED", "CANCELED", "CANCELED"]
 
-    # the next start reuses the rewards it made: created once
-    runner = run_bot_in_thread(settings, CommandCenter(board, limits), client_secret=fake.client_secret)
+    # the next start reuses the rewards it made: created once; a changed cost is updated in place
+    changed = dataclasses.replace(settings, rewards=(dataclasses.replace(settings.rewards[0], cost=650),
+                                                     settings.rewards[1]))
+    runner = run_bot_in_thread(changed, CommandCenter(board, limits), client_secret=fake.client_secret)
     try:
         assert runner.wait_ready(10), runner.error
         assert fake.wait_for(lambda: len(fake.subscriptions) == 4, 5)
     finally:
         runner.stop(5)
     assert fake.reward_posts == 2 and len(ours()) == 2 and len(fake.rewards) == 3
-    assert "reusing the channel-point reward 'Dream of ...'" in caplog.text
+    assert ours()["Dream of ..."]["cost"] == 650 and ours()["Dream of ..."]["id"] == dream["id"]
+    assert "updated the channel-point reward 'Dream of ...' (650 points)" in caplog.text
+    assert "reusing the channel-point reward 'Pick the dream layer'" in caplog.text
 
 
 def test_a_broadcaster_token_without_the_scope_leaves_chat_working(fake, tmp_path, caplog):
@@ -177,6 +183,20 @@ def test_paid_requests_in_the_command_layer():
     c.handle(ChatMessage("9", "mod", "!lock", is_mod=True), 22.0)
     assert c.redeem("r8", "7", "gus", "dream", "lemon", 23.0) == ["@gus chat control is locked right now; "
                                                                   "points refunded"]
+
+
+def test_rewards_load_from_a_config_file(tmp_path):
+    cfg = tmp_path / "rewards.yaml"
+    cfg.write_text("twitch:\n  client_id: abc\n  bot_id: '1'\n  broadcaster_id: '2'\n  rewards_first: true\n"
+                   "  rewards:\n    - {title: 'Dream of ...', cost: 500, prompt: an ImageNet class, command: dream,"
+                   " cooldown_s: 60, max_per_stream: 50}\n")
+    twitch = load_config(user_file=cfg).section("twitch")
+    assert twitch.rewards_first and twitch.rewards == (RewardSettings("Dream of ...", 500, "an ImageNet class",
+                                                                      "dream", 60, 50),)
+    cfg.write_text("twitch:\n  client_id: abc\n  bot_id: '1'\n  broadcaster_id: '2'\n"
+                   "  rewards:\n    - {title: 'Dream of ...', cost: many}\n")
+    with pytest.raises(ConfigError, match="cost"):
+        load_config(user_file=cfg).section("twitch")
 
 
 def test_reward_settings_are_checked():

@@ -92,11 +92,14 @@ def test_vcam_gets_every_frame_in_order_at_the_stream_fps(test_backend):
     cam = test_backend.instances[-1]
     assert (cam.width, cam.height, cam.fps) == (W, H, FPS) and cam.closed
     markers = [m for _, m in cam.frames]
-    assert markers == list(range(n)) and result["output"] == n
+    # every frame, in order; under load the output clock may repeat one (it never stalls the stream)
+    assert sorted(set(markers)) == list(range(n)) and markers == sorted(markers)
+    assert len(markers) == result["output"] == n + result["repeated"]
     times = [t for t, _ in cam.frames]
     rate = (len(times) - 1) / (times[-1] - times[0])
     assert 0.8 * FPS < rate < 1.25 * FPS  # the output clock paces the camera
-    assert sink.stats.frames_written == n and sink.stats.frames_dropped == 0
+    print(f"vcam: {len(times)} frames in order at {rate:.2f} fps (configured {FPS})")
+    assert sink.stats.frames_written == len(markers) and sink.stats.frames_dropped == 0
 
 
 def test_vcam_named_device_and_a_slow_camera_never_blocks(test_backend, monkeypatch):

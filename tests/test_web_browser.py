@@ -63,6 +63,7 @@ def test_panel_sets_a_target_in_chromium_and_the_stream_takes_it(tmp_path):
                     break
                 time.sleep(0.02)
             assert seen is not None and seen < 1.0, seen
+            print(f"panel click -> /api/state and the dream stage show goldfish: {seen * 1000:.0f} ms")
             assert state["controls"]["requested_by"] == ["streamer"]
             expect(page.locator("#now-what")).to_have_text("goldfish", timeout=2000)
             expect(page.locator("#s-dreaming")).to_have_text("class goldfish (1)", timeout=2000)
@@ -74,7 +75,10 @@ def test_panel_sets_a_target_in_chromium_and_the_stream_takes_it(tmp_path):
             assert rig.board.get().octaves == 2
             rig.center.handle(_viewer("11", "pixel_pirate", "!layer eyes"), time.monotonic())
             rig.center.handle(_viewer("12", "jellyfan", "!dream jellyfish"), time.monotonic())
-            expect(page.locator("#queue li")).to_have_count(2)
+            rig.center.redeem("r-1", "13", "volcano_vera", "dream", "volcano", time.monotonic(), first=True)
+            expect(page.locator("#queue li")).to_have_count(3)
+            expect(page.locator("#queue li").first).to_contain_text("volcano")
+            expect(page.locator("#queue li .paid")).to_have_count(1)
             page.wait_for_timeout(600)  # a few preview frames of the new target
             panel_png = tmp_path / "panel.png"
             page.screenshot(path=str(panel_png), full_page=True)
@@ -87,7 +91,7 @@ def test_panel_sets_a_target_in_chromium_and_the_stream_takes_it(tmp_path):
             overlay.screenshot(path=str(overlay_png), omit_background=True)
             background = overlay.evaluate("getComputedStyle(document.body).backgroundColor")
             assert background == "rgba(0, 0, 0, 0)"
-            assert "2 waiting" in overlay.inner_text("#meta")
+            assert "3 waiting" in overlay.inner_text("#meta")
             browser.close()
         assert not errors, errors
         status, jpeg = rig.http("GET", "/api/preview.jpg")

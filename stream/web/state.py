@@ -50,7 +50,7 @@ class StatsSource(Protocol):
     dropped: int
     repeated: int
 
-    def run_latency_ms(self, q: float) -> float | None: ...
+    def recent_latency_ms(self, q: float) -> float | None: ...
 
 
 class OutputLike(Protocol):
@@ -61,7 +61,8 @@ class OutputLike(Protocol):
 
 
 class RateMeter:
-    """Frame rates over the last ``window_s`` seconds from a stats object's running totals."""
+    """Frame rates over the last ``window_s`` seconds from a stats object's running totals, and the
+    latency percentiles of the newest frames."""
 
     COUNTERS = ("captured", "dreamed", "output", "dropped", "repeated")
 
@@ -88,7 +89,7 @@ class RateMeter:
 
         return {
             "input_fps": rate("captured"), "dreamed_fps": rate("dreamed"), "output_fps": rate("output"),
-            "latency_p50_ms": self.stats.run_latency_ms(50), "latency_p95_ms": self.stats.run_latency_ms(95),
+            "latency_p50_ms": self.stats.recent_latency_ms(50), "latency_p95_ms": self.stats.recent_latency_ms(95),
             "dropped": totals["dropped"], "repeated": totals["repeated"], "totals": totals,
         }
 

@@ -82,6 +82,9 @@ function render(s) {
   const st = s.stats || {};
   $("s-in").textContent = fmt(st.input_fps);
   $("s-dream").textContent = fmt(st.dreamed_fps);
+  // the dream falling far behind the output (frames repeat) is worth a glance
+  const slow = st.dreamed_fps !== null && st.output_fps && st.dreamed_fps < 0.5 * st.output_fps;
+  $("s-dream").parentElement.classList.toggle("warn", Boolean(slow));
   $("s-out").textContent = fmt(st.output_fps);
   $("s-lat").textContent = fmt(st.latency_p50_ms, 0) + " / " + fmt(st.latency_p95_ms, 0);
   $("s-dreaming").textContent = st.dreaming || "–";
@@ -241,7 +244,16 @@ range.addEventListener("input", () => { dragging = true; $("strength-val").textC
 range.addEventListener("change", () => { dragging = false; send("!strength " + range.value); });
 $("btn-lock").addEventListener("click", () => send(state && state.controls.locked ? "!unlock" : "!lock"));
 for (const b of document.querySelectorAll("[data-cmd]")) b.addEventListener("click", () => send(b.dataset.cmd));
-$("overlay-hint").textContent = "OBS overlay: " + location.origin + "/overlay?token=…";
+$("btn-copy").addEventListener("click", async () => {
+  const url = location.origin + "/overlay?token=" + encodeURIComponent(token);
+  try {
+    await navigator.clipboard.writeText(url);
+    $("btn-copy").textContent = "Copied!";
+  } catch (e) {
+    window.prompt("Overlay URL for OBS:", url);
+  }
+  setTimeout(() => { $("btn-copy").textContent = "Copy overlay URL"; }, 2000);
+});
 
 // ---- live state (server-sent events) and preview
 function connect() {
