@@ -8,10 +8,10 @@ import time
 
 import pytest
 import twitchio.eventsub.websockets as tio_websockets
+from fake_twitch import FakeTwitch
 from twitchio.http import Route
 
 from engine.errors import ConfigError
-from fake_twitch import FakeTwitch
 from stream.chat.bot import BOT_SCOPES, BROADCASTER_SCOPES, TwitchSettings, run_bot_in_thread, write_token_file
 from stream.chat.commands import ChatMessage, CommandCenter
 from stream.settings.chat import ChatLimits
@@ -163,8 +163,8 @@ def test_paid_requests_in_the_command_layer():
     # no cooldown for a paid request (the viewer paid), queued behind the active one
     assert c.redeem("r2", "1", "ann", "dream", "zebra", 0.5) == ["@ann zebra queued #1"]
     assert c.handle(ChatMessage("2", "bob", "!dream volcano"), 1.0) == ["@bob volcano queued #2"]
-    assert c.redeem("r3", "3", "cy", "dream", "lemon", 1.5) == ["@cy the queue is full (2), try again later; "
-                                                                 "points refunded"]
+    assert c.redeem("r3", "3", "cy", "dream", "lemon", 1.5) == [("@cy the queue is full (2), try again later; "
+                                                                  "points refunded")]
     assert c.redeem("r4", "4", "dee", "dream", "", 1.5)[0].endswith("points refunded")
     assert c.redeem("r5", "5", "eve", "layer", "nosuchlayer", 1.5)[0].startswith("@eve no layer 'nosuchlayer'")
     settled = [(r.id, r.status) for r in c.drain_settled()]
@@ -181,8 +181,8 @@ def test_paid_requests_in_the_command_layer():
     c.handle(ChatMessage("9", "mod", "!clear", is_mod=True), 22.0)
     assert [(r.id, r.status) for r in c.drain_settled()] == [("r7", "CANCELED")]
     c.handle(ChatMessage("9", "mod", "!lock", is_mod=True), 22.0)
-    assert c.redeem("r8", "7", "gus", "dream", "lemon", 23.0) == ["@gus chat control is locked right now; "
-                                                                  "points refunded"]
+    assert c.redeem("r8", "7", "gus", "dream", "lemon", 23.0) == [("@gus chat control is locked right now; "
+                                                                   "points refunded")]
 
 
 def test_rewards_load_from_a_config_file(tmp_path):

@@ -3,19 +3,20 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import ClassVar
 
 import numpy as np
 import pytest
 
 pyvirtualcam = pytest.importorskip("pyvirtualcam")
-import pyvirtualcam.camera  # noqa: E402
+camera_module = pytest.importorskip("pyvirtualcam.camera")
 
-from engine.errors import SinkError  # noqa: E402
-from stream.io.sinks.vcam import VcamSink, open_vcam  # noqa: E402
-from stream.io.sources import SourceFrame  # noqa: E402
-from stream.live.pipeline import LivePipeline  # noqa: E402
-from stream.settings.encoder import EncoderSettings  # noqa: E402
-from stream.settings.live import LiveSettings  # noqa: E402
+from engine.errors import SinkError
+from stream.io.sinks.vcam import VcamSink, open_vcam
+from stream.io.sources import SourceFrame
+from stream.live.pipeline import LivePipeline
+from stream.settings.encoder import EncoderSettings
+from stream.settings.live import LiveSettings
 
 W, H, FPS = 64, 48, 20
 
@@ -23,7 +24,7 @@ W, H, FPS = 64, 48, 20
 class RecordingCamera:
     """A pyvirtualcam backend (the documented interface) that records what it is sent."""
 
-    instances: list[RecordingCamera] = []
+    instances: ClassVar[list[RecordingCamera]] = []
 
     def __init__(self, *, width: int, height: int, fps: float, fourcc: int, device: str | None, **kw: object) -> None:
         if device not in (None, "/dev/video7"):
@@ -53,7 +54,7 @@ def test_backend():
     RecordingCamera.instances.clear()
     pyvirtualcam.register_backend("dreamstream-test", RecordingCamera)
     yield RecordingCamera
-    del pyvirtualcam.camera.BACKENDS["dreamstream-test"]
+    del camera_module.BACKENDS["dreamstream-test"]
 
 
 class NumberedFrames:

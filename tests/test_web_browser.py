@@ -14,7 +14,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from panel_rig import start_rig
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -57,7 +56,7 @@ def test_panel_sets_a_target_in_chromium_and_the_stream_takes_it(tmp_path):
             clicked = time.monotonic()
             seen = None
             while time.monotonic() - clicked < 5:
-                status, state = rig.http("GET", "/api/state")
+                _, state = rig.http("GET", "/api/state")
                 if state["controls"]["target"] == 1 and state["stats"].get("dreaming") == "class goldfish (1)":
                     seen = time.monotonic() - clicked
                     break
@@ -94,7 +93,7 @@ def test_panel_sets_a_target_in_chromium_and_the_stream_takes_it(tmp_path):
             assert "3 waiting" in overlay.inner_text("#meta")
             browser.close()
         assert not errors, errors
-        status, jpeg = rig.http("GET", "/api/preview.jpg")
+        _, jpeg = rig.http("GET", "/api/preview.jpg")
         composite(overlay_png, jpeg, tmp_path / "overlay-over-stream.png")
         assert rig.running()
     finally:

@@ -11,10 +11,10 @@ import urllib.request
 import av
 import numpy as np
 import pytest
-
 from rtmp_receiver import free_port
-from stream.cli.main import main
 from test_live import FAST
+
+from stream.cli.main import main
 
 TOKEN = "cli-panel-token-0123456789"
 

@@ -10,9 +10,9 @@ import urllib.parse
 import urllib.request
 
 import pytest
+from panel_rig import TOKEN, start_rig
 
 from engine.errors import ConfigError
-from panel_rig import TOKEN, start_rig
 from stream.settings.controls import check_controls
 from stream.web.panel import PanelServer, panel_token, parse_bind
 

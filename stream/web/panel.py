@@ -27,7 +27,6 @@ import secrets
 import threading
 from collections.abc import Awaitable, Callable
 from importlib import resources
-from typing import Any
 
 from aiohttp import web
 
@@ -133,7 +132,7 @@ def build_app(state: PanelState, token: str) -> web.Application:
                           + (f"; allowed: {e.headers.get('Allow')}" if e.status == 405 else ""))
         except (asyncio.CancelledError, ConnectionResetError):
             raise
-        except Exception:  # noqa: BLE001 - a bug answers 500 and is logged; the stream carries on
+        except Exception:  # a bug answers 500 and is logged; the stream carries on
             log.exception("panel request %s %s failed", request.method, request.path[:100])
             return _error(500, "internal error (see the stream's log)")
 
