@@ -52,6 +52,7 @@ def run_live(args: list[str], out: dict) -> threading.Thread:
     return t
 
 
+@pytest.mark.slow
 def test_live_with_the_panel_from_the_command_line(tmp_path, monkeypatch, capfd):
     monkeypatch.setenv("DREAMSTREAM_PANEL_TOKEN", TOKEN)
     port = free_port()
