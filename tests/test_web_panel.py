@@ -44,6 +44,31 @@ def test_every_route_needs_the_token(rig):
     assert status == 200 and jpeg[:2] == b"\xff\xd8"
 
 
+def test_events_push_the_state_when_it_changes(rig):
+    req = urllib.request.Request(rig.base + "/api/events", headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(req, timeout=10) as stream:
+        assert stream.headers["Content-Type"].startswith("text/event-stream")
+
+        def next_state() -> dict:
+            event = None
+            for raw in stream:
+                line = raw.decode().strip()
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: ") and event == "state":
+                    return json.loads(line[6:])
+            raise AssertionError("the event stream ended")
+
+        assert next_state()["controls"]["strength"] == 1.0
+        rig.http("POST", "/api/command", {"text": "!strength 0.75"})
+        for _ in range(20):  # stats change too; the new strength comes within a few events
+            if next_state()["controls"]["strength"] == 0.75:
+                break
+        else:
+            raise AssertionError("the strength change was not pushed")
+    rig.http("POST", "/api/command", {"text": "!strength 1"})
+
+
 def test_cross_origin_posts_are_refused(rig):
     before = rig.board.version
     for headers in ({"Origin": "http://evil.example"}, {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"},

@@ -375,7 +375,8 @@ class CommandCenter:
                 self._settled.append(r)
         req.paid.clear()
 
-    def _activate(self, req: _Request, now: float) -> bool:
+    def _activate(self, req: _Request, now: float, announce: bool = True) -> bool:
+        """Put ``req`` on screen; False (its redemptions cancelled, announced) when the board refuses."""
         until = now + self.limits.hold_s
         changes: dict[str, object] = {"requested_by": req.names()[:20], "active_until": until}
         if req.kind == "dream":
@@ -387,8 +388,9 @@ class CommandCenter:
         except DreamError as e:
             logger.info("chat request %s dropped: %s", req.label, e)
             for r in req.paid.values():
-                self._announcements.append(clean_reply(self._cancel(
-                    r, f"@{r.user_name} {req.label} can't be shown right now; points refunded")[0]))
+                text = self._cancel(r, f"@{r.user_name} {req.label} can't be shown right now; points refunded")[0]
+                if announce:
+                    self._announcements.append(clean_reply(text))
             req.paid.clear()
             return False
         self._active, self._active_until = req, until
@@ -481,7 +483,7 @@ class CommandCenter:
         if paid is not None:
             req.paid[uid] = paid
         if self._active is None and not self._queue:
-            if not self._activate(req, now):
+            if not self._activate(req, now, announce=False):
                 return [f"@{user} can't use {label} right now" + ("; points refunded" if paid else "")]
             stamp(uid, now)
             return [f"@{user} now: {label} for {_fmt_num(self.limits.hold_s)}s"]
