@@ -17,6 +17,7 @@ from stream.live.build import build_live, initial_controls
 from stream.live.overlay import overlay_lines
 from stream.settings.controls import ControlBoard
 from stream.settings.live import LiveSettings
+from stream.settings.names import FLOWS
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--control", action="append", choices=("stdin", "twitch", "none"),
                    help="chat control: stdin (type !commands), twitch (the chat bot); repeatable")
     p.add_argument("--no-overlay", action="store_true", help="do not draw the chat overlay")
-    p.add_argument("--flow", choices=("dis", "farneback", "none"))
+    p.add_argument("--flow", choices=FLOWS)
     p.add_argument("--dream-scale", type=float, metavar="F")
     p.add_argument("--steps-per-frame", type=int, metavar="N")
     add_dream_arguments(p)
