@@ -92,12 +92,12 @@ def start_rig(*, limits: ChatLimits | None = None, size: tuple[int, int] = (192,
     stage = DreamStage(model, cfg.dream, live_class_dream(cfg.class_dream, cfg.dream, ls),
                        live_temporal(cfg.section("video"), ls), board)
     enc = EncoderSettings(width=ls.width, height=ls.height, fps=ls.fps, audio=False)
-    tap = PreviewTap(enc)
+    tap = PreviewTap()
     null = NullSink(enc)
     source = open_source("testsrc", width=ls.width, height=ls.height, fps=ls.fps)
-    pipeline = LivePipeline(source, [null, tap], stage, ls, tick=center.tick)
+    pipeline = LivePipeline(source, [null], stage, ls, tick=center.tick, on_frame=tap.offer)
     rates = RateMeter(pipeline.stats)
-    state = LiveState(board, center, stats=rates.read, outputs=[null], preview=tap.jpeg,
+    state = LiveState(board, center, stats=rates.read, outputs=pipeline.outputs, preview=tap.jpeg,
                       applied=lambda: stage.applied, running=lambda: not pipeline.stop_event.is_set())
     server = PanelServer(state, "127.0.0.1", 0, token=TOKEN).start()
     rig = Rig(pipeline, board, center, stage, server, threading.Thread())

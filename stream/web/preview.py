@@ -1,4 +1,4 @@
-"""A sink that keeps the newest output frame and encodes it as JPEG on demand (the panel preview)."""
+"""The newest output frame, kept for the panel preview and encoded as JPEG on demand."""
 from __future__ import annotations
 
 import threading
@@ -6,43 +6,32 @@ import threading
 import cv2
 import numpy as np
 
-from stream.io.sinks.base import Sink, SinkStats
-from stream.settings.encoder import EncoderSettings
-
 PREVIEW_MAX_WIDTH = 640
 
 
-class PreviewTap(Sink):
-    """Holds a reference to the newest frame (sinks may not modify frames, so no copy).
+class PreviewTap:
+    """``offer`` (the pipeline's ``on_frame``) keeps a reference to the newest output frame, after
+    the overlay (the pipeline does not modify frames once sent, so no copy).
 
     ``jpeg()`` encodes it at most once per new frame, scaled to at most
     :data:`PREVIEW_MAX_WIDTH` wide; ``None`` before the first frame.
     """
 
-    def __init__(self, settings: EncoderSettings, *, quality: int = 80) -> None:
-        self.name = "panel preview"
-        self.settings = settings
+    def __init__(self, *, quality: int = 80) -> None:
         self.quality = quality
         self._lock = threading.Lock()
         self._image: np.ndarray | None = None
-        self._frames = 0
+        self.frames = 0
         self._encoded: tuple[int, bytes] | None = None
 
-    def write_video(self, image: np.ndarray, pts_s: float) -> None:
+    def offer(self, image: np.ndarray) -> None:
         with self._lock:
             self._image = image
-            self._frames += 1
-
-    def close(self) -> None:
-        pass
-
-    @property
-    def stats(self) -> SinkStats:
-        return SinkStats(frames_written=self._frames)
+            self.frames += 1
 
     def jpeg(self) -> bytes | None:
         with self._lock:
-            image, n, cached = self._image, self._frames, self._encoded
+            image, n, cached = self._image, self.frames, self._encoded
         if image is None:
             return None
         if cached is not None and cached[0] == n:

@@ -53,13 +53,6 @@ class StatsSource(Protocol):
     def recent_latency_ms(self, q: float) -> float | None: ...
 
 
-class OutputLike(Protocol):
-    name: str
-
-    @property
-    def stats(self) -> Any: ...
-
-
 class RateMeter:
     """Frame rates over the last ``window_s`` seconds from a stats object's running totals, and the
     latency percentiles of the newest frames."""
@@ -97,8 +90,8 @@ class RateMeter:
 class LiveState:
     """:class:`PanelState` over a running stream's board, command center, stats and outputs.
 
-    ``stats`` returns the stats dict (a :class:`RateMeter`'s ``read``); ``outputs`` are the
-    pipeline's sinks (their ``name`` and ``stats``); ``preview`` returns JPEG bytes;
+    ``stats`` returns the stats dict (a :class:`RateMeter`'s ``read``); ``outputs`` returns each
+    output's state (``LivePipeline.outputs``: name, written, dropped, connected, reconnects, failed); ``preview`` returns JPEG bytes;
     ``layers(model)`` returns ``(layer names, {alias: name})``; ``applied`` the controls the dream
     stage applied last (the stats then say what is really being dreamed); ``operator`` is the name shown
     as "asked by" for requests made from the panel.  ``clock`` is the clock of
@@ -111,7 +104,7 @@ class LiveState:
         center: CommandCenter,
         *,
         stats: Callable[[], dict[str, Any]] | None = None,
-        outputs: Sequence[OutputLike] = (),
+        outputs: Callable[[], list[dict[str, Any]]] | None = None,
         preview: Callable[[], bytes | None] | None = None,
         layers: Callable[[str], tuple[Sequence[str], dict[str, str]]] | None = None,
         applied: Callable[[], LiveControls | None] | None = None,
@@ -122,7 +115,7 @@ class LiveState:
         self.board = board
         self.center = center
         self._stats = stats
-        self._outputs = list(outputs)
+        self._outputs = outputs
         self._preview = preview
         self._layers = layers or _registry_layers
         self._applied = applied
@@ -167,12 +160,10 @@ class LiveState:
                           "starts_in_s": math.ceil(start + i * limits.hold_s)})
         names, aliases = self._layers(c.model)
         outputs = []
-        for sink in self._outputs:
-            s = sink.stats
-            outputs.append({"name": sink.name, "connected": bool(getattr(s, "connected", True)),
-                            "frames_written": int(getattr(s, "frames_written", 0)),
-                            "frames_dropped": int(getattr(s, "frames_dropped", 0)),
-                            "reconnects": int(getattr(s, "reconnects", 0))})
+        for o in self._outputs() if self._outputs is not None else []:
+            outputs.append({"name": str(o["name"]), "connected": bool(o.get("connected", True)) and not o.get("failed"),
+                            "frames_written": int(o.get("written", 0)), "frames_dropped": int(o.get("dropped", 0)),
+                            "reconnects": int(o.get("reconnects", 0)), "failed": o.get("failed")})
         stats = dict(self._stats()) if self._stats is not None else {}
         applied = self._applied() if self._applied is not None else None
         if applied is not None:

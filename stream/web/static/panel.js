@@ -96,7 +96,8 @@ function render(s) {
     chip.title = `${o.frames_written} frames written, ${o.frames_dropped} dropped, ${o.reconnects} reconnects`;
     const dot = Object.assign(document.createElement("span"), { className: "dot" });
     const n = Object.assign(document.createElement("span"), { className: "n",
-      textContent: o.connected ? o.frames_written + " fr" : "reconnecting" });
+      textContent: o.failed ? "stopped" : o.connected ? o.frames_written + " fr" : "reconnecting" });
+    if (o.failed) chip.title = o.failed;
     chip.append(dot, document.createTextNode(o.name), n);
     return chip;
   }));
