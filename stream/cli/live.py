@@ -72,7 +72,7 @@ def run_login(args: argparse.Namespace) -> int:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    from stream.chat.commands import CommandCenter
+    from stream.chat.dispatcher import CommandCenter
     from stream.cli.common import config_from_args
     from stream.io.dreaming import load_model
     from stream.io.sinks.open import open_sink

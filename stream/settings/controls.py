@@ -46,7 +46,11 @@ LayerResolver = Callable[[str, str], str]
 
 
 def registry_layer(model: str, layer: str) -> str:
-    """Resolve ``layer`` (a name or alias such as ``eyes``) with the model registry."""
+    """Resolve ``layer`` (a name or alias such as ``eyes``) with the model registry.
+
+    The one resolver of stream/: it asks :meth:`engine.models.registry.ModelSpec.layer`, and
+    everything above (the board, chat's ``!layer``) goes through a :class:`ControlBoard`.
+    """
     from engine.models.registry import get_spec
 
     return get_spec(model).layer(layer).name
@@ -56,8 +60,6 @@ def registry_default_layer(model: str) -> str:
     from engine.models.registry import get_spec
 
     return get_spec(model).default_layer
-
-
 
 
 def check_controls(
@@ -126,6 +128,15 @@ class ControlBoard:
     def initial(self) -> LiveControls:
         """The controls the board started with (what ``!reset`` goes back to)."""
         return self._initial
+
+    def base_layer(self) -> str:
+        """The layer dreamed when no request is active: the start layer, or the current model's default."""
+        model = self.get().model
+        return self._initial.layer if model == self._initial.model else self._default_layer(model)
+
+    def resolve_layer(self, model: str, layer: str) -> str:
+        """The canonical name of ``layer`` (a name or alias) in ``model``; raises :class:`DreamError`."""
+        return self._resolve_layer(model, layer)
 
     @property
     def version(self) -> int:
