@@ -82,3 +82,22 @@ def test_request_queue_merges_identical_requests_and_holds_each_for_hold_s():
     assert list(queue.announcements) == ["@bob @cy your block6 is on now for 10s"]
     queue.advance(20.0)
     assert board.get().layer == "block9" and queue.active is None
+
+
+def test_chat_resolves_layer_names_through_the_board_only():
+    from stream.chat import ChatMessage, CommandCenter
+    from stream.settings.controls import registry_layer
+
+    asked: list[str] = []
+
+    def resolve(model: str, layer: str) -> str:
+        asked.append(layer)
+        return registry_layer(model, layer)
+
+    limits = ChatLimits(user_cooldown_s=0.0, global_cooldown_s=0.0)
+    board = ControlBoard(LiveControls(layer="block9"), limits, resolve_layer=resolve)
+    center = CommandCenter(board, limits)
+    assert center.handle(ChatMessage("v1", "ann", "!layer dogs"), 0.0) == ["@ann now: dogs (block10) for 45s"]
+    assert "dogs" in asked
+    reply = center.handle(ChatMessage("v2", "bob", "!layer blok4"), 1.0)
+    assert reply[0].startswith("@bob no layer 'blok4' (did you mean block4, ") and reply[0].endswith("; see !layers")
