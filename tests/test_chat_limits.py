@@ -59,7 +59,7 @@ def test_every_command_has_a_handler_and_a_usage_line():
     limits = ChatLimits()
     board = ControlBoard(LiveControls(), limits)
     requests = RequestQueue(board, limits, board.base_layer)
-    handlers = Handlers(board, limits, requests, RateLimits(limits), None)  # type: ignore[arg-type]
+    handlers = Handlers(board, limits, requests, RateLimits(limits), None, None)  # type: ignore[arg-type]
     for name in COMMANDS:
         assert callable(handlers.get(name)) and name in USAGE
     with pytest.raises(KeyError):

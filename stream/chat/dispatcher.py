@@ -20,6 +20,7 @@ from stream.chat.requests import RequestQueue
 from stream.chat.roles import is_privileged, may_run, refusal, required_role
 from stream.settings.chat import ChatLimits
 from stream.settings.controls import ControlBoard
+from stream.settings.presets import PresetLoader, load_dream_preset
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class CommandCenter:
     skip cooldowns and the lock.
 
     ``classes`` defaults to the ``engine.imagenet`` module, ``model_spec`` to the model
-    registry's ``get_spec``.
+    registry's ``get_spec``; ``load_preset`` (``!preset``) to :func:`load_dream_preset`.
     """
 
     def __init__(
@@ -45,6 +46,7 @@ class CommandCenter:
         *,
         classes: ClassCatalog | None = None,
         model_spec: Callable[[str], LayerCatalog] | None = None,
+        load_preset: PresetLoader | None = None,
     ) -> None:
         self.board = board
         self.limits = limits or board.limits
@@ -52,7 +54,8 @@ class CommandCenter:
         self.requests = RequestQueue(board, self.limits, board.base_layer)
         self.rates = RateLimits(self.limits)
         self.catalogs = Catalogs(classes, model_spec)
-        self.handlers = Handlers(board, self.limits, self.requests, self.rates, self.catalogs)
+        self.handlers = Handlers(board, self.limits, self.requests, self.rates, self.catalogs,
+                                 load_preset or load_dream_preset)
 
     @property
     def classes(self) -> ClassCatalog:

@@ -20,6 +20,7 @@ from stream.chat.roles import commands_for
 from stream.settings.chat import ChatLimits
 from stream.settings.controls import ControlBoard, LiveControls
 from stream.settings.names import COMMANDS, NUM_CLASSES
+from stream.settings.presets import PresetLoader
 
 logger = logging.getLogger(__name__)
 
@@ -38,12 +39,13 @@ class Handlers:
     """The 16 commands of :data:`stream.settings.names.COMMANDS` over one board and request queue."""
 
     def __init__(self, board: ControlBoard, limits: ChatLimits, requests: RequestQueue, rates: RateLimits,
-                 catalogs: Catalogs) -> None:
+                 catalogs: Catalogs, load_preset: PresetLoader) -> None:
         self.board = board
         self.limits = limits
         self.requests = requests
         self.rates = rates
         self.catalogs = catalogs
+        self.load_preset = load_preset
 
     def get(self, name: str) -> Handler:
         """The handler of command ``name`` (one of :data:`COMMANDS`)."""
@@ -101,10 +103,12 @@ class Handlers:
         return [f"@{user} " + ", ".join(echo(name, 40) for _, name in found)]
 
     def strength(self, msg: ChatMessage, user: str, args: str, now: float) -> list[str]:
+        """Scales the steps and the step size of the dream (``with_strength``), within the chat limits."""
         lo, hi = self.limits.min_strength, self.limits.max_strength
         if not args:
             current = fmt_num(self.board.get().strength)
-            return [f"@{user} strength is {current} (allowed {fmt_num(lo)}-{fmt_num(hi)})"]
+            return [(f"@{user} strength is {current}: it scales steps and step size "
+                     f"(allowed {fmt_num(lo)}-{fmt_num(hi)})")]
         value = parse_float(args.split()[0])
         if value is None or not lo <= value <= hi:
             return [f"@{user} strength must be a number from {fmt_num(lo)} to {fmt_num(hi)}"]
@@ -138,8 +142,14 @@ class Handlers:
         return replies
 
     def preset(self, msg: ChatMessage, user: str, args: str, now: float) -> list[str]:
-        return self._choose(user, "preset", self.board.get().preset, args, self.limits.allowed_presets,
-                            lambda value: {"preset": value})
+        """Loads the preset's dream and class-dream settings (and its octaves, within the limits)."""
+
+        def changes(name: str) -> dict[str, Any]:
+            p = self.load_preset(name)
+            octaves = min(max(p.dream.octaves, self.limits.min_octaves), self.limits.max_octaves)
+            return {"preset": name, "dream": p.dream, "class_dream": p.class_dream, "octaves": octaves}
+
+        return self._choose(user, "preset", self.board.get().preset, args, self.limits.allowed_presets, changes)
 
     def flow(self, msg: ChatMessage, user: str, args: str, now: float) -> list[str]:
         return self._choose(user, "flow", self.board.get().flow, args, self.limits.allowed_flows,

@@ -73,12 +73,13 @@ def run_login(args: argparse.Namespace) -> int:
 
 def run_cli(args: argparse.Namespace) -> int:
     from stream.chat.dispatcher import CommandCenter
-    from stream.cli.common import config_from_args
+    from stream.cli.common import config_from_args, overrides_from_args
     from stream.io.dreaming import load_model
     from stream.io.sinks.open import open_sink
     from stream.io.sources import open_source
     from stream.live.overlay import overlay_lines
     from stream.settings.encoder import EncoderSettings
+    from stream.settings.presets import load_dream_preset
 
     extra = {"flow": "video.flow", "dream_scale": "live.dream_scale", "steps_per_frame": "live.steps_per_frame",
              "fps": "live.fps"}
@@ -137,7 +138,8 @@ def run_cli(args: argparse.Namespace) -> int:
                                octaves=min(cfg.dream.octaves, limits.max_octaves), flow=cfg.section("video").flow,
                                preset=args.preset if args.preset in limits.allowed_presets else limits.allowed_presets[0])
         board = ControlBoard(initial, limits)
-        center = CommandCenter(board, limits)
+        center = CommandCenter(  # !preset NAME: that preset under the same --config file and flags
+            board, limits, load_preset=lambda name: load_dream_preset(name, args.config, overrides_from_args(args, extra)))
 
         def load_other(name: str) -> DreamModel:
             return load_model(dataclasses.replace(cfg.model, name=name))[0]

@@ -12,7 +12,7 @@ from engine.imagenet import display_name
 from engine.models.registry import DreamModel
 from engine.objectives import Objective, klass, layer
 from engine.temporal import TemporalDreamer, TemporalSettings
-from stream.settings.controls import ControlBoard, LiveControls
+from stream.settings.controls import ControlBoard, LiveControls, scaled_steps, with_strength
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +41,20 @@ class DreamStage:
 
     def _objective(self, c: LiveControls) -> tuple[Objective, DreamSettings]:
         if c.target is not None:
-            objective, base = klass(c.target), self.base["class"]
+            objective, base = klass(c.target), c.class_dream or self.base["class"]
         else:
-            objective, base = layer(self.model.spec.layer(c.layer).name), self.base["dream"]
-        settings = dataclasses.replace(base, octaves=c.octaves, step_size=base.step_size * c.strength)
-        return objective, settings
+            objective, base = layer(self.model.spec.layer(c.layer).name), c.dream or self.base["dream"]
+        return objective, with_strength(base, c.strength, c.octaves)
+
+    def _temporal(self, c: LiveControls) -> TemporalSettings:
+        """The temporal settings with ``c.flow``, and the steps per carried frame scaled by ``c.strength``."""
+        steps = scaled_steps(self.temporal_settings.steps_per_frame, c.strength)
+        return dataclasses.replace(self.temporal_settings, flow=c.flow, steps_per_frame=steps)
 
     def _build(self, c: LiveControls) -> TemporalDreamer:
         objective, settings = self._objective(c)
-        temporal = dataclasses.replace(self.temporal_settings, flow=c.flow)
         self.applied = c
-        return TemporalDreamer(Dreamer(self.model, objective, settings), temporal)
+        return TemporalDreamer(Dreamer(self.model, objective, settings), self._temporal(c))
 
     def apply(self) -> None:
         """Take the board's controls if they changed (between frames, atomically)."""
@@ -72,6 +75,7 @@ class DreamStage:
             return
         objective, settings = self._objective(c)
         self.temporal.dreamer.settings = settings
+        self.temporal.settings = self._temporal(c)
         self.temporal.set_objective(objective)
         self.applied = c
         what = f"class {display_name(c.target)}" if c.target is not None else f"layer {c.layer}"
