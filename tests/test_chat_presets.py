@@ -85,3 +85,22 @@ def test_strength_scales_steps_and_step_size(random_model, strength, steps, per_
     assert got.steps == steps  # rounded down, at least 1: never more than strength times the cost
     assert stage.temporal.settings.steps_per_frame == per_frame
     assert "steps and step size" in center.handle(viewer("!strength"), 10.0)[0]
+
+
+def test_live_preset_keeps_the_command_line_flags_on_top(monkeypatch, caplog, capsys):
+    """``live``'s !preset loads the preset under the same --config file and flags (here --steps 1)."""
+    import io
+    import logging
+
+    from test_live import FAST
+
+    from stream.cli.main import main
+
+    caplog.set_level(logging.INFO)
+    monkeypatch.setattr("sys.stdin", io.StringIO("!strength 0.5\n!preset default\n"))
+    rc = main(["live", "--input", "testsrc", "--output", "null", "--control", "stdin", "--duration", "3", *FAST])
+    assert rc == 0
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("now dreaming")]
+    assert any("preset default" in line for line in lines), lines
+    assert "@console preset set to default" in capsys.readouterr().err
+    assert all("steps 1," in line for line in lines), lines  # --steps 1 stays (the preset alone has 10)

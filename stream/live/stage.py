@@ -79,7 +79,8 @@ class DreamStage:
         self.temporal.set_objective(objective)
         self.applied = c
         what = f"class {display_name(c.target)}" if c.target is not None else f"layer {c.layer}"
-        log.info("now dreaming %s (strength %.2g, octaves %d)", what, c.strength, c.octaves)
+        log.info("now dreaming %s (strength %.2g, octaves %d, steps %d, step size %.3g, preset %s)", what,
+                 c.strength, c.octaves, settings.steps, settings.step_size, c.preset)
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         self.apply()
