@@ -14,7 +14,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from stream.chat.commands import CommandCenter
+from stream.chat.dispatcher import CommandCenter
 from stream.io.dreaming import load_model
 from stream.io.sinks.base import NullSink
 from stream.io.sources import open_source

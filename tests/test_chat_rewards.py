@@ -13,7 +13,8 @@ from twitchio.http import Route
 
 from engine.errors import ConfigError
 from stream.chat.bot import BOT_SCOPES, BROADCASTER_SCOPES, TwitchSettings, run_bot_in_thread, write_token_file
-from stream.chat.commands import ChatMessage, CommandCenter
+from stream.chat.dispatcher import CommandCenter
+from stream.chat.message import ChatMessage
 from stream.settings.chat import ChatLimits
 from stream.settings.controls import ControlBoard, LiveControls
 from stream.settings.loader import load_config

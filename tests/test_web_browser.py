@@ -106,6 +106,6 @@ def test_panel_sets_a_target_in_chromium_and_the_stream_takes_it(tmp_path):
 
 
 def _viewer(uid: str, name: str, text: str):
-    from stream.chat.commands import ChatMessage
+    from stream.chat.message import ChatMessage
 
     return ChatMessage(uid, name, text)

@@ -18,7 +18,7 @@ import aiohttp
 import twitchio
 from twitchio import eventsub
 
-from stream.chat.commands import CommandCenter
+from stream.chat.dispatcher import CommandCenter
 from stream.settings.rewards import RewardSettings
 
 logger = logging.getLogger(__name__)

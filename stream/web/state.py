@@ -2,7 +2,7 @@
 
 The panel never touches the pipeline's threads or queues: it reads a JSON snapshot (controls,
 queue, stats, outputs, choices), sends chat command lines (``"!dream banana"``) through the
-same :class:`~stream.chat.commands.CommandCenter` as chat, with the broadcaster's role, and
+same :class:`~stream.chat.dispatcher.CommandCenter` as chat, with the broadcaster's role, and
 asks for the newest output frame as JPEG.
 """
 from __future__ import annotations
@@ -14,7 +14,9 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from stream.chat.commands import ChatMessage, CommandCenter, parse_command
+from stream.chat.dispatcher import CommandCenter
+from stream.chat.message import ChatMessage
+from stream.chat.parse import parse_command
 from stream.settings.controls import ControlBoard, LiveControls
 from stream.settings.names import COMMANDS
 
