@@ -12,7 +12,6 @@ import threading
 from collections.abc import Callable
 
 from engine.errors import DreamError
-
 from stream.chat.catalogs import Catalogs, ClassCatalog, LayerCatalog
 from stream.chat.handlers import Handlers
 from stream.chat.limits import INFO_COMMANDS, LOOKUP_COMMANDS, REQUEST_COMMANDS, RateLimits
