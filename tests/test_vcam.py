@@ -82,6 +82,7 @@ class NumberedFrames:
         pass
 
 
+@pytest.mark.slow  # three seconds of frames on the output clock
 def test_vcam_gets_every_frame_in_order_at_the_stream_fps(test_backend):
     settings = EncoderSettings(width=W, height=H, fps=FPS, audio=False)
     sink = open_vcam("vcam", settings)  # v4l2loopback finds no device here; the registered backend takes it

@@ -25,6 +25,7 @@ def rig():
     r.stop()
 
 
+@pytest.mark.slow  # a real stream dreams beside the panel
 def test_every_route_needs_the_token(rig):
     for method, path in [("GET", "/"), ("GET", "/overlay"), ("GET", "/api/state"), ("GET", "/api/preview.jpg"),
                          ("GET", "/api/events"), ("GET", "/api/classes?q=fish"), ("POST", "/api/command"),
@@ -44,6 +45,7 @@ def test_every_route_needs_the_token(rig):
     assert status == 200 and jpeg[:2] == b"\xff\xd8"
 
 
+@pytest.mark.slow  # a real stream dreams beside the panel
 def test_events_push_the_state_when_it_changes(rig):
     req = urllib.request.Request(rig.base + "/api/events", headers={"Authorization": f"Bearer {TOKEN}"})
     with urllib.request.urlopen(req, timeout=10) as stream:
@@ -69,6 +71,7 @@ def test_events_push_the_state_when_it_changes(rig):
     rig.http("POST", "/api/command", {"text": "!strength 1"})
 
 
+@pytest.mark.slow  # a real stream dreams beside the panel
 def test_cross_origin_posts_are_refused(rig):
     before = rig.board.version
     for headers in ({"Origin": "http://evil.example"}, {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"},
@@ -81,6 +84,7 @@ def test_cross_origin_posts_are_refused(rig):
     rig.http("POST", "/api/command", {"text": "!strength 1"})
 
 
+@pytest.mark.slow  # a real stream dreams beside the panel
 def test_malformed_bodies_get_json_errors_and_the_stream_carries_on(rig):
     cases = [
         (b"{not json", "application/json", 400, "not JSON"),
@@ -106,6 +110,7 @@ def test_malformed_bodies_get_json_errors_and_the_stream_carries_on(rig):
     assert got == 200 and answer["reply"].startswith("no class 'zzzzqqq'")
 
 
+@pytest.mark.slow  # a real stream dreams beside the panel
 def test_a_thousand_random_requests_leave_the_stream_running_and_settings_valid(rig, caplog):
     caplog.set_level(logging.WARNING)
     rng = random.Random(9)
