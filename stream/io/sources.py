@@ -36,10 +36,11 @@ import numpy as np
 from engine.errors import SourceError, did_you_mean
 from stream.io.backoff import BackoffPolicy
 from stream.io.redact import redact_url, scrubbed_reason, secrets_of
+from stream.settings.encoder import AUDIO_RATE
 
 log = logging.getLogger(__name__)
 
-AUDIO_RATE = 48000
+
 URL_SCHEMES = ("rtmp", "rtmps", "http", "https", "udp", "tcp")
 SOURCE_FORMS = (
     "webcam:N",
