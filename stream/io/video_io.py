@@ -138,6 +138,17 @@ class Frame:
     index: int  # 0 for the first frame yielded
 
 
+def fit_size(width: int | None, height: int | None, src_w: int, src_h: int) -> tuple[int, int]:
+    """Delivered size: as requested; one side given keeps the aspect ratio (even); none: native."""
+    if width and height:
+        return width, height
+    if width:
+        return width, max(2, round(src_h * width / src_w / 2) * 2)
+    if height:
+        return max(2, round(src_w * height / src_h / 2) * 2), height
+    return src_w, src_h
+
+
 def _open_input(path: str | os.PathLike[str]) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
     """Open ``path`` and pick its video stream, or raise SourceError."""
     name = os.fspath(path)
@@ -149,21 +160,31 @@ def _open_input(path: str | os.PathLike[str]) -> tuple[av.container.InputContain
         container = av.open(name, metadata_errors="replace")
     except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
         raise SourceError(f"{name}: not a readable video ({_reason(exc)})") from exc
+    try:
+        return container, _video_stream(container, name)
+    except SourceError:
+        container.close()
+        raise
+
+
+def _video_stream(container: av.container.InputContainer, name: str) -> av.video.stream.VideoStream:
+    """The container's first decodable video stream (cover pictures skipped), or SourceError."""
     streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
     if not streams:
         kinds = ", ".join(s.type for s in container.streams) or "none"
-        container.close()
         raise SourceError(f"{name}: has no video stream (streams: {kinds})")
     stream = streams[0]
     if not stream.codec_context or not stream.width or not stream.height:
-        container.close()
         raise SourceError(f"{name}: video stream {stream.index} cannot be decoded (codec {stream.codec.name})")
-    return container, stream
+    return stream
 
 
-def _describe(container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: str) -> VideoInfo:
+def _describe(container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: str,
+              fallback_fps: float | None = None) -> VideoInfo:
     tb = stream.time_base or Fraction(1, 90000)
     fps = _fraction(stream.average_rate) or _fraction(stream.guessed_rate) or _fraction(stream.base_rate)
+    if not fps and fallback_fps:
+        fps = Fraction(fallback_fps).limit_denominator(1001)
     if not fps:
         raise SourceError(f"{path}: video stream has no frame rate")
     start = stream.start_time if stream.start_time is not None else 0
@@ -224,6 +245,12 @@ class VideoReader:
     seeks to the keyframe before ``start_s`` and decodes and drops the frames before it, so the first
     frame yielded is the first one at or after ``start_s``. A truncated or damaged file yields what
     decodes, logs a warning and sets ``truncated``; it never raises mid-way. Opening raises SourceError.
+
+    The one reader: the live file, URL and camera sources read through it too. ``width``/``height``
+    resize (one of them keeps the aspect ratio, see :func:`fit_size`); ``audio`` also decodes the first
+    audio stream, resampled to 48 kHz stereo float32, into ``audio_chunks`` as ``(samples (2, N),
+    time_s or None)`` while the frames are read. :meth:`of_container` reads an already opened container
+    (a URL, a camera).
     """
 
     def __init__(
@@ -232,6 +259,10 @@ class VideoReader:
         start_s: float = 0.0,
         duration_s: float | None = None,
         max_frames: int | None = None,
+        *,
+        width: int | None = None,
+        height: int | None = None,
+        audio: bool = False,
     ) -> None:
         if not start_s >= 0:
             raise ConfigError(f"start {start_s!r} s: must be >= 0")
@@ -243,17 +274,60 @@ class VideoReader:
         self.start_s = float(start_s)
         self.duration_s = duration_s
         self.max_frames = max_frames
-        self._container, self._stream = _open_input(self.path)
+        container, stream = _open_input(self.path)
+        self._setup(container, stream, width, height, audio, frame_threads=True)
+
+    @classmethod
+    def of_container(
+        cls,
+        container: av.container.InputContainer,
+        name: str,
+        *,
+        width: int | None = None,
+        height: int | None = None,
+        audio: bool = False,
+        frame_threads: bool = False,
+        fallback_fps: float | None = None,
+    ) -> VideoReader:
+        """Read an opened container (a URL or a camera) from its start; ``name`` (redacted) is what logs show.
+
+        SourceError if it has no video stream; the container is closed by :meth:`close` (not on that error).
+        """
+        self = cls.__new__(cls)
+        self.path, self.start_s, self.duration_s, self.max_frames = name, 0.0, None, None
+        self._setup(container, _video_stream(container, name), width, height, audio, frame_threads, fallback_fps)
+        return self
+
+    def _setup(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream,
+               width: int | None, height: int | None, audio: bool, frame_threads: bool,
+               fallback_fps: float | None = None) -> None:
+        self._container, self._stream = container, stream
         try:
-            self.info = _describe(self._container, self._stream, self.path)
+            self.info = _describe(container, stream, self.path, fallback_fps)
         except BaseException:
-            self._container.close()
+            container.close()
             raise
-        self._stream.thread_type = "AUTO"
+        if frame_threads:
+            stream.thread_type = "AUTO"
+        self.width, self.height = fit_size(width, height, self.info.width, self.info.height)
+        self._resize = (self.width, self.height) != (self.info.width, self.info.height)
+        self._audio = container.streams.audio[0] if audio and container.streams.audio else None
+        self._resampler = (av.AudioResampler(format="fltp", layout=AUDIO_LAYOUT, rate=AUDIO_RATE)
+                           if self._audio is not None else None)
+        #: Decoded sound not yet taken: ``(samples (2, N) float32 at 48 kHz, time_s or None)``.
+        self.audio_chunks: deque[tuple[np.ndarray, float | None]] = deque()
+        start = container.start_time
+        #: The container's start in seconds (the origin live sources count from).
+        self.origin_s: float | None = start / av.time_base if start is not None else None
         #: True when the file ended (or broke) before its header said it would.
         self.truncated = False
         self.frames_read = 0
         self._started = False
+
+    @property
+    def has_audio(self) -> bool:
+        """Whether sound is decoded alongside (``audio`` asked and the input has an audio stream)."""
+        return self._audio is not None
 
     def __enter__(self) -> VideoReader:
         return self
@@ -282,15 +356,18 @@ class VideoReader:
             except av.FFmpegError as exc:  # not seekable: decode from the start and drop
                 log.warning("%s: cannot seek (%s); decoding from the start", self.path, _reason(exc))
         last_pts: int | None = None
-        packets = self._container.demux(stream)
+        packets = self._container.demux(stream) if self._audio is None else self._container.demux(stream, self._audio)
         while True:
             try:
                 packet = next(packets)  # at the end, demux gives empty packets that flush the decoder
             except StopIteration:
                 break
-            except av.FFmpegError as exc:
+            except (av.FFmpegError, OSError, EOFError) as exc:
                 self._mark_truncated(f"read failed ({_reason(exc)})")
                 packet = None  # flush what the decoder holds
+            if packet is not None and packet.stream is self._audio:
+                self._decode_audio(packet)
+                continue
             try:
                 decoded_frames = stream.codec_context.decode(packet)
             except av.FFmpegError as exc:
@@ -308,15 +385,39 @@ class VideoReader:
                 if end is not None and pts >= end:
                     return
                 self.frames_read += 1
-                yield Frame(decoded.to_ndarray(format="rgb24"), pts, float(pts * tb), self.frames_read - 1)
+                if self._resize:
+                    image = decoded.to_ndarray(format="rgb24", width=self.width, height=self.height)
+                else:
+                    image = decoded.to_ndarray(format="rgb24")
+                yield Frame(image, pts, float(pts * tb), self.frames_read - 1)
                 if self.max_frames is not None and self.frames_read >= self.max_frames:
                     return
             if packet is None:
                 break
+        self._flush_audio()
         if not self.truncated:
             self._check_complete(last_pts, step)
         if self.frames_read == 0:
             log.warning("%s: no frame decoded from %.3f s on", self.path, self.start_s)
+
+    def _decode_audio(self, packet: av.Packet) -> None:
+        assert self._resampler is not None
+        try:
+            for frame in packet.decode():
+                for out in self._resampler.resample(frame):
+                    self._add_audio(out)
+        except av.FFmpegError as exc:
+            log.debug("%s: skipping damaged audio (%s)", self.path, _reason(exc))
+
+    def _flush_audio(self) -> None:
+        if self._resampler is not None:
+            for out in self._resampler.resample(None):
+                self._add_audio(out)
+
+    def _add_audio(self, frame: av.AudioFrame) -> None:
+        samples = frame.to_ndarray().astype(np.float32, copy=False).reshape(2, -1)
+        if samples.shape[1]:
+            self.audio_chunks.append((samples, frame.time if frame.pts is not None else None))
 
     def _mark_truncated(self, why: str) -> None:
         self.truncated = True
