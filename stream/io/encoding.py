@@ -13,7 +13,7 @@ import av
 import numpy as np
 from av.video.reformatter import ColorRange, Colorspace
 
-from stream.settings.encoder import AUDIO_RATE, EncoderSettings
+from stream.settings.encoder import EncoderSettings
 
 AUDIO_LAYOUT = "stereo"
 
