@@ -23,6 +23,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+
 from engine.errors import ConfigError, SinkError, SourceError
 from stream.io.encoding import (
     AUDIO_LAYOUT,
