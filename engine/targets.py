@@ -71,6 +71,13 @@ def target_terms(target: int | Sequence[TargetTerm]) -> Target:
     return tuple(target)
 
 
+def compact_target(target: Sequence[TargetTerm]) -> int | Target:
+    """A one-class, full-weight target as its bare class index; otherwise the terms (inverse of :func:`target_terms`)."""
+    if len(target) == 1 and target[0].weight == 1:
+        return target[0].index
+    return tuple(target)
+
+
 def format_target(target: Sequence[TargetTerm], display_name: Callable[[int], str]) -> str:
     """``"banana (0.7) + golden retriever"``-style text: names, with weights below 1 in brackets."""
     return " + ".join(display_name(t.index) + (f" ({t.weight:g})" if t.weight < 1 else "") for t in target)

@@ -9,6 +9,7 @@ from typing import Any
 
 from engine.errors import SourceError
 from stream.render.video import Terminated, compare_videos, dream_video, expected_frames, sigterm_raises
+from stream.settings.names import FLOW_METHODS, FLOWS
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     from engine.temporal import TemporalDreamer
     from stream.cli.common import config_from_args
     from stream.io.dreaming import setup_dream
-    from stream.io.progress import Progress
+    from stream.io.progress import progress_bar
     from stream.io.video_io import VideoReader, VideoWriter
 
     cfg = config_from_args(args, VIDEO_FLAGS)
@@ -51,7 +52,7 @@ def cmd_video(args: argparse.Namespace) -> int:
                     settings.flow, per_frame,
                 )
                 total = expected_frames(info, args.start, args.duration, args.max_frames)
-                run = dream_video(reader, writer, temporal, Progress(total, "frames"))
+                run = dream_video(reader, writer, temporal, progress_bar(total, "frames"))
     except Terminated:
         print("dreamstream: terminated before the first frame; no output", file=sys.stderr)
         return 143
@@ -92,7 +93,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("output", help="where to write the dream (.mp4, .mkv, .mov, .webm, .ts)")
     add_dream_arguments(p)
     g = p.add_argument_group("video")
-    g.add_argument("--flow", choices=("dis", "farneback", "none"), help="optical flow; none = full dream every frame")
+    g.add_argument("--flow", choices=FLOWS, help="optical flow; none = full dream every frame")
     g.add_argument("--flow-blend", type=float, metavar="F", help="fraction of the previous dream carried per frame (0-1)")
     g.add_argument("--steps-per-frame", type=int, metavar="N", help="gradient steps on each carried frame")
     g.add_argument("--dream-scale", type=float, metavar="F", help="internal resolution as a fraction of the frame's")
@@ -105,6 +106,6 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("flicker", help="print the warping error of a video and of its dream (JSON)")
     p.add_argument("original", help="the input video")
     p.add_argument("dreamed", help="its dream")
-    p.add_argument("--flow", choices=("dis", "farneback"), default="dis", help="flow on the original (default %(default)s)")
+    p.add_argument("--flow", choices=FLOW_METHODS, default="dis", help="flow on the original (default %(default)s)")
     p.add_argument("--max-frames", type=_positive_int, metavar="N", help="compare at most N frames")
     p.set_defaults(handler=cmd_flicker)

@@ -11,14 +11,17 @@ from typing import Any
 class LiveStats:
     """Counters and latencies shared by the stages; :meth:`report` summarises an interval."""
 
+    COUNTERS = ("captured", "dreamed", "output", "dropped", "repeated", "audio_dropped")
+
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.lock = threading.Lock()
-        self.captured = self.dropped = self.dreamed = self.output = self.repeated = 0
+        self.captured = self.dropped = self.dreamed = self.output = self.repeated = self.audio_dropped = 0
         self.latencies: deque[float] = deque(maxlen=2000)
         # The whole run's latencies in 0.1 ms bins: bounded memory for a stream that runs for hours.
         self.latency_bins: Counter[int] = Counter()
-        self._last = {"t": clock(), "captured": 0, "dreamed": 0, "output": 0, "dropped": 0, "repeated": 0}
+        self.recent: deque[float] = deque(maxlen=90)  # the newest latencies (about 3 s), never cleared
+        self._last = {"t": clock(), **{k: 0 for k in self.COUNTERS}}
 
     def add(self, **counts: int) -> None:
         with self.lock:
@@ -28,7 +31,14 @@ class LiveStats:
     def latency(self, seconds: float) -> None:
         with self.lock:
             self.latencies.append(seconds)
+            self.recent.append(seconds)
             self.latency_bins[round(seconds * 1e4)] += 1
+
+    def recent_latency_ms(self, q: float) -> float | None:
+        """Percentile ``q`` of the newest latencies (the last 90 frames), in ms; None before any."""
+        with self.lock:
+            values = sorted(self.recent)
+        return round(1000 * percentile(values, q), 1) if values else None
 
     def run_latency_ms(self, q: float) -> float | None:
         """Percentile ``q`` of every latency so far, in ms (0.1 ms resolution); None before any."""
@@ -60,11 +70,10 @@ class LiveStats:
                 "latency_p95_ms": round(1000 * percentile(lat, 95), 1) if lat else None,
                 "dropped": self.dropped - self._last["dropped"],
                 "repeated": self.repeated - self._last["repeated"],
-                "totals": {"captured": self.captured, "dreamed": self.dreamed, "output": self.output,
-                           "dropped": self.dropped, "repeated": self.repeated},
+                "audio_dropped": self.audio_dropped - self._last["audio_dropped"],
+                "totals": {k: getattr(self, k) for k in self.COUNTERS},
             }
-            self._last = {"t": now, "captured": self.captured, "dreamed": self.dreamed, "output": self.output,
-                          "dropped": self.dropped, "repeated": self.repeated}
+            self._last = {"t": now, **{k: getattr(self, k) for k in self.COUNTERS}}
             return out
 
 

@@ -1,0 +1,292 @@
+"""The viewers' request queue: one active request at a time, the others waiting fairly.
+
+A request (``!dream goldfish``, ``!layer eyes``) holds the stream for ``limits.hold_s``
+seconds, then the next waiting one starts.  At most ``limits.queue_size`` wait; each viewer
+has at most one waiting request (a new one replaces it); asking for a request that is
+already waiting joins it and moves it up one place; asking for the active one joins it.
+Time is passed in (``now``); the queue writes the active request to the
+:class:`~stream.settings.controls.ControlBoard` and nothing else.
+
+Channel-point redemptions ride on requests (:class:`Redemption`): they skip nothing of the
+queue's fairness but may go ahead of free requests (``first``), and each is settled once into
+``settled``: FULFILLED when its request goes on screen, CANCELED when the queue refuses it,
+it waits past its deadline, its viewer replaces it, the queue is cleared or the stream stops.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from engine.errors import DreamError
+from engine.targets import Target
+from stream.chat.parse import clean_reply, fmt_num
+from stream.settings.chat import ChatLimits
+from stream.settings.controls import ControlBoard
+
+logger = logging.getLogger(__name__)
+
+MAX_ANNOUNCEMENTS = 20  # unsent "your zebra is on now" messages kept
+
+
+@dataclass
+class Redemption:
+    """A channel-point redemption riding on a request; settled once: ``FULFILLED`` or ``CANCELED``.
+
+    ``deadline`` is the ``now`` second after which it is cancelled if still waiting;
+    ``reason`` the chat line that told the viewer why it was cancelled.
+    """
+
+    id: str
+    user_id: str
+    user_name: str
+    deadline: float
+    label: str = ""
+    status: str = "UNFULFILLED"
+    reason: str = ""
+
+
+@dataclass
+class Request:
+    """A dream or layer request and the viewers asking for it (``user_id -> name``, in order of asking)."""
+
+    kind: str  # "dream" or "layer"
+    value: int | Target | str  # class index, weighted classes or canonical layer name
+    label: str
+    users: dict[str, str] = field(default_factory=dict)
+    paid: dict[str, Redemption] = field(default_factory=dict)  # user_id -> their redemption riding on it
+
+    @property
+    def key(self) -> tuple[str, int | Target | str]:
+        return (self.kind, self.value)
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.users.values())
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What :meth:`RequestQueue.submit` did: the reply, and whether it counts for the cooldowns."""
+
+    reply: str
+    accepted: bool
+
+
+class RequestQueue:
+    """The active request and the waiting ones; ``base_layer()`` is what the board goes back to.
+
+    Not thread-safe by itself: the dispatcher holds its lock around every call.
+    """
+
+    def __init__(self, board: ControlBoard, limits: ChatLimits, base_layer: Callable[[], str]) -> None:
+        self.board = board
+        self.limits = limits
+        self.base_layer = base_layer
+        self.active: Request | None = None
+        self.active_until = 0.0
+        self.waiting: list[Request] = []
+        self.announcements: deque[str] = deque(maxlen=MAX_ANNOUNCEMENTS)
+        self.settled: list[Redemption] = []  # redemptions settled since the dispatcher last drained them
+
+    # ----------------------------------------------------------------- time
+
+    def advance(self, now: float) -> None:
+        """Expire the active request when its time is up; start the next waiting one."""
+        self._expire_paid(now)
+        if self.active is not None and now >= self.active_until:
+            logger.info("chat request %s ended", self.active.label)
+            self.active = None
+            if not self._activate_next(now):
+                self._restore_base()
+        elif self.active is None and self.waiting:
+            self._activate_next(now)
+
+    def seconds_left(self, now: float) -> int:
+        """Whole seconds the active request still holds (0 when none)."""
+        return max(0, math.ceil(self.active_until - now)) if self.active is not None else 0
+
+    # ----------------------------------------------------------------- changes
+
+    def submit(self, uid: str, user: str, kind: str, value: int | Target | str, label: str, now: float, *,
+               paid: Redemption | None = None, first: bool = False) -> Submitted:
+        """Ask for ``(kind, value)`` as viewer ``uid`` (display name ``user``, already echo-safe).
+
+        ``paid`` rides on the request (settled when it is shown or dropped); with ``first`` a
+        paid request goes ahead of every free one waiting.
+        """
+        key = (kind, value)
+        if paid is not None:
+            paid.label = label
+        if self.active is not None and self.active.key == key:
+            self.active.users.setdefault(uid, user)
+            self.board.replace(requested_by=self.active.names()[:20])
+            if paid is not None:
+                self._settle(paid, "FULFILLED")
+            return Submitted(f"@{user} {label} is on now ({self.seconds_left(now)}s left), you're in", True)
+        mine = self.waiting_of(uid)
+        if mine is not None and mine.key == key:
+            if paid is not None:
+                if uid in mine.paid:
+                    return self._refuse(paid, f"@{user} {label} is already waiting for you at "
+                                              f"#{self.position(mine)}; points refunded")
+                mine.paid[uid] = paid
+                self._move_up(mine, first)
+            return Submitted(f"@{user} {label} is already waiting for you at #{self.position(mine)}", False)
+        same = next((r for r in self.waiting if r.key == key), None)
+        if same is not None:
+            if mine is not None:
+                self._leave(mine, uid)
+            same.users[uid] = user
+            i = self.waiting.index(same)
+            if paid is not None:
+                same.paid[uid] = paid
+                self._move_up(same, first)
+            if (paid is None or not first) and i > 0:
+                i = self.waiting.index(same)
+                self.waiting[i - 1], self.waiting[i] = self.waiting[i], self.waiting[i - 1]
+            return Submitted(f"@{user} joined {label}: #{self.position(same)}, {len(same.users)} asking", True)
+        req = Request(kind, value, label, {uid: user})
+        if paid is not None:
+            req.paid[uid] = paid
+        if self.active is None and not self.waiting:
+            if not self._activate(req, now, announce=False):
+                return Submitted(f"@{user} can't use {label} right now" + ("; points refunded" if paid else ""),
+                                 False)
+            return Submitted(f"@{user} now: {label} for {fmt_num(self.limits.hold_s)}s", True)
+        freed = 1 if mine is not None and len(mine.users) == 1 else 0
+        if len(self.waiting) - freed >= self.limits.queue_size:
+            text = f"@{user} the queue is full ({self.limits.queue_size}), try again later"
+            return self._refuse(paid, text + "; points refunded") if paid is not None else Submitted(text, False)
+        if mine is not None:
+            self._leave(mine, uid)
+        self.waiting.append(req)
+        if paid is not None:
+            self._move_up(req, first)
+        replaced = f" (replaces {mine.label})" if mine is not None else ""
+        return Submitted(f"@{user} {label} queued #{self.position(req)}{replaced}", True)
+
+    def refuse(self, paid: Redemption, text: str) -> str:
+        """Cancel a redemption that never reached the queue (bad input, locked chat); returns ``text``."""
+        return self._refuse(paid, text).reply
+
+    def cancel_paid(self, reason: str) -> None:
+        """Cancel every redemption still waiting (``reason``: "the stream stopped"), telling each viewer."""
+        for req in self.waiting:
+            for uid in list(req.paid):
+                r = req.paid.pop(uid)
+                self._cancel(r, f"@{r.user_name} {reason} before your {r.label} came on; points refunded")
+
+    def end_active(self, now: float) -> str | None:
+        """End the active request now (``!skip``); returns its label, or None if there was none."""
+        ended = self.active.label if self.active else None
+        self.active = None
+        if not self._activate_next(now):
+            self._restore_base()
+        return ended
+
+    def clear(self) -> int:
+        """Drop every waiting request (their redemptions refunded); returns how many there were."""
+        n = len(self.waiting)
+        self.cancel_paid("the queue was cleared")
+        self.waiting.clear()
+        return n
+
+    def forget(self) -> None:
+        """Drop the waiting and the active request without touching the board (``!reset`` writes it)."""
+        self.cancel_paid("the queue was cleared")
+        self.waiting.clear()
+        self.active = None
+
+    # ----------------------------------------------------------------- lookups
+
+    def position(self, req: Request) -> int:
+        return self.waiting.index(req) + 1
+
+    def waiting_of(self, uid: str) -> Request | None:
+        return next((r for r in self.waiting if uid in r.users), None)
+
+    # ----------------------------------------------------------------- inside
+
+    def _leave(self, req: Request, uid: str) -> None:
+        r = req.paid.pop(uid, None)
+        if r is not None:
+            self._cancel(r, f"@{r.user_name} your {r.label} was replaced by your new request; points refunded")
+        req.users.pop(uid, None)
+        if not req.users:
+            self.waiting.remove(req)
+
+    def _activate_next(self, now: float) -> bool:
+        while self.waiting:
+            req = self.waiting.pop(0)
+            if self._activate(req, now):
+                mentions = " ".join(f"@{n}" for n in req.names()[:5])
+                text = f"{mentions} your {req.label} is on now for {fmt_num(self.limits.hold_s)}s"
+                self.announcements.append(clean_reply(text))
+                return True
+        return False
+
+    def _move_up(self, req: Request, first: bool) -> None:
+        """With ``first``, put a paid request ahead of every free one (behind earlier paid ones)."""
+        if not first:
+            return
+        self.waiting.remove(req)
+        at = next((i for i, r in enumerate(self.waiting) if not r.paid), len(self.waiting))
+        self.waiting.insert(at, req)
+
+    def _expire_paid(self, now: float) -> None:
+        for req in list(self.waiting):
+            for uid, r in list(req.paid.items()):
+                if now >= r.deadline:
+                    del req.paid[uid]
+                    self._cancel(r, f"@{r.user_name} your {r.label} did not come on in time; points refunded")
+                    req.users.pop(uid, None)
+            if not req.users:
+                self.waiting.remove(req)
+
+    def _settle(self, r: Redemption, status: str, reason: str = "") -> None:
+        if r.status == "UNFULFILLED":
+            r.status, r.reason = status, reason
+            self.settled.append(r)
+
+    def _cancel(self, r: Redemption, text: str, announce: bool = True) -> None:
+        self._settle(r, "CANCELED", text)
+        if announce:
+            self.announcements.append(clean_reply(text))
+
+    def _refuse(self, r: Redemption, text: str) -> Submitted:
+        self._cancel(r, text, announce=False)  # the reply says it
+        return Submitted(text, False)
+
+    def _activate(self, req: Request, now: float, announce: bool = True) -> bool:
+        """Put ``req`` on screen; False (its redemptions cancelled) when the board refuses it."""
+        until = now + self.limits.hold_s
+        changes: dict[str, object] = {"requested_by": req.names()[:20], "active_until": until}
+        if req.kind == "dream":
+            changes.update(target=req.value, target_name=req.label, layer=self.base_layer())
+        else:
+            changes.update(target=None, target_name="", layer=req.value)
+        try:
+            self.board.replace(**changes)
+        except DreamError as e:
+            logger.info("chat request %s dropped: %s", req.label, e)
+            for r in req.paid.values():
+                self._cancel(r, f"@{r.user_name} {req.label} can't be shown right now; points refunded", announce)
+            req.paid.clear()
+            return False
+        self.active, self.active_until = req, until
+        for r in req.paid.values():
+            self._settle(r, "FULFILLED")
+        req.paid.clear()
+        logger.info("chat request %s active for %gs (asked by %s)", req.label, self.limits.hold_s,
+                    ", ".join(req.names()[:5]))
+        return True
+
+    def _restore_base(self) -> None:
+        try:
+            self.board.replace(target=None, target_name="", layer=self.base_layer(),
+                               requested_by=(), active_until=None)
+        except DreamError as e:  # cannot happen with a consistent board; stay safe
+            logger.warning("could not restore the base layer: %s", e)
+            self.board.replace(target=None, target_name="", requested_by=(), active_until=None)
