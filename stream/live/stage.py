@@ -58,7 +58,6 @@ class DreamStage:
         self.temporal = self._build(initial)
 
     def _objective(self, c: LiveControls) -> tuple[Objective, DreamSettings]:
-    def _objective(self, c: LiveControls) -> tuple[Objective, DreamSettings]:
         objective, is_class = self.objective_for(self.model, c)
         preset = c.class_dream if is_class else c.dream  # !preset's settings, else the start ones
         base = preset or self.base["class" if is_class else "dream"]
