@@ -87,6 +87,8 @@ def target_objective(target: Sequence[TargetTerm]) -> Objective:
     """The weighted sum of the terms' class objectives (weights normalised to sum 1)."""
     if not target:
         raise TargetSyntaxError("a target needs at least one class")
+    if len(target) == 1:
+        return klass(target[0].index)
     total = sum(t.weight for t in target)
     objective = (target[0].weight / total) * klass(target[0].index)
     for t in target[1:]:
