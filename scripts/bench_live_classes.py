@@ -38,6 +38,7 @@ from engine.imagenet import display_name, find_class  # noqa: E402
 from stream.chat import ChatMessage, CommandCenter  # noqa: E402
 from stream.io.dreaming import load_model  # noqa: E402
 from stream.io.images import write_image  # noqa: E402
+from stream.io.sinks.base import Sink  # noqa: E402
 from stream.io.sources import SourceFrame, TestSource  # noqa: E402
 from stream.live.pipeline import LivePipeline  # noqa: E402
 from stream.live.stage import DreamStage  # noqa: E402
@@ -71,7 +72,7 @@ class PhotoSource(TestSource):
         return SourceFrame(image, frame.time_s, frame.pts_s, frame.index)
 
 
-class KeepSink:
+class KeepSink(Sink):
     """An output that keeps the frames at chosen output times (s) and the newest pts."""
 
     name = "keep"

@@ -253,7 +253,8 @@ def test_revealed_pixels_start_from_the_plain_frame(dreamer: Dreamer) -> None:
     """With no steps, the carried dream covers what was seen, and newly revealed pixels are the frame itself."""
     wide = texture(48, 120, seed=5)
     a, b = wide[:, 20:84], wide[:, 12:76]  # the view pans 8 px left: b's columns 0..7 are new
-    td = TemporalDreamer(dreamer, TemporalSettings(steps_per_frame=0, dream_scale=1.0, decay=0.0, flow_preset="medium"))
+    td = TemporalDreamer(dreamer, TemporalSettings(steps_per_frame=0, dream_scale=1.0, decay=0.0, flow_preset="medium",
+                                                 settle_frames=0))  # a fully dreamed first frame
     first = td(np.ascontiguousarray(a))
     out = td(np.ascontiguousarray(b))
     assert td.last_kind == "warm"
