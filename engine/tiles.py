@@ -44,27 +44,37 @@ def tile_bounds(length: int, tile: int, offset: float) -> list[tuple[int, int]]:
     return out
 
 
+def window(start: int, stop: int, length: int, size: int) -> tuple[int, int]:
+    """The ``size``-pixel window (clipped to ``0..length``) centred on the piece ``start..stop``."""
+    size = min(size, length)
+    top = min(max(0, (start + stop - size) // 2), length - size)
+    return top, top + size
+
+
 def tiled_grad(grad_fn: GradFn, x: Tensor, tile: int, margin: int, gen: torch.Generator) -> tuple[Tensor, float]:
     """The gradient of ``x`` ``(1, 3, H, W)`` assembled from tiles of at most ``tile`` pixels.
 
-    ``grad_fn`` is called once per tile on a view of ``x`` widened by ``margin`` pixels of context
-    (clipped at the image border); the inner ``tile`` part of its gradient is kept. The grid's
-    offset is drawn from ``gen``. Returns the full gradient ``(1, 3, H, W)`` (float32) and the
-    mean objective over the tiles, weighted by area.
+    ``grad_fn`` is called once per tile on a window of ``x`` of one fixed size, ``tile + 2 margin``
+    pixels a side (less for a smaller image), centred on the tile and shifted inside the image at
+    its borders: at least ``margin`` pixels of context around the tile except at the image's edge,
+    and one input shape for the model (a new shape costs kernel set-up). The tile part of each
+    window's gradient is kept. The grid's offset is drawn from ``gen``. Returns the full gradient
+    ``(1, 3, H, W)`` (float32) and the mean objective over the windows.
     """
     h, w = x.shape[-2:]
     oy, ox = (float(v) - 0.5 for v in torch.rand(2, generator=gen))
     grad = torch.zeros(x.shape, dtype=torch.float32, device=x.device)
-    total = 0.0
+    side = tile + 2 * margin
+    losses: list[float] = []
     for y0, y1 in tile_bounds(h, tile, oy):
+        top, bottom = window(y0, y1, h, side)
         for x0, x1 in tile_bounds(w, tile, ox):
-            top, left = max(0, y0 - margin), max(0, x0 - margin)
-            bottom, right = min(h, y1 + margin), min(w, x1 + margin)
+            left, right = window(x0, x1, w, side)
             g, loss = grad_fn(x[:, :, top:bottom, left:right])
             # Objectives are means over their view: a window of a fraction of the image has its
             # gradient that much larger. Scaled back, every tile's gradient is on the full image's scale.
             share = (bottom - top) * (right - left) / (h * w)
             grad[:, :, y0:y1, x0:x1] = g[:, :, y0 - top:y1 - top, x0 - left:x1 - left].float() * share
-            total += loss * (y1 - y0) * (x1 - x0)
+            losses.append(loss)
             del g
-    return grad, total / (h * w)
+    return grad, sum(losses) / len(losses)
