@@ -9,6 +9,7 @@ forward and backward pass plus a few full-size float images (about 100 MB each a
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 
 import torch
 from torch import Tensor
@@ -35,7 +36,7 @@ def tile_bounds(length: int, tile: int, offset: float) -> list[tuple[int, int]]:
     cuts = [0] + [round(k * piece + shift) for k in range(1, n)] + [length]
     # An end piece longer than ``tile`` (up to 1.5 pieces) is split in two.
     out: list[tuple[int, int]] = []
-    for a, b in zip(cuts, cuts[1:]):
+    for a, b in pairwise(cuts):
         if b - a > tile:
             m = (a + b) // 2
             out += [(a, m), (m, b)]

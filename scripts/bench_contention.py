@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from stream.clips import write_pan_clip  # noqa: E402
+from stream.io.clips import write_pan_clip
 
 RUN = "import sys; from stream.cli import main; sys.exit(main())"
 BUSY = "while True: pass"
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
     w, h = (int(v) for v in args.size.lower().split("x"))
     env = {**os.environ, **dict(kv.split("=", 1) for kv in args.env)}
-    machine = subprocess.run(["sh", "-c", "lscpu | grep 'Model name'"], capture_output=True, text=True).stdout.split(":")[-1].strip()
+    machine = subprocess.run(["sh", "-c", "lscpu | grep 'Model name'"], capture_output=True, text=True, check=False).stdout.split(":")[-1].strip()
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(write_pan_clip(Path(tmp) / "pan.mp4", data.coffee(), frames=args.frames, width=w, height=h))
         out = Path(tmp) / "out.mp4"

@@ -20,7 +20,7 @@ import torch
 from engine.dream import Dreamer, DreamSettings, prepare_model
 from engine.models.registry import build_model, get_spec
 from engine.objectives import layer
-from stream.weights import load_state_dict
+from stream.io.weights import load_state_dict
 h, w, tile, steps = (int(v) for v in sys.argv[1:5])
 spec = get_spec("efficientnet_lite0")
 model = prepare_model(build_model("efficientnet_lite0", load_state_dict(spec)))
@@ -40,11 +40,11 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=2)
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.lower().split("x"))
-    machine = subprocess.run(["sh", "-c", "lscpu | grep 'Model name'"], capture_output=True, text=True).stdout.split(":")[-1].strip()
+    machine = subprocess.run(["sh", "-c", "lscpu | grep 'Model name'"], capture_output=True, text=True, check=False).stdout.split(":")[-1].strip()
     print(f"{w}x{h}, {args.steps} steps, efficientnet_lite0 default layer, {machine}")
     for tile in args.tiles:
         out = subprocess.run([sys.executable, "-c", CHILD, str(h), str(w), str(tile), str(args.steps)],
-                             cwd=ROOT, capture_output=True, text=True)
+                             cwd=ROOT, capture_output=True, text=True, check=False)
         if out.returncode != 0:
             print(f"tile {tile}: failed ({out.stderr.strip().splitlines()[-1:]})")
             continue
