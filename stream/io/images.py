@@ -29,6 +29,17 @@ def read_image(path: str | os.PathLike[str], max_side: int | None = None) -> np.
     return img
 
 
+def check_not_input(source: str | os.PathLike[str], output: str | os.PathLike[str]) -> None:
+    """Refuse an ``output`` that is the ``source`` file, by any name (symlink, hard link, ``../``)."""
+    try:
+        same = os.path.samefile(source, output)
+    except OSError:  # one of them does not exist (yet)
+        return
+    if same:
+        raise SinkError(f"output {str(output)!r} is the input {str(source)!r} (the same file); "
+                        "write the dream to another file")
+
+
 def check_output(path: str | os.PathLike[str]) -> Path:
     """Check that an image can be written at ``path`` (extension, folder) before any slow work."""
     p = Path(path)

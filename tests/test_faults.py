@@ -1,0 +1,134 @@
+"""Hostile input and faults (issue 12): bounded, one line, nothing lost."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.errors import ConfigError
+from stream.settings.loader import MAX_CONFIG_BYTES, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    code = "import sys; from stream.cli import main; sys.exit(main())"
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=env, check=False)
+
+
+# ---------------------------------------------------------------------------------- 6, 7: config
+
+
+def _laughs(levels: int = 9) -> str:
+    lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for i in range(1, levels + 1):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\nmodel: {layers: *a%d}\n" % levels
+
+
+HOSTILE = {
+    "roles_list": ("chat: {roles: [dream]}\n", "chat.roles: expected a mapping"),
+    "huge_int": ("model:\n  threads: " + "7" * 5000 + "\n", "model.threads: expected a whole number"),
+    "huge_int_float": ("dream:\n  step_size: " + "7" * 5000 + "\n", "dream.step_size"),
+    "deep_lists": ("model:\n  layers: " + "[" * 20000 + "]" * 20000 + "\n", "line 2"),
+    "deep_blocks": ("model:\n  layers:\n" + "".join("    " + "  " * i + "-\n" for i in range(40)), "deep"),
+    "billion_laughs": (_laughs(), "aliases are expanded"),
+    "self_alias": ("model: &m {layers: *m}\n", "refers to the value it is part of"),
+    "many_layers": ("model:\n  layers: [" + ",".join(["b"] * 25000) + "]\n", "values"),
+    "some_layers": ("model:\n  layers: [" + ",".join(["b"] * 5000) + "]\n", "model.layers: 5000 items; allowed: at most 16"),
+    "unknown_keys": ("model:\n" + "".join(f"  k{i}: {i}\n" for i in range(8000)), "larger than"),
+    "max_octaves": ("chat: {max_octaves: 1000000000}\n", "chat.max_octaves: 1000000000 is out of range; allowed 1 to 12"),
+    "capture_queue": ("live: {capture_queue: 1000000000}\n", "live.capture_queue: 1000000000 is out of range"),
+    "stats_interval": ("live: {stats_interval_s: -1}\n", "live.stats_interval_s: -1.0 is out of range"),
+    "odd_width": ("live: {width: 641}\n", "live.width: 641 is out of range; allowed even numbers"),
+    "bad_date": ("model: {name: 2001-13-45}\n", "cannot be read"),
+    "binary_junk": ("model: {name: !!binary 'AAAA'}\n", "model.name: expected text"),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_config_is_one_bounded_line(tmp_path, name):
+    """Issue 12 #6/#7: each gives one ConfigError line naming the key or line, in bounded memory."""
+    text, words = HOSTILE[name]
+    path = tmp_path / "hostile.yaml"
+    path.write_text(text)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ConfigError) as info:
+            load_config(user_file=path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    msg = str(info.value)
+    assert words in msg and "\n" not in msg and len(msg) < 600, msg
+    assert peak < 300e6
+
+
+def test_config_from_dev_zero_is_refused_unread():
+    tracemalloc.start()
+    try:
+        with pytest.raises(ConfigError, match=f"larger than {MAX_CONFIG_BYTES // 1024} KiB"):
+            load_config(user_file="/dev/zero")
+        assert tracemalloc.get_traced_memory()[1] < 10 * MAX_CONFIG_BYTES
+    finally:
+        tracemalloc.stop()
+
+
+def test_hostile_config_through_the_cli_is_one_line(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("chat: {roles: [dream]}\n")
+    out = run_cli("image", "in.png", str(tmp_path / "o.png"), "--config", str(path))
+    assert out.returncode == 2 and out.stderr.strip().count("\n") == 0 and "chat.roles" in out.stderr, out.stderr
+
+
+def test_chat_octaves_never_reach_the_engine_past_its_limit():
+    """Issue 12 #7: octave_sizes caps its count instead of overflowing (1.4 ** 1000000)."""
+    from engine.filters import MAX_OCTAVES, octave_sizes
+
+    assert len(octave_sizes(360, 640, 1_000_000, 1.05)) == MAX_OCTAVES
+
+
+# ------------------------------------------------------------------------------- 4: image IN IN
+
+
+@pytest.mark.parametrize("how", ["same", "dotdot", "symlink", "hardlink"])
+def test_image_refuses_to_overwrite_its_input(tmp_path, how):
+    """Issue 12 #4: `image IN IN` wrote over the photo (rc 0)."""
+    from stream.io.images import write_image
+
+    (tmp_path / "sub").mkdir()
+    photo = write_image(tmp_path / "photo.png", np.full((40, 48, 3), 90, np.uint8))
+    before = photo.read_bytes()
+    out = {"same": photo, "dotdot": tmp_path / "sub" / ".." / "photo.png",
+           "symlink": tmp_path / "link.png", "hardlink": tmp_path / "hard.png"}[how]
+    if how == "symlink":
+        out.symlink_to(photo)
+    if how == "hardlink":
+        os.link(photo, out)
+    run = run_cli("image", str(photo), str(out), "--steps", "1", "--octaves", "1")
+    assert run.returncode == 5 and "is the input" in run.stderr and run.stderr.count("\n") == 1, run.stderr
+    assert photo.read_bytes() == before
+
+
+# --------------------------------------------------------------------------- 14: thread waits
+
+
+def test_cli_makes_openmp_threads_wait_passively_before_torch_loads():
+    """Issue 12 #14: spinning OpenMP waits made a run 6.6x slower beside one busy process."""
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    code = ("import os, sys; import stream.cli; print(os.environ.get('OMP_WAIT_POLICY'));"
+            "import torch; print('torch')")
+    out = subprocess.run([sys.executable, "-c", "import sys; print('torch' in sys.modules); " + code],
+                         cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split() == ["False", "PASSIVE", "torch"]
+    env["OMP_WAIT_POLICY"] = "ACTIVE"  # the user's choice is kept
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.split()[0] == "ACTIVE"
