@@ -132,3 +132,82 @@ def test_cli_makes_openmp_threads_wait_passively_before_torch_loads():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                          check=True, timeout=120)
     assert out.stdout.split()[0] == "ACTIVE"
+
+
+# ---------------------------------------------------------------------------- 5: flicker sizes
+
+
+def _write_clip(path: Path, width: int, height: int, codec: str, pix_fmt: str, frames: int = 6) -> Path:
+    import av
+    from media import clip_frame
+
+    with av.open(str(path), "w") as out:
+        s = out.add_stream(codec, rate=24)
+        s.width, s.height, s.pix_fmt = width, height, pix_fmt
+        for i in range(frames):
+            out.mux(s.encode(av.VideoFrame.from_ndarray(clip_frame(i, width, height), format="rgb24").reformat(format=pix_fmt)))
+        out.mux(s.encode(None))
+    return path
+
+
+def test_flicker_compares_an_odd_size_input_with_its_even_size_dream(tmp_path):
+    """Issue 12 #5: a 641x359 input gives a 642x360 dream, which flicker refused ("does not match")."""
+    from stream.render.video import compare_videos
+
+    original = _write_clip(tmp_path / "odd.mkv", 65, 47, "ffv1", "yuv444p")
+    dreamed = _write_clip(tmp_path / "even.mp4", 66, 48, "libx264", "yuv420p")
+    result = compare_videos(original, dreamed)
+    assert result["frames"] == 6 and result["mean_change"]["first_quarter"] < 20
+    other = _write_clip(tmp_path / "other.mp4", 96, 48, "libx264", "yuv420p")
+    with pytest.raises(Exception, match="does not match"):
+        compare_videos(original, other)
+
+
+# ---------------------------------------------------------------------------- 8: stdin console
+
+
+class _Center:
+    """Stands in for the command layer: records the lines, fails on a marker."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def handle(self, msg, now):
+        if "boom" in msg.text:
+            raise RuntimeError("boom")
+        self.seen.append(msg.text)
+        return [f"ok {msg.text}"]
+
+    def drain_announcements(self):
+        return []
+
+
+def test_console_survives_invalid_utf8_under_a_strict_locale(caplog):
+    """Issue 12 #8: one invalid byte killed the stdin console thread (UnicodeDecodeError)."""
+    import io
+
+    from stream.chat.console import StdinControl
+
+    raw = io.BytesIO(b"!status\n!dream \xff\xfe fish\n!boom\n!help\n")
+    stream = io.TextIOWrapper(raw, encoding="utf-8", errors="strict")
+    center = _Center()
+    got: list[str] = []
+    ctl = StdinControl(center, stream, reply=got.append)  # type: ignore[arg-type]
+    ctl.run()
+    assert center.seen == ["!status", "!dream \ufffd\ufffd fish", "!help"]
+    failed = [r.getMessage() for r in caplog.records if "stdin console" in r.getMessage()]
+    assert len(failed) == 1 and "still reading" in failed[0] and "\n" not in failed[0]
+
+
+def test_console_with_a_strict_stdin_in_a_real_process():
+    code = ("import sys, logging; from stream.chat.console import StdinControl\n"
+            "class C:\n"
+            "    def handle(self, m, now): print('got', ascii(m.text)); return []\n"
+            "    def drain_announcements(self): return []\n"
+            "StdinControl(C(), sys.stdin, reply=print).run()\n")
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+    out = subprocess.run([sys.executable, "-c", code], input=b"!a\n!b \xff\n!c\n", cwd=ROOT, env=env,
+                         capture_output=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    assert [line for line in out.stdout.decode().split("\n") if line.startswith("got")] == [
+        "got '!a'", "got '!b \\ufffd'", "got '!c'"]
