@@ -211,3 +211,38 @@ def test_console_with_a_strict_stdin_in_a_real_process():
     assert out.returncode == 0, out.stderr
     assert [line for line in out.stdout.decode().split("\n") if line.startswith("got")] == [
         "got '!a'", "got '!b \\ufffd'", "got '!c'"]
+
+
+# ------------------------------------------------------------------------- 10: child environment
+
+
+def test_sink_children_start_with_a_scrubbed_environment(receivers, monkeypatch):
+    """Issue 12 #10: the stream key was in each sink child's /proc/PID/environ."""
+    from rtmp_receiver import KEY, free_port
+
+    from stream.io.sinks.child import ChildSink
+    from stream.settings.encoder import EncoderSettings
+
+    monkeypatch.setenv("TWITCH_STREAM_KEY", KEY)
+    monkeypatch.setenv("MY_NOTES", f"key is {KEY}!")
+    monkeypatch.setenv("TWITCH_BOT_TOKEN", "oauth-abc123")
+    port = free_port()
+    receiver = receivers(port)
+    receiver.wait_listening()
+    sink = ChildSink(receiver.url, EncoderSettings(width=320, height=180, fps=30), format="flv",
+                     name=f"rtmp://127.0.0.1:{port}/app/****", secrets=[KEY])
+    try:
+        environ = Path(f"/proc/{sink._proc.pid}/environ").read_bytes()
+    finally:
+        sink.close()
+    assert KEY.encode() not in environ and b"oauth-abc123" not in environ
+    names = {item.split(b"=", 1)[0] for item in environ.split(b"\0") if item}
+    assert b"PATH" in names and not names & {b"TWITCH_STREAM_KEY", b"MY_NOTES", b"TWITCH_BOT_TOKEN"}
+
+
+def test_child_env_keeps_what_python_needs():
+    from stream.io.child_env import child_env
+
+    env = child_env(["s3cret"], {"PATH": "/bin", "LC_ALL": "C", "HOME": "/home/s3cret", "AWS_SECRET": "x",
+                                 "PYTHONPATH": "/src"})
+    assert env == {"PATH": "/bin", "LC_ALL": "C", "PYTHONPATH": "/src"}
