@@ -112,6 +112,7 @@ def test_all_models_registered() -> None:
         assert name in names
 
 
+@pytest.mark.slow
 def test_torchvision_keys_and_shapes(built: tuple[str, dict[str, Tensor], DreamModel]) -> None:
     name, state, model = built
     for key, shape in TORCHVISION_KEYS[name].items():
@@ -144,6 +145,7 @@ def test_spec_is_consistent(built: tuple[str, dict[str, Tensor], DreamModel]) ->
         spec.layer(spec.default_layer + "x")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [(64, 96), (37, 53)])
 def test_feature_shapes(built: tuple[str, dict[str, Tensor], DreamModel], size: tuple[int, int]) -> None:
     name, _state, model = built
@@ -184,6 +186,7 @@ def test_runs_only_to_deepest_layer(built: tuple[str, dict[str, Tensor], DreamMo
         assert not any(n.startswith("aux") for n in ran)  # GoogLeNet's aux heads never run
 
 
+@pytest.mark.slow
 def test_fuse_matches_unfused(built: tuple[str, dict[str, Tensor], DreamModel]) -> None:
     name, state, model = built
     spec = get_spec(name)

@@ -2,7 +2,7 @@
 
 The bot subscribes to ``channel.chat.message`` for the broadcaster's channel over the
 EventSub websocket, turns every message that starts with ``!`` into a
-:class:`~stream.chat.commands.ChatMessage` for the :class:`CommandCenter`, and posts the
+:class:`~stream.chat.message.ChatMessage` for the :class:`CommandCenter`, and posts the
 replies through an :class:`OutgoingQueue` (Twitch allows about 20 messages per 30 s).
 
 Secrets: the client secret comes from the environment (``TWITCH_CLIENT_SECRET``); user
@@ -37,7 +37,9 @@ from twitchio.ext import commands
 from twitchio.http import Route
 
 from engine.errors import ConfigError, DreamError
-from stream.chat.commands import ChatMessage, CommandCenter, OutgoingQueue
+from stream.chat.dispatcher import CommandCenter
+from stream.chat.message import ChatMessage
+from stream.chat.outgoing import OutgoingQueue
 
 logger = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from engine.filters import MAX_OCTAVES
 from stream.settings.checks import check_keys
 from stream.settings.encoder import X264_PRESETS
 from stream.settings.model import ModelSettings
-from stream.settings.names import COMMANDS, FLOWS, ROLES, RTMP_SCHEMES
+from stream.settings.names import COMMANDS, FLOW_PRESETS, FLOWS, ROLES, RTMP_SCHEMES
 
 #: A config file longer than this is refused unread (ours are a few KiB; ``/dev/zero`` is endless).
 MAX_CONFIG_BYTES = 64 * 1024
@@ -143,8 +143,8 @@ SCHEMA: dict[str, Rule] = {
     "dream.seed": Rule(0, 2**63 - 1),
     "dream.precision": Rule(choices=PRECISIONS),
     "dream.tile_size": Rule(128, 16384, off=0),
-    "video.flow": Rule(choices=("dis", "farneback", "none")),  # engine.temporal.TEMPORAL_FLOWS
-    "video.flow_preset": Rule(choices=("ultrafast", "fast", "medium")),  # engine.flow.DIS_PRESETS
+    "video.flow": Rule(choices=FLOWS),
+    "video.flow_preset": Rule(choices=FLOW_PRESETS),
     "video.flow_blend": Rule(0.0, 1.0),
     "video.decay": Rule(0.0, 1.0),
     "video.steps_per_frame": Rule(0, 100),

@@ -4,10 +4,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-FLOWS = ("dis", "farneback", "none")
+from engine.flow import DIS_PRESETS
+from engine.flow import FLOW_METHODS as FLOW_METHODS  # optical flow estimators: dis, farneback
+from engine.temporal import TEMPORAL_FLOWS
+
+FLOWS = TEMPORAL_FLOWS  # what a dream can follow: "dis", "farneback" or "none" (full octaves every frame)
+FLOW_PRESETS = tuple(DIS_PRESETS)  # DIS quality presets
 
 
-ROLES = ("viewer", "moderator", "broadcaster", "off")  # "off" disables a command for everyone
+ROLES = ("viewer", "moderator", "broadcaster", "off")
+"""Chat roles, lowest first: a command set to a role is open to that role and every role after it;
+``off`` disables a command for everyone."""
+
+
+ROLE_RANK: Mapping[str, int] = MappingProxyType({role: rank for rank, role in enumerate(ROLES)})
+
+
+ROLE_PLURAL: Mapping[str, str] = MappingProxyType(
+    {"viewer": "viewers", "moderator": "moderators", "broadcaster": "the broadcaster", "off": "nobody"}
+)
+"""How a refusal names the people a command is for ("!skip is for moderators only")."""
 
 
 NUM_CLASSES = 1000
