@@ -292,9 +292,10 @@ def test_udp_sink_sends_mpegts_datagrams():
             pass
 
     thread = threading.Thread(target=collect)
-    thread.start()
     scene = Scene(320, 180)
     with open_sink(f"udp://127.0.0.1:{port}", SETTINGS) as sink:
+        # Listen once the encoder process is up: its start can take longer than the receive timeout.
+        thread.start()
         assert sink.name == f"udp://127.0.0.1:{port}"
         for i in range(15):
             write_av([sink], scene, i)

@@ -1,4 +1,4 @@
-"""The names the settings, the command layer and the live pipeline share: flows, roles, commands."""
+"""The names the settings, the command layer and the live pipeline share: flows, roles, commands, containers."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -44,3 +44,14 @@ DEFAULT_ROLES: Mapping[str, str] = MappingProxyType(
 
 
 RTMP_SCHEMES = ("rtmp", "rtmps", "rtmpt", "rtmpts", "rtmpe", "rtmpte")
+
+
+#: Output file extension -> FFmpeg muxer: the one table for ``video`` outputs, live recordings and clips.
+CONTAINERS: Mapping[str, str] = MappingProxyType({
+    ".mp4": "mp4",
+    ".mov": "mov",
+    ".mkv": "matroska",
+    ".webm": "webm",
+    ".flv": "flv",
+    ".ts": "mpegts",
+})
