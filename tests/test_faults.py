@@ -30,7 +30,7 @@ def _laughs(levels: int = 9) -> str:
     lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
     for i in range(1, levels + 1):
         lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
-    return "\n".join(lines) + "\nmodel: {layers: *a%d}\n" % levels
+    return "\n".join(lines) + f"\nmodel: {{layers: *a{levels}}}\n"
 
 
 HOSTILE = {
@@ -307,3 +307,115 @@ def test_image_header_sizes(ext):
 
     ok, buf = cv2.imencode(ext, np.zeros((37, 53, 3), np.uint8))
     assert ok and image_size(buf.tobytes()) == (53, 37)
+
+
+# --------------------------------------------------------------------- 1, 2: full disk, hard kill
+
+
+FAST = ["--octaves", "1", "--steps", "1", "--steps-per-frame", "1", "--jitter", "2"]
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """10 s of 160x96 at 24 fps with a stereo AAC track: longer than any of these tests lets run."""
+    from media import write_clip
+
+    return write_clip(tmp_path_factory.mktemp("long") / "in.mp4", width=160, height=96, frames=240, fps=24)
+
+
+def _readable(path: Path) -> tuple[int, int]:
+    """(video frames, audio frames) that decode from ``path`` before it ends or breaks off."""
+    import av
+
+    video = audio = 0
+    try:
+        with av.open(str(path)) as container:
+            for packet in container.demux():
+                for _ in packet.decode():
+                    if packet.stream.type == "video":
+                        video += 1
+                    else:
+                        audio += 1
+    except (av.FFmpegError, OSError):  # the fragment the failure cut off
+        pass
+    return video, audio
+
+
+def _small_tmpfs(path: Path, size: str):
+    """Mount a tmpfs of ``size`` at ``path`` (root only); skip where that is not allowed."""
+    path.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                                           capture_output=True, check=False).returncode != 0:
+        pytest.skip("mounting a tmpfs needs root")
+
+
+def _file_size_limit(limit: int):
+    """For a child process: writes past ``limit`` bytes fail (EFBIG; Python ignores SIGXFSZ), as on a full disk."""
+    import resource
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("disk", ["tmpfs", "file_size_limit"])
+def test_a_full_disk_stops_video_at_once_and_keeps_what_was_written(long_clip, tmp_path, disk):
+    """Issue 12 #1: the run went on dreaming 10 s past the full disk, then removed the 118 frames that fit.
+
+    ``tmpfs``: a real 400 KiB file system (ENOSPC; root only). ``file_size_limit``: the same failed
+    write through RLIMIT_FSIZE (EFBIG), which any user can set.
+    """
+    where = tmp_path / "disk"
+    preexec = None
+    if disk == "tmpfs":
+        _small_tmpfs(where, "400k")
+    else:
+        where.mkdir()
+        preexec = _file_size_limit(400 * 1024)
+    out = where / "out.mp4"
+    code = "import sys; from stream.cli import main; sys.exit(main())"
+    try:
+        run = subprocess.run([sys.executable, "-c", code, "video", str(long_clip), str(out), *FAST, "--crf", "0"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=600, check=False, preexec_fn=preexec)
+        errors = [line for line in run.stderr.splitlines() if line.startswith("dreamstream:")]
+        assert run.returncode == 5 and len(errors) == 1, run.stderr
+        assert "Traceback" not in run.stderr
+        why = "No space left on device" if disk == "tmpfs" else "File too large"
+        assert f"({why}); stopped, kept what was written before, playable" in errors[0]
+        dreamed = int(errors[0].split("cannot write after ")[1].split()[0])
+        video, audio = _readable(out)
+    finally:
+        if disk == "tmpfs":
+            subprocess.run(["umount", str(where)], check=False)
+    assert dreamed < 200  # stopped at the failure, not at the end of the 240 frames
+    assert video >= 12 and dreamed - video <= 2 * 24  # all but about a second (a fragment) and the encoder's delay
+    assert audio > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".mov"])
+def test_a_hard_kill_leaves_video_output_playable_with_sound(long_clip, tmp_path, suffix):
+    """Issue 12 #2: after SIGKILL an mp4 was never readable and an mkv was 0 bytes after 72 frames."""
+    import signal
+
+    out = tmp_path / f"out{suffix}"
+    code = "import sys; from stream.cli import main; sys.exit(main())"
+    proc = subprocess.Popen([sys.executable, "-c", code, "video", str(long_clip), str(out), *FAST], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 300
+        before = (0, 0)
+        while before[0] < 36 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+            if out.exists():
+                before = _readable(out)
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    video, audio = _readable(out)
+    assert video >= before[0] >= 36, (before, video)  # everything readable before the kill still is
+    assert audio > 0

@@ -53,7 +53,12 @@ COPY_AUDIO: dict[str, frozenset[str]] = {
     "mpegts": frozenset({"aac", "mp3", "mp2", "ac3", "eac3"}),
 }
 
-_FRAGMENTED_MP4 = "+frag_keyframe+empty_moov+default_base_moof"
+#: Every output is written so that a hard kill (SIGKILL, an OOM kill) keeps all but about its last second:
+#: MP4/MOV fragmented (an empty ``moov`` up front, a fragment at least every second), Matroska/WebM with a
+#: cluster at least every second, and every packet handed to the OS as it is muxed (``flush_packets``), so a
+#: write that fails (a full disk) fails at once, not when a buffer fills later.
+_FRAGMENTED_MP4 = "+frag_keyframe+empty_moov+delay_moov+default_base_moof"  # delay_moov: an edit list for B-frames
+_FLUSH_S = 1.0
 _MAX_PENDING_AUDIO = 500  # chunks written before the first frame, kept until it sets time zero
 
 
@@ -483,15 +488,18 @@ class VideoWriter:
 
     ``close()`` (or leaving the ``with`` block, also by an exception) flushes the encoders and
     finalises the file, so an interrupted run leaves a playable file with every frame written so far.
-    If finalising fails, or no frame was written, the partial file is removed (SinkError when no
-    other exception is in flight). Opening checks that the path is writable and sets up the encoders
-    (SinkError), and opens ``audio_from`` (SourceError), before any frame is written.
+    The file is also written to survive a hard kill: fragmented MP4/MOV, Matroska clusters, at least
+    every second, each packet handed to the OS as it is muxed (``_FLUSH_S``); a kill loses the frames
+    still in the encoder and the last fragment (about a second), the rest plays, with its sound.
+    A write that fails (a full disk) raises SinkError at once; the file is kept with what reached
+    the disk, and ``close`` then only releases it. If finalising fails the file is kept too
+    (SinkError); with no frame written it is removed. Opening checks that the path is writable and
+    sets up the encoders (SinkError), and opens ``audio_from`` (SourceError), before any frame is written.
 
     For live recordings (:class:`stream.io.sinks.file.FileSink`): ``video_options`` replace the
     crf/preset libx264 options (e.g. a bitrate from :func:`stream.io.encoding.x264_options`);
     ``audio_rate`` adds one audio track fed by :meth:`write_audio` (AAC, or Opus for .webm) at
-    ``audio_bitrate_kbps``; ``fragmented`` writes a fragmented MP4/MOV that stays playable if the
-    process dies before ``close``. Every re-encoded sound goes through the one placement of
+    ``audio_bitrate_kbps``. Every re-encoded sound goes through the one placement of
     :class:`stream.io.encoding.AudioOut` and ends with the video.
     """
 
@@ -506,7 +514,6 @@ class VideoWriter:
         video_options: Mapping[str, str] | None = None,
         audio_rate: int | None = None,
         audio_bitrate_kbps: int | None = None,
-        fragmented: bool = False,
     ) -> None:
         self.path = os.fspath(path)
         if not 0 <= crf <= 51:
@@ -514,7 +521,6 @@ class VideoWriter:
         if audio_from is not None and audio_rate is not None:
             raise ConfigError(f"{self.path}: sound comes from audio_from or from write_audio, not both")
         self.format = self._check_path(audio_from)
-        self.fragmented = fragmented
         self.fps = Fraction(like.fps)
         if self.fps <= 0:
             raise ConfigError(f"frame rate {like.fps!r}: must be > 0")
@@ -537,6 +543,7 @@ class VideoWriter:
         self._pending_audio: deque[tuple[np.ndarray, float]] = deque()  # before the first frame
         self._closed = False
         self._touched = False
+        self.failed: str | None = None  # why a write failed (the file keeps what reached the disk)
         self._output: av.container.OutputContainer | None = None
         try:
             try:
@@ -585,9 +592,13 @@ class VideoWriter:
         return fmt
 
     def _container_options(self) -> dict[str, str]:
-        if self.format not in ("mp4", "mov"):
-            return {}
-        return {"movflags": _FRAGMENTED_MP4 if self.fragmented else "+faststart"}
+        """Options that keep the file playable after a hard kill and make a failed write fail at once."""
+        options = {"flush_packets": "1"}
+        if self.format in ("mp4", "mov"):
+            options.update(movflags=_FRAGMENTED_MP4, frag_duration=str(round(_FLUSH_S * 1e6)))
+        elif self.format in ("matroska", "webm"):
+            options["cluster_time_limit"] = str(round(_FLUSH_S * 1000))
+        return options
 
     def _add_video(self, crf: int, preset: str, video_options: Mapping[str, str] | None) -> None:
         assert self._output is not None
@@ -656,7 +667,7 @@ class VideoWriter:
 
     def write(self, image: np.ndarray, pts: int | None = None) -> None:
         """Encode one RGB uint8 (H, W, 3) frame at ``pts`` (input time base; default: one frame after the last)."""
-        if self._closed or self._output is None:
+        if self._closed or self._output is None or self.failed:
             raise SinkError(f"{self.path}: writer is closed")
         if image.dtype != np.uint8 or image.shape != (self.source_height, self.source_width, 3):
             raise SinkError(
@@ -687,14 +698,14 @@ class VideoWriter:
             self._end_s = float((out_pts + self._frame_ticks) * self.time_base)
             self._pump_audio(self._end_s)
         except (av.FFmpegError, OSError) as exc:
-            raise SinkError(f"{self.path}: writing frame {self.frames_written} failed ({_reason(exc)})") from exc
+            raise self._write_failed(exc) from exc
 
     def write_audio(self, samples: np.ndarray, time_s: float) -> None:
         """Add float32 stereo ``(2, N)`` samples (at ``audio_rate``) starting at ``time_s`` on the frames' clock.
 
         Needs ``audio_rate``. Sound before the first frame is held until it sets time zero.
         """
-        if self._closed or self._output is None:
+        if self._closed or self._output is None or self.failed:
             raise SinkError(f"{self.path}: writer is closed")
         if self._pushed is None:
             raise SinkError(f"{self.path}: writer was opened without audio_rate; it takes no sound")
@@ -707,7 +718,13 @@ class VideoWriter:
             self._pushed.place(samples, time_s - self._origin_s)
             self._pushed.encode()
         except (av.FFmpegError, OSError) as exc:
-            raise SinkError(f"{self.path}: writing audio failed ({_reason(exc)})") from exc
+            raise self._write_failed(exc) from exc
+
+    def _write_failed(self, exc: BaseException) -> SinkError:
+        """Note a failed write (a full disk): nothing more is written; the file keeps what reached the disk."""
+        self.failed = _reason(exc)
+        kept = "kept what was written before, playable" if self.frames_written else "nothing written"
+        return SinkError(f"{self.path}: cannot write after {self.frames_written} frames ({self.failed}); stopped, {kept}")
 
     # -- audio -------------------------------------------------------------------------------------
 
@@ -786,8 +803,15 @@ class VideoWriter:
     # -- closing -----------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Flush the encoders and finalise the file; remove it and raise SinkError if that fails."""
+        """Flush the encoders and finalise the file; SinkError if that fails (the file keeps what was written).
+
+        After a failed write only releases the file (what reached the disk stays); with no frame
+        written, removes it (SinkError).
+        """
         if self._closed:
+            return
+        if self.failed:
+            self._release()
             return
         if self.frames_written == 0:
             self._discard()
@@ -805,8 +829,10 @@ class VideoWriter:
             assert self._output is not None
             self._output.close()
         except (av.FFmpegError, OSError, ValueError) as exc:
-            self._discard()
-            raise SinkError(f"{self.path}: cannot finalise the output ({_reason(exc)}); removed it") from exc
+            self.failed = _reason(exc)
+            self._release()
+            raise SinkError(f"{self.path}: cannot finalise the output ({self.failed}); kept what was written before, "
+                            "playable") from exc
         except BaseException:
             self._discard()
             raise
@@ -824,6 +850,18 @@ class VideoWriter:
         if self._audio_source is not None:
             self._audio_source.close()
             self._audio_source = None
+
+    def _release(self) -> None:
+        """Close without finalising and keep the file (its fragments up to the failure play)."""
+        self._closed = True
+        self._close_audio_source()
+        if self._output is not None:
+            try:
+                self._output.close()  # tries the trailer; on a full disk that fails too
+            except (av.FFmpegError, OSError, ValueError):
+                pass
+            self._output = None
+        log.debug("%s: kept %d frames written before the failure (%s)", self.path, self.frames_written, self.failed)
 
     def _discard(self) -> None:
         """Close without finalising and delete the file if FFmpeg started writing it."""
