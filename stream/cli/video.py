@@ -13,6 +13,11 @@ from stream.settings.names import FLOW_METHODS, FLOWS
 
 log = logging.getLogger(__name__)
 
+#: Exit status of a ``video`` run whose input ended early (a truncated or damaged file): the output
+#: holds every frame that could be read, dreamed, with its sound. Not an error: nothing is lost that
+#: could be had, but a script can tell the input was short.
+EXIT_INPUT_ENDED_EARLY = 6
+
 
 #: CLI flag -> config key of the ``video`` section.
 VIDEO_FLAGS = {
@@ -68,6 +73,10 @@ def cmd_video(args: argparse.Namespace) -> int:
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(run.kinds.items()))
     log.info("wrote %s: %d frames in %.1f s (%.2f s per frame; %s)", args.output, run.frames, run.seconds, run.seconds_per_frame, kinds)
     print(args.output)
+    if run.truncated:
+        print(f"dreamstream: input ended early: {args.input} is cut short or damaged; {args.output} holds everything "
+              f"readable ({run.frames} frames)", file=sys.stderr)
+        return EXIT_INPUT_ENDED_EARLY
     return 0
 
 
