@@ -419,3 +419,77 @@ def test_a_hard_kill_leaves_video_output_playable_with_sound(long_clip, tmp_path
     video, audio = _readable(out)
     assert video >= before[0] >= 36, (before, video)  # everything readable before the kill still is
     assert audio > 0
+
+
+# ----------------------------------------------------------------------------- 3: rotation
+
+
+def _portrait(index: int) -> np.ndarray:
+    """An upright 64x96 (W x H) picture: a white band across the top, dark below, a moving grey square."""
+    image = np.full((96, 64, 3), 40, np.uint8)
+    image[:16] = 235
+    image[50:62, 4 + 2 * index : 16 + 2 * index] = 150
+    return image
+
+
+def _phone_clip(path: Path, frames: int = 6) -> Path:
+    """A clip as a phone held upright records it: landscape 96x64 pictures tagged -90 (shown upright, 64x96)."""
+    import av
+
+    from stream.io.video_io import stored
+
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=24)
+        s.width, s.height, s.pix_fmt = 96, 64, "yuv420p"
+        s.set_display_rotation(-90)
+        for i in range(frames):
+            picture = av.VideoFrame.from_ndarray(stored(_portrait(i), -90), format="rgb24")
+            picture.pts = i
+            out.mux(s.encode(picture))
+        out.mux(s.encode(None))
+    return path
+
+
+def test_a_rotated_clip_is_read_upright(tmp_path):
+    from stream.io.video_io import VideoReader, probe
+
+    clip = _phone_clip(tmp_path / "phone.mp4")
+    info = probe(clip)
+    assert (info.width, info.height, info.rotation, info.display_width, info.display_height) == (96, 64, -90, 64, 96)
+    with VideoReader(clip) as reader:
+        frames = [f.image for f in reader]
+    assert (reader.width, reader.height) == (64, 96)
+    assert all(f.shape == (96, 64, 3) for f in frames)
+    assert np.abs(frames[2].astype(int) - _portrait(2)).mean() < 6  # upright, not turned
+
+
+@pytest.mark.slow
+def test_a_rotated_clip_is_dreamed_upright_and_keeps_its_orientation(tmp_path, monkeypatch):
+    """Issue 12 #3: a -90 phone clip was dreamed sideways and the output said rotation 0."""
+    import av
+
+    import engine.temporal
+    from stream.cli.main import main
+    from stream.io.video_io import VideoReader
+
+    seen: list[tuple[int, ...]] = []
+    original = engine.temporal.TemporalDreamer.__call__
+
+    def spy(self, frame):
+        seen.append(frame.shape)
+        return original(self, frame)
+
+    monkeypatch.setattr(engine.temporal.TemporalDreamer, "__call__", spy)
+    clip = _phone_clip(tmp_path / "phone.mp4")
+    for suffix in (".mp4", ".mkv"):
+        out = tmp_path / f"dream{suffix}"
+        assert main(["video", str(clip), str(out), *FAST]) == 0
+        with av.open(str(out)) as container:
+            first = next(container.decode(video=0))
+            assert (first.width, first.height, first.rotation) == (96, 64, -90)  # stored as the input, same tag
+        with VideoReader(out) as reader:
+            dreamed = [f.image for f in reader]
+        assert len(dreamed) == 6 and dreamed[0].shape == (96, 64, 3)
+        top, below = dreamed[3][:12].mean(), dreamed[3][24:].mean()
+        assert top > below + 80  # the white band is still at the top when shown
+    assert set(seen) == {(96, 64, 3)}  # the dream saw the picture upright

@@ -49,11 +49,11 @@ def cmd_video(args: argparse.Namespace) -> int:
                 setup = setup_dream(cfg)
                 temporal = TemporalDreamer(Dreamer(setup.model, setup.objective, setup.settings), settings)
                 info = reader.info
-                dh, dw = temporal.dream_size(info.height, info.width)
+                dh, dw = temporal.dream_size(reader.height, reader.width)  # upright
                 per_frame = "full octaves every frame" if settings.flow == "none" else f"{settings.steps_per_frame} steps per frame"
                 log.info(
                     "dreaming %s (%dx%d, %.3g fps) at %dx%d with %s: %s; flow %s, %s",
-                    args.input, info.width, info.height, float(info.fps), dw, dh, setup.spec.name, setup.label,
+                    args.input, reader.width, reader.height, float(info.fps), dw, dh, setup.spec.name, setup.label,
                     settings.flow, per_frame,
                 )
                 total = expected_frames(info, args.start, args.duration, args.max_frames)

@@ -106,6 +106,7 @@ class VideoSpec:
     height: int
     fps: Fraction
     time_base: Fraction | None = None  # default 1/fps
+    rotation: int = 0  # display rotation, degrees counter-clockwise (as VideoInfo.rotation)
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,10 @@ class VideoInfo:
 
     ``frame_count`` is exact when ``frame_count_exact`` (the container stores it, e.g. mp4/mov),
     otherwise estimated from the duration and the frame rate. ``start_s`` is the video stream's
-    start time (usually 0; MPEG-TS files start later).
+    start time (usually 0; MPEG-TS files start later). ``width`` x ``height`` is the size as stored;
+    ``rotation`` (0, 90, 180 or -90) is the display matrix's turn, counter-clockwise in degrees (a phone
+    held upright records landscape pictures tagged -90): the reader delivers frames turned upright,
+    ``display_width`` x ``display_height``.
     """
 
     path: str
@@ -128,10 +132,51 @@ class VideoInfo:
     start_s: float
     codec: str
     audio: tuple[AudioInfo, ...]
+    rotation: int = 0
 
     @property
     def has_audio(self) -> bool:
         return bool(self.audio)
+
+    @property
+    def display_width(self) -> int:
+        return self.height if self.rotation % 180 else self.width
+
+    @property
+    def display_height(self) -> int:
+        return self.width if self.rotation % 180 else self.height
+
+
+def _quarter_turns(rotation: float | None) -> int:
+    """A display rotation in degrees as counter-clockwise quarter turns 0..3 (np.rot90's ``k``)."""
+    return round((rotation or 0) / 90) % 4
+
+
+def upright(image: np.ndarray, rotation: int) -> np.ndarray:
+    """A stored ``(H, W, C)`` picture turned as its display matrix says (``rotation`` degrees counter-clockwise)."""
+    k = _quarter_turns(rotation)
+    return np.ascontiguousarray(np.rot90(image, k)) if k else image
+
+
+def stored(image: np.ndarray, rotation: int) -> np.ndarray:
+    """The inverse of :func:`upright`: an upright picture turned back to how a file with ``rotation`` stores it."""
+    k = _quarter_turns(rotation)
+    return np.ascontiguousarray(np.rot90(image, -k)) if k else image
+
+
+def _display_rotation(path: str) -> int:
+    """The first video frame's display rotation (0, 90, 180 or -90 degrees); 0 when it cannot be had."""
+    try:
+        with av.open(path, metadata_errors="replace") as container:
+            stream = _video_stream(container, path)
+            for frame in container.decode(stream):
+                k = _quarter_turns(frame.rotation)
+                if round(frame.rotation or 0) % 90:
+                    log.warning("%s: display rotation %s degrees; using the nearest quarter turn", path, frame.rotation)
+                return {0: 0, 1: 90, 2: 180, 3: -90}[k]
+    except (av.FFmpegError, OSError, SourceError, UnicodeDecodeError):
+        pass
+    return 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -186,7 +231,7 @@ def _video_stream(container: av.container.InputContainer, name: str) -> av.video
 
 
 def _describe(container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: str,
-              fallback_fps: float | None = None) -> VideoInfo:
+              fallback_fps: float | None = None, rotation: int = 0) -> VideoInfo:
     tb = stream.time_base or Fraction(1, 90000)
     fps = _fraction(stream.average_rate) or _fraction(stream.guessed_rate) or _fraction(stream.base_rate)
     if not fps and fallback_fps:
@@ -228,6 +273,7 @@ def _describe(container: av.container.InputContainer, stream: av.video.stream.Vi
         start_s=float(start * tb),
         codec=stream.codec_context.name,
         audio=audio,
+        rotation=rotation,
     )
 
 
@@ -235,7 +281,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
     """Describe the video file at ``path``; SourceError if it is missing, unreadable or has no video."""
     container, stream = _open_input(path)
     try:
-        return _describe(container, stream, os.fspath(path))
+        return _describe(container, stream, os.fspath(path), rotation=_display_rotation(os.fspath(path)))
     finally:
         container.close()
 
@@ -281,7 +327,7 @@ class VideoReader:
         self.duration_s = duration_s
         self.max_frames = max_frames
         container, stream = _open_input(self.path)
-        self._setup(container, stream, width, height, audio, frame_threads=True)
+        self._setup(container, stream, width, height, audio, frame_threads=True, rotation=_display_rotation(self.path))
 
     @classmethod
     def of_container(
@@ -306,17 +352,19 @@ class VideoReader:
 
     def _setup(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream,
                width: int | None, height: int | None, audio: bool, frame_threads: bool,
-               fallback_fps: float | None = None) -> None:
+               fallback_fps: float | None = None, rotation: int = 0) -> None:
         self._container, self._stream = container, stream
         try:
-            self.info = _describe(container, stream, self.path, fallback_fps)
+            self.info = _describe(container, stream, self.path, fallback_fps, rotation)
         except BaseException:
             container.close()
             raise
         if frame_threads:
             stream.thread_type = "AUTO"
-        self.width, self.height = fit_size(width, height, self.info.width, self.info.height)
-        self._resize = (self.width, self.height) != (self.info.width, self.info.height)
+        info = self.info
+        #: The delivered size, upright (a file's display rotation is undone).
+        self.width, self.height = fit_size(width, height, info.display_width, info.display_height)
+        self._resize = (self.width, self.height) != (info.display_width, info.display_height)
         self._audio = container.streams.audio[0] if audio and container.streams.audio else None
         self._resampler = (av.AudioResampler(format="fltp", layout=AUDIO_LAYOUT, rate=AUDIO_RATE)
                            if self._audio is not None else None)
@@ -391,10 +439,12 @@ class VideoReader:
                 if end is not None and pts >= end:
                     return
                 self.frames_read += 1
-                if self._resize:
-                    image = decoded.to_ndarray(format="rgb24", width=self.width, height=self.height)
+                if self._resize:  # at the stored orientation's size, then turned
+                    w, h = (self.height, self.width) if self.info.rotation % 180 else (self.width, self.height)
+                    image = decoded.to_ndarray(format="rgb24", width=w, height=h)
                 else:
                     image = decoded.to_ndarray(format="rgb24")
+                image = upright(image, self.info.rotation)
                 yield Frame(image, pts, float(pts * tb), self.frames_read - 1)
                 if self.max_frames is not None and self.frames_read >= self.max_frames:
                     return
@@ -477,7 +527,9 @@ class VideoWriter:
     :class:`VideoSpec`). Frames are written with their pts in that time base, shifted so the first
     written frame starts at 0; colours are converted with BT.709 (limited range) and tagged so.
     Odd width or height: yuv420p needs even sizes, so the picture is **padded** by one pixel (the
-    last column/row repeated); ``width``/``height`` give the encoded size.
+    last column/row repeated); ``width``/``height`` give the encoded size. ``like.rotation`` (a
+    rotated phone clip's): frames are given upright (``source_width`` x ``source_height``), stored
+    turned back and tagged with the same display matrix, so the output shows as the input does.
 
     ``audio_from``: every audio stream of that file goes to the output, copied packet by packet when
     the container takes the codec (see ``COPY_AUDIO``), otherwise re-encoded to AAC 48 kHz stereo
@@ -525,7 +577,10 @@ class VideoWriter:
         if self.fps <= 0:
             raise ConfigError(f"frame rate {like.fps!r}: must be > 0")
         self.time_base = Fraction(like.time_base) if like.time_base else 1 / self.fps
-        self.source_width, self.source_height = like.width, like.height
+        #: The display rotation written (the input's): frames come upright and are stored turned back.
+        self.rotation = int(getattr(like, "rotation", 0) or 0)
+        swap = self.rotation % 180 != 0
+        self.source_width, self.source_height = (like.height, like.width) if swap else (like.width, like.height)
         self.width, self.height = like.width + like.width % 2, like.height + like.height % 2
         self.frames_written = 0
         self.audio_routes: tuple[AudioRoute, ...] = ()
@@ -610,6 +665,8 @@ class VideoWriter:
         # Opened now, so that bad settings fail before any frame is dreamed.
         self._video = add_video_stream(self._output, codec, width=self.width, height=self.height, fps=self.fps,
                                        time_base=self.time_base, options=options)
+        if self.rotation:
+            self._video.set_display_rotation(self.rotation)
 
     def _audio_codec(self) -> str:
         return ("libopus" if has_encoder("libopus") else "opus") if self.format == "webm" else "aac"
@@ -683,6 +740,7 @@ class VideoWriter:
         if out_pts <= self._last_pts:
             log.warning("%s: pts %s not after %s; using %s", self.path, out_pts, self._last_pts, self._last_pts + 1)
             out_pts = self._last_pts + 1
+        image = stored(image, self.rotation)
         if image.shape[:2] != (self.height, self.width):
             pad = ((0, self.height - image.shape[0]), (0, self.width - image.shape[1]), (0, 0))
             image = np.pad(image, pad, mode="edge")

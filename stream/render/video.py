@@ -160,12 +160,12 @@ def compare_videos(
     with VideoReader(original, max_frames=max_frames) as a, VideoReader(dreamed, max_frames=max_frames) as b:
         # An odd-size input is encoded one pixel larger (H.264 4:2:0 needs even sizes): compare the
         # common area. Sizes further apart are another video.
-        if max(abs(a.info.width - b.info.width), abs(a.info.height - b.info.height)) > SIZE_SLACK:
+        if max(abs(a.width - b.width), abs(a.height - b.height)) > SIZE_SLACK:  # upright sizes
             raise SourceError(
-                f"{dreamed}: {b.info.width}x{b.info.height} does not match {original}'s {a.info.width}x{a.info.height}"
+                f"{dreamed}: {b.width}x{b.height} does not match {original}'s {a.width}x{a.height}"
                 f" (allowed: sizes within {SIZE_SLACK} pixels)"
             )
-        h, w = min(a.info.height, b.info.height), min(a.info.width, b.info.width)
+        h, w = min(a.height, b.height), min(a.width, b.width)
         count_a = count_b = 0
         frames_b = iter(b)
         for fa in a:
