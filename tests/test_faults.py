@@ -493,3 +493,43 @@ def test_a_rotated_clip_is_dreamed_upright_and_keeps_its_orientation(tmp_path, m
         top, below = dreamed[3][:12].mean(), dreamed[3][24:].mean()
         assert top > below + 80  # the white band is still at the top when shown
     assert set(seen) == {(96, 64, 3)}  # the dream saw the picture upright
+
+
+# --------------------------------------------------------------------- 9: live recording, full disk
+
+
+LIVE_FAST = ["--size", "320x180", "--dream-scale", "0.25", "--octaves", "1", "--steps", "1", "--steps-per-frame", "1"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("disk", ["tmpfs", "file_size_limit"])
+def test_a_full_disk_on_a_live_recording_stops_only_that_output(receivers, tmp_path, disk):
+    """Issue 12 #9: a full disk on the recording ended the whole stream (Twitch stopped at 5 s of 20)."""
+    from rtmp_receiver import free_port
+
+    port = free_port()
+    receiver = receivers(port)
+    receiver.wait_listening()
+    where = tmp_path / "disk"
+    preexec = None
+    if disk == "tmpfs":
+        _small_tmpfs(where, "300k")
+    else:
+        where.mkdir()
+        preexec = _file_size_limit(300 * 1024)
+    rec = where / "rec.mp4"
+    code = "import sys; from stream.cli import main; sys.exit(main())"
+    try:
+        run = subprocess.run([sys.executable, "-c", code, "live", "--input", "testsrc", "--output", receiver.url,
+                              "--output", str(rec), "--duration", "8", *LIVE_FAST], cwd=ROOT, capture_output=True,
+                             text=True, timeout=300, check=False, preexec_fn=preexec)
+        recorded, _ = _readable(rec)
+    finally:
+        if disk == "tmpfs":
+            subprocess.run(["umount", str(where)], check=False)
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    stopped = [line for line in run.stderr.splitlines() if str(rec) in line and "stopped" in line]
+    assert len(stopped) == 1, run.stderr
+    assert receiver.result()["frames"] >= 8 * 30 - 10  # the stream went on to the end
+    assert recorded >= 10  # and what the recording got before the disk filled plays
