@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from engine.dream import DreamSettings
 from engine.temporal import TemporalSettings
 
+OVERLAYS = ("burned", "browser", "off")
+OVERLAY_WORDS = {"burned": "burned", "true": "burned", "yes": "burned", "on": "burned", "1": "burned",
+                  "browser": "browser", "off": "off", "false": "off", "no": "off", "0": "off", "none": "off"}
+
 
 @dataclass(frozen=True)
 class LiveSettings:
@@ -16,6 +20,8 @@ class LiveSettings:
     chat ``!dream`` costs about as much per frame as a layer dream.
     ``dream_scale``, ``steps_per_frame`` and ``step_scale`` replace the ``video`` section's for live
     use, where speed comes first: one step a frame, twice as long, keeps the dream as strong.
+    ``overlay`` is ``burned`` (the chat overlay drawn into the video), ``browser`` (not drawn:
+    the web panel's ``/overlay`` page shows it in OBS instead) or ``off`` (true/false still work).
     ``twitch_ingest`` is the RTMP ingest for the ``twitch`` output (the stream key comes
     from ``$TWITCH_STREAM_KEY`` or ``stream_key_file``, never from the config or argv).
     Ranges and choices: :data:`stream.settings.loader.SCHEMA`.
@@ -28,7 +34,7 @@ class LiveSettings:
     audio_bitrate_kbps: int = 128
     x264_preset: str = "veryfast"
     keyframe_interval_s: float = 2.0
-    overlay: bool = True
+    overlay: str = "burned"
     stats_interval_s: float = 5.0
     capture_queue: int = 1
     class_crops: int = 1

@@ -31,6 +31,7 @@ from engine.errors import ConfigError, did_you_mean
 from engine.filters import MAX_OCTAVES
 from stream.settings.checks import check_keys
 from stream.settings.encoder import X264_PRESETS
+from stream.settings.live import OVERLAY_WORDS, OVERLAYS
 from stream.settings.model import ModelSettings
 from stream.settings.names import COMMANDS, FLOW_PRESETS, FLOWS, ROLES, RTMP_SCHEMES
 
@@ -71,7 +72,9 @@ class Rule:
     allowed value outside it (0 = off); ``choices``: allowed text values (or items);
     ``keys``: allowed keys of a mapping; ``even``: only even numbers; ``items``: most items of
     a tuple; ``nonempty``: a tuple or text that may not be empty; ``check``: a function that
-    returns what is wrong with the value (``None`` = fine), for URLs and ids.
+    returns what is wrong with the value (``None`` = fine), for URLs and ids; ``words``: other
+    spellings of a choice, looked up (as lower-case text) before the type conversion
+    (``live.overlay: true`` is ``burned``).
     """
 
     lo: float | None = None
@@ -83,6 +86,7 @@ class Rule:
     items: int | None = None
     nonempty: bool = False
     check: Callable[[Any], str | None] | None = None
+    words: Mapping[str, str] | None = None
 
     def allowed_choices(self) -> tuple[str, ...] | None:
         return self.choices() if callable(self.choices) else self.choices
@@ -181,6 +185,7 @@ SCHEMA: dict[str, Rule] = {
     "live.steps_per_frame": Rule(0, 20),
     "live.step_scale": Rule(0.0, 10.0),
     "live.twitch_ingest": Rule(check=_rtmp),
+    "live.overlay": Rule(choices=OVERLAYS, words=OVERLAY_WORDS),
     "twitch.client_id": Rule(nonempty=True),
     "twitch.bot_id": Rule(check=_numeric_id),
     "twitch.broadcaster_id": Rule(check=_numeric_id),
@@ -491,8 +496,11 @@ def build_section(name: str, cls: type, data: Mapping[str, Any], partial: bool =
             raise ConfigError(
                 f"unknown key {name}.{clip(str(key), 60)}{did_you_mean(str(key)[:100], fields)}; allowed: {', '.join(fields)}"
             )
+        rule = SCHEMA.get(f"{rules}.{key}")
+        if rule is not None and rule.words is not None and isinstance(value, (str, int, float)):
+            value = rule.words.get(str(value).strip().lower(), value)
         values[key] = _convert(f"{name}.{key}", value, hints[key])
-        _check(f"{name}.{key}", values[key], SCHEMA.get(f"{rules}.{key}"))
+        _check(f"{name}.{key}", values[key], rule)
     if partial:
         return values
     required = [k for k, f in fields.items() if f.default is dataclasses.MISSING
