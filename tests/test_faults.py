@@ -50,6 +50,7 @@ HOSTILE = {
     "odd_width": ("live: {width: 641}\n", "live.width: 641 is out of range; allowed even numbers"),
     "bad_date": ("model: {name: 2001-13-45}\n", "cannot be read"),
     "binary_junk": ("model: {name: !!binary 'AAAA'}\n", "model.name: expected text"),
+    "overlay_word": ("live: {overlay: maybe}\n", "live.overlay: 'maybe' is not allowed; choose one of burned"),
 }
 
 
@@ -69,6 +70,13 @@ def test_hostile_config_is_one_bounded_line(tmp_path, name):
     msg = str(info.value)
     assert words in msg and "\n" not in msg and len(msg) < 600, msg
     assert peak < 300e6
+
+
+@pytest.mark.parametrize(("word", "mode"), [("true", "burned"), ("no", "off"), ("Browser", "browser"), ("1", "burned")])
+def test_overlay_spellings_go_through_the_one_loader(tmp_path, word, mode):
+    path = tmp_path / "c.yaml"
+    path.write_text(f"live: {{overlay: {word}}}\n")
+    assert load_config(user_file=path).section("live").overlay == mode
 
 
 def test_config_from_dev_zero_is_refused_unread():
