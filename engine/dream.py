@@ -39,8 +39,10 @@ class DreamSettings:
     next coarser one (1 = all bands equal; below 1 favours large shapes, as class dreams need);
     ``smooth`` is the Gaussian sigma in pixels applied to the gradient (0 = off);
     ``crops`` random crops of ``crop_min``..1 of the short side feed class objectives;
-    ``tile_size``: images with a longer side than this get their gradient in tiles of at most
-    this many pixels (:mod:`engine.tiles`), so memory stays bounded at any size (0 = never).
+    ``tile_size``: images of more than ``tile_size`` squared pixels get their gradient in tiles
+    of at most this many pixels a side (:mod:`engine.tiles`), so memory stays bounded at any size
+    (0 = never). 1024: 1280x720 and smaller are dreamed whole (tiles cost time: each window reads
+    a margin of context), 4K in about 1.3 GB (``scripts/bench_tiles.py``).
     """
 
     octaves: int = 4
@@ -59,7 +61,7 @@ class DreamSettings:
     max_value: float = 1.0
     seed: int = 0
     precision: str = "fp32"
-    tile_size: int = 512
+    tile_size: int = 1024
 
     def __post_init__(self) -> None:
         if self.grad_norm not in GRAD_NORMS:
@@ -133,7 +135,7 @@ class Dreamer:
         if s.jitter > 0:
             dy, dx = (int(v) for v in torch.randint(-s.jitter, s.jitter + 1, (2,), generator=self.gen))
         xr = roll(x.detach(), dy, dx)
-        if s.tile_size and max(xr.shape[-2:]) > s.tile_size:
+        if s.tile_size and xr.shape[-2] * xr.shape[-1] > s.tile_size**2:
             grad, loss = tiled_grad(self._grad, xr, s.tile_size, TILE_MARGIN, self.gen)
         else:
             grad, loss = self._grad(xr)
