@@ -277,6 +277,7 @@ def _png_header_only(path: Path, width: int, height: int) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_huge_png_is_refused_from_its_header(tmp_path):
     """Issue 12 #11: a 20000x20000 PNG of 1.2 MB took 2.5 GB to decode before shrinking."""
     from engine.errors import SourceError
