@@ -1,6 +1,8 @@
 """Tiled dreaming (engine/tiles.py): bounded windows, seamless cuts, the full image's gradient scale."""
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 
@@ -17,7 +19,7 @@ def test_tile_bounds_cover_without_slivers(length, offset):
     tile = 512
     pieces = tile_bounds(length, tile, offset)
     assert pieces[0][0] == 0 and pieces[-1][1] == length
-    assert all(a == b for (_, a), (b, _) in zip(pieces, pieces[1:]))  # contiguous, no overlap
+    assert all(a == b for (_, a), (b, _) in itertools.pairwise(pieces))  # contiguous, no overlap
     assert all(b - a <= tile for a, b in pieces)
     if length > tile:
         assert min(b - a for a, b in pieces) >= tile // 4
@@ -28,6 +30,7 @@ def test_cuts_move_with_the_offset():
     assert len(cuts) == 4
 
 
+@pytest.mark.slow
 def test_a_large_image_is_dreamed_in_bounded_windows(lite0, photo):
     """Issue 12 #12: the model never sees more than a tile plus its margin, whatever the image size."""
     seen: list[tuple[int, int]] = []
@@ -57,6 +60,7 @@ def test_small_images_are_not_tiled(lite0, photo):
     assert torch.equal(a, b)
 
 
+@pytest.mark.slow
 def test_every_tile_has_the_full_images_gradient_scale(lite0, photo):
     """A tile's window is a fraction of the image: its mean objective's gradient is scaled back (no bright tiles)."""
     x = to_tensor(photo, torch.device("cpu"))
