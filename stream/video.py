@@ -112,6 +112,8 @@ def dream_video(reader: Any, writer: Any, dream: Any, bar: Any = None) -> VideoR
         with sigterm_raises():
             for frame in reader:
                 began = time.monotonic()
+                if hasattr(dream, "reseed"):
+                    dream.reseed(frame.index)  # per-frame seeds: a chunked render dreams the same frames
                 image = dream(frame.image)
                 writer.write(image, frame.pts)
                 run.frames += 1
