@@ -61,6 +61,7 @@ class RenderRun:
     chunks: int = 0
     reused: int = 0  # chunks taken from an earlier run
     results: list[ChunkResult] = field(default_factory=list)  # chunks dreamed by this run
+    scan_seconds: float = 0.0
     dream_seconds: float = 0.0
     join_seconds: float = 0.0
     interrupted: int | None = None  # 130 (Ctrl-C) or 143 (SIGTERM)
@@ -95,8 +96,8 @@ def _bar(total: int, initial: int, desc: str) -> Any:
     return tqdm(total=total, initial=initial, desc=desc, unit="frame", disable=None, dynamic_ncols=True, smoothing=0.1)
 
 
-def _plan(cfg: Config, source: str, window: Window, options: RenderOptions, parts: Path) -> tuple[Manifest, int]:
-    """The manifest to work from (the earlier run's when it matches) and how many chunks it reuses."""
+def _plan(cfg: Config, source: str, window: Window, options: RenderOptions, parts: Path, run: RenderRun) -> Manifest:
+    """The manifest to work from: the earlier run's when it matches (``run.reused`` its done chunks)."""
     settings = cfg.section("video")
     size, digest = file_hash(source)
     key = settings_hash(job_identity(cfg, window, options))
@@ -105,17 +106,20 @@ def _plan(cfg: Config, source: str, window: Window, options: RenderOptions, part
         missing = [i for i in old.done if not (parts / old.chunks[i].name).is_file()]
         for i in missing:
             del old.done[i]
-        return old, len(old.done)
+        run.reused = len(old.done)
+        return old
     if old is not None:
         what = "the input" if (old.input_size, old.input_hash) != (size, digest) else "the settings"
         log.warning("%s: %s changed since the last run; starting over", parts, what)
     if parts.is_dir():
         shutil.rmtree(parts)
     bar = _bar(0, 0, "scanning")
+    began = time.monotonic()
     try:
         info, scan = scan_input(source, window, settings, progress=lambda n: bar.update(n - bar.n))
     finally:
         bar.close()
+    run.scan_seconds = time.monotonic() - began
     overlap = options.chunk_overlap if settings.flow != "none" else 0  # nothing is carried without flow
     chunks = plan_chunks(scan.frames, scan.cuts, chunk_frames(options.chunk_s, float(info.fps)), overlap)
     manifest = Manifest(key, size, digest, scan, chunks)
@@ -125,7 +129,7 @@ def _plan(cfg: Config, source: str, window: Window, options: RenderOptions, part
         "%s: %d frames, %d scene cuts, %d chunks (%d lead-in frames)",
         source, scan.frames, len(scan.cuts), len(chunks), sum(c.lead_in for c in chunks),
     )
-    return manifest, 0
+    return manifest
 
 
 def render_chunked(cfg: Config, source: str, output: str, window: Window, options: RenderOptions) -> RenderRun:
@@ -143,7 +147,7 @@ def render_chunked(cfg: Config, source: str, output: str, window: Window, option
     run.parts = parts
     try:
         with sigterm_raises(), VideoWriter(output, info, crf=options.crf, audio_from=source) as writer:
-            manifest, run.reused = _plan(cfg, source, window, options, parts)
+            manifest = _plan(cfg, source, window, options, parts, run)
             if run.reused:
                 frames = sum(manifest.done.values())
                 log.info("%s: reusing %d of %d finished chunks (%d frames)", parts, run.reused, len(manifest.chunks), frames)

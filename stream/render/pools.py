@@ -72,7 +72,7 @@ def import_ray() -> Any:
 
 
 class RayPool:
-    """Dreams the chunks on ``workers`` Ray actors, each loading the model once.
+    """Dreams the chunks on ``workers`` Ray actors (0: one per GPU, else per machine), each loading the model once.
 
     ``address``: an existing cluster ("auto" or host:port); None starts a local one, unless this
     process already called ``ray.init``. A worker that dies has its chunk retried on a fresh actor,
@@ -98,7 +98,7 @@ class RayPool:
         ray = self.ray
         if ray.is_initialized():
             return False
-        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
         if self.address is None:
             kwargs["num_cpus"] = os.cpu_count() or 1
         else:
@@ -109,6 +109,13 @@ class RayPool:
             where = self.address or "a local cluster"
             raise RenderError(f"cannot start Ray on {where}: {' '.join(str(exc).split())[:200]}") from exc
         return True
+
+    def _worker_count(self) -> int:
+        """``workers``, or (0) one per GPU of the cluster, else one per machine."""
+        if self.workers > 0:
+            return self.workers
+        gpus = int(self.ray.cluster_resources().get("GPU", 0))
+        return gpus or max(1, sum(1 for node in self.ray.nodes() if node.get("Alive")))
 
     def _actor_options(self) -> dict[str, Any]:
         """Resources per actor: a GPU each where the cluster has them (and the device allows), else a share of the CPUs."""
@@ -140,6 +147,7 @@ class RayPool:
         ray = self.ray
         from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
+        self.workers = self._worker_count()
         remote = ray.remote(_RemoteDreamer).options(**self._actor_options())
         spawn = lambda: remote.remote(self.cfg, self.threads)  # noqa: E731
         idle = [spawn() for _ in range(min(self.workers, len(chunks)))]

@@ -1,0 +1,223 @@
+#!/usr/bin/env python
+"""Benchmark of chunked renders (issue 10): seams, difference from a single pass, and speed with 1 and 2 workers.
+
+Makes a clip panning across a real photo (one scene, so every seam is inside a scene: the hard
+case, with lead-in frames), dreams it in a single pass and in chunks with 1 worker (this process)
+and with 2 Ray workers, side by side in one run. Seams: the warping error (flow and occlusions from
+the original, as ``dreamstream flicker``) of each frame pair across a seam, against the mean over
+the pairs inside chunks. Then an estimate, with its arithmetic, for N GPU machines.
+
+    .venv/bin/python scripts/bench_chunks.py [--frames 240] [--size 1280x720] [--chunk-s 2.5] [--overlap 24]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from stream.io.clips import write_pan_clip  # noqa: E402
+from stream.io.video_io import VideoReader  # noqa: E402
+from stream.render.chunks import chunk_frames, plan_chunks  # noqa: E402
+from stream.render.job import RenderOptions, render_chunked  # noqa: E402
+from stream.render.scan import Window  # noqa: E402
+from stream.render.video import compare_videos  # noqa: E402
+from stream.settings.loader import load_config  # noqa: E402
+
+MAX_SEAM_RATIO = 1.5
+
+
+def size(text: str) -> tuple[int, int]:
+    w, h = (int(v) for v in text.lower().split("x"))
+    return w, h
+
+
+def cpu_name() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
+    except (OSError, subprocess.CalledProcessError, StopIteration):
+        return platform.processor() or "unknown CPU"
+
+
+def single_pass(clip: Path, out: Path, overrides: list[str]) -> float:
+    """``dreamstream video`` as a plain single pass, in a child process (its own torch threads); wall seconds."""
+    began = time.monotonic()
+    code = "import sys; from stream.cli import main; sys.exit(main(sys.argv[1:]))"
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    subprocess.run([sys.executable, "-c", code, "-q", "video", str(clip), str(out), *overrides], check=True, cwd=root, env=env)
+    return time.monotonic() - began
+
+
+def frames_of(path: Path) -> list[np.ndarray]:
+    with VideoReader(path) as reader:
+        return [f.image.astype(np.int16) for f in reader]
+
+
+def seam_report(clip: Path, out: Path, seams: list[int]) -> dict:
+    """Warping error of the pairs (s-1, s) across each seam start ``s`` against the mean of all other pairs."""
+    errors = np.array(compare_videos(clip, out, pairs=True)["pairs"]["dreamed"], dtype=np.float64)
+    at = [s - 1 for s in seams]  # pair p is frames (p, p+1)
+    inside = np.delete(errors, at)
+    inside_mean = float(np.nanmean(inside))
+    seam_errors = [float(errors[p]) for p in at]
+    return {
+        "inside_mean": inside_mean,
+        "inside_p95": float(np.nanpercentile(inside, 95)),
+        "seams": seam_errors,
+        "seam_mean": float(np.mean(seam_errors)) if seam_errors else None,
+        "ratio_mean": float(np.mean(seam_errors)) / inside_mean if seam_errors else None,
+        "ratio_max": max(seam_errors) / inside_mean if seam_errors else None,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--frames", type=int, default=240, help="frames of the clip (default %(default)s)")
+    p.add_argument("--size", type=size, default=(1280, 720), help="WxH (default 1280x720)")
+    p.add_argument("--fps", type=int, default=24)
+    p.add_argument("--chunk-s", type=float, default=2.5, help="video.chunk_s for the benchmark (default %(default)s: 4 chunks of 240 frames)")
+    p.add_argument("--overlap", type=int, default=None, help="video.chunk_overlap (default: the config's)")
+    p.add_argument("--photo", choices=("coffee", "astronaut", "chelsea"), default="coffee")
+    p.add_argument("--gpu-s-per-frame", type=float, default=0.04,
+                   help="assumed dream time per 1080p frame on one GPU, for the estimate (not measured here)")
+    p.add_argument("--film-frames", type=int, default=14_400, help="frames of the film in the estimate (10 min at 24 fps)")
+    p.add_argument("--keep", type=Path, help="keep the clips and outputs in this folder")
+    p.add_argument("--json", action="store_true", help="print JSON only")
+    args = p.parse_args(argv)
+    from skimage import data
+
+    tmp = tempfile.TemporaryDirectory()
+    folder = args.keep or Path(tmp.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    w, h = args.size
+    say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
+    say(f"writing a {w}x{h} pan clip of {args.frames} frames ...")
+    clip = Path(write_pan_clip(folder / f"pan_{w}x{h}.mp4", getattr(data, args.photo)(), frames=args.frames, width=w, height=h, fps=args.fps))
+    overrides = {"video.chunk_s": args.chunk_s}
+    if args.overlap is not None:
+        overrides["video.chunk_overlap"] = args.overlap
+    cfg = load_config(overrides=overrides)
+    video = cfg.section("video")
+    plan = plan_chunks(args.frames, [], chunk_frames(video.chunk_s, args.fps), video.chunk_overlap)
+    seams = [c.start for c in plan[1:]]
+    result: dict = {
+        "machine": f"{cpu_name()}, {os.cpu_count()} cores",
+        "clip": {"photo": args.photo, "size": f"{w}x{h}", "frames": args.frames, "fps": args.fps},
+        "chunks": [[c.start, c.stop, c.lead_in] for c in plan],
+        "chunk_s": video.chunk_s,
+        "overlap": video.chunk_overlap,
+    }
+
+    say("single pass ...")
+    single = folder / "single.mp4"
+    wall = single_pass(clip, single, [])
+    result["single"] = {"wall_s": wall, "s_per_frame": wall / args.frames}
+
+    for workers in (1, 2):
+        say(f"chunked, {workers} worker{'s' * (workers > 1)} ...")
+        out = folder / f"chunked_{workers}.mp4"
+        began = time.monotonic()
+        run = render_chunked(cfg, str(clip), str(out), Window(), RenderOptions(workers=workers, chunk_s=video.chunk_s,
+                                                                                 chunk_overlap=video.chunk_overlap))
+        wall = time.monotonic() - began
+        assert run.frames == args.frames, run
+        dreamed = sum(r.dreamed for r in run.results)
+        result[f"workers_{workers}"] = {
+            "wall_s": wall,
+            "s_per_frame": wall / args.frames,
+            "scan_s": run.scan_seconds,
+            "dream_s": run.dream_seconds,
+            "join_s": run.join_seconds,
+            "chunk_s_per_dreamed_frame": statistics.median(r.seconds / r.dreamed for r in run.results),
+            "dreamed_frames": dreamed,
+        }
+
+    say("measuring seams and differences ...")
+    for name in ("single", "chunked_1", "chunked_2"):
+        result.setdefault("seams", {})[name] = seam_report(clip, folder / f"{name}.mp4", seams)
+    ref = frames_of(single)
+    for name in ("chunked_1", "chunked_2"):
+        diff = [float(np.abs(a - b).mean()) for a, b in zip(frames_of(folder / f"{name}.mp4"), ref)]
+        result.setdefault("difference", {})[name] = {
+            f"chunk {c.index}": {"mean": float(np.mean(diff[c.start:c.stop])), "max": float(np.max(diff[c.start:c.stop]))}
+            for c in plan
+        }
+    one, two = result["workers_1"], result["workers_2"]
+    result["speedup_2_over_1"] = one["wall_s"] / two["wall_s"]
+    overhead = sum(c.lead_in for c in plan) / args.frames
+    result["overlap_overhead"] = overhead
+    result["goal_met"] = all(result["seams"][n]["ratio_max"] <= MAX_SEAM_RATIO for n in ("chunked_1", "chunked_2"))
+    result["estimate"] = estimate(args, video, one, two, overhead)
+    tmp.cleanup()
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    report(result, args)
+    return 0
+
+
+def estimate(args: argparse.Namespace, video, one: dict, two: dict, overhead: float) -> dict:
+    """Wall time of a film on N GPU machines: serial scan and join here, dreaming split N ways with the lead-in frames."""
+    frames = args.film_frames
+    scale_1080 = (1920 * 1080) / (args.size[0] * args.size[1])
+    scan = one["scan_s"] / args.frames * scale_1080  # s per 1080p frame, decode and cut detection
+    join = one["join_s"] / args.frames * scale_1080  # s per 1080p frame, lossless decode and H.264 encode
+    per_chunk = chunk_frames(video.chunk_s, args.fps)
+    chunks = math.ceil(frames / per_chunk)
+    film_overhead = (chunks - 1) * video.chunk_overlap / frames  # every seam inside a scene (no cuts: worst case)
+    t = args.gpu_s_per_frame
+    rows = {}
+    for n in (1, 2, 4, 8, 16):
+        rounds = math.ceil(chunks / n)  # chunks are dealt out whole: the slowest worker's share
+        dream = rounds * per_chunk * (1 + film_overhead) * t
+        rows[n] = {"dream_s": dream, "total_s": frames * scan + dream + frames * join}
+    return {"frames": frames, "chunks": chunks, "chunk_frames": per_chunk, "overhead": film_overhead,
+            "scan_s_per_frame": scan, "join_s_per_frame": join, "gpu_s_per_frame": t, "rows": rows}
+
+
+def report(r: dict, args: argparse.Namespace) -> None:
+    c = r["clip"]
+    print(f"machine: {r['machine']} (shared; figures taken under contention)")
+    print(f"clip: {c['photo']} pan {c['size']}, {c['frames']} frames at {c['fps']} fps; chunks (start, stop, lead-in): {r['chunks']}")
+    print(f"{'run':<22} {'wall s':>8} {'s/frame':>8} {'scan s':>7} {'dream s':>8} {'join s':>7}")
+    print(f"{'single pass':<22} {r['single']['wall_s']:8.1f} {r['single']['s_per_frame']:8.3f}")
+    for n in (1, 2):
+        x = r[f"workers_{n}"]
+        label = "chunked, 1 worker" if n == 1 else "chunked, 2 Ray workers"
+        print(f"{label:<22} {x['wall_s']:8.1f} {x['s_per_frame']:8.3f} {x['scan_s']:7.1f} {x['dream_s']:8.1f} {x['join_s']:7.1f}")
+    print(f"2 workers / 1 worker: {r['speedup_2_over_1']:.2f}x (one process already uses both cores)")
+    print(f"lead-in overhead: {r['overlap_overhead']:.1%} of the frames dreamed twice")
+    print("seams: warping error of the pair across each seam / mean over pairs inside chunks")
+    for name, s in r["seams"].items():
+        seams = ", ".join(f"{e:.2e}" for e in s["seams"])
+        print(f"  {name:<10} inside {s['inside_mean']:.2e} (p95 {s['inside_p95']:.2e}); seams {seams}; "
+              f"ratio mean {s['ratio_mean']:.2f}, max {s['ratio_max']:.2f}")
+    print("difference from the single pass, mean |a-b| per chunk (0-255):")
+    for name, d in r["difference"].items():
+        print(f"  {name:<10} " + "; ".join(f"{k}: {v['mean']:.2f} (max {v['max']:.2f})" for k, v in d.items()))
+    print(f"  {'met ' if r['goal_met'] else 'MISSED'} seam ratio <= {MAX_SEAM_RATIO} (max over seams, both chunked runs)")
+    e = r["estimate"]
+    print(f"estimate for {e['frames']} frames of 1080p ({e['chunks']} chunks of {e['chunk_frames']}, "
+          f"lead-in overhead {e['overhead']:.1%}), at an assumed {e['gpu_s_per_frame']} s per frame per GPU:")
+    print(f"  scan {e['scan_s_per_frame'] * 1e3:.1f} ms/frame and join {e['join_s_per_frame'] * 1e3:.1f} ms/frame on the driver "
+          "(measured here, scaled by pixels to 1080p), serial")
+    for n, row in e["rows"].items():
+        print(f"  N={n:<3} dream ceil({e['chunks']}/{n})*{e['chunk_frames']}*(1+{e['overhead']:.3f})*{e['gpu_s_per_frame']} "
+              f"= {row['dream_s']:7.0f} s; + scan + join = {row['total_s'] / 60:6.1f} min")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
