@@ -12,7 +12,15 @@ import torch
 from torch import Tensor
 
 from engine.errors import ConfigError
-from engine.filters import decorrelate_color, gaussian_blur, laplacian_normalize, mean_abs_normalize, octave_sizes, resize, roll
+from engine.filters import (
+    decorrelate_color,
+    gaussian_blur,
+    laplacian_normalize,
+    mean_abs_normalize,
+    octave_sizes,
+    resize,
+    roll,
+)
 from engine.models.registry import DreamModel
 from engine.objectives import CROPS, FULL, Objective
 

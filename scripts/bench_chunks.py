@@ -25,15 +25,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from stream.io.clips import write_pan_clip  # noqa: E402
-from stream.io.video_io import VideoReader  # noqa: E402
-from stream.render.chunks import chunk_frames, plan_chunks  # noqa: E402
-from stream.render.job import RenderOptions, render_chunked  # noqa: E402
-from stream.render.scan import Window  # noqa: E402
-from stream.render.video import compare_videos  # noqa: E402
-from stream.settings.loader import load_config  # noqa: E402
+from stream.io.clips import write_pan_clip
+from stream.io.video_io import VideoReader
+from stream.render.chunks import chunk_frames, plan_chunks
+from stream.render.job import RenderOptions, render_chunked
+from stream.render.scan import Window
+from stream.render.video import compare_videos
+from stream.settings.loader import load_config
 
 MAX_SEAM_RATIO = 1.5
 
@@ -68,7 +68,7 @@ def frames_of(path: Path) -> list[np.ndarray]:
 
 def seam_report(clip: Path, out: Path, seams: list[int]) -> dict:
     """Warping error of the pairs (s-1, s) across each seam start ``s`` against the mean of all other pairs."""
-    errors = np.array(compare_videos(clip, out, pairs=True)["pairs"]["dreamed"], dtype=np.float64)
+    errors = np.array([np.nan if e is None else e for e in compare_videos(clip, out, pairs=True)["pairs"]["dreamed"]])
     at = [s - 1 for s in seams]  # pair p is frames (p, p+1)
     inside = np.delete(errors, at)
     inside_mean = float(np.nanmean(inside))
@@ -130,8 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"chunked, {workers} worker{'s' * (workers > 1)} ...")
         out = folder / f"chunked_{workers}.mp4"
         began = time.monotonic()
-        run = render_chunked(cfg, str(clip), str(out), Window(), RenderOptions(workers=workers, chunk_s=video.chunk_s,
-                                                                                 chunk_overlap=video.chunk_overlap))
+        run = render_chunked(cfg, str(clip), str(out), Window(), RenderOptions(workers=workers))
         wall = time.monotonic() - began
         assert run.frames == args.frames, run
         dreamed = sum(r.dreamed for r in run.results)

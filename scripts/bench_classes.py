@@ -20,9 +20,9 @@ from engine.dream import Dreamer
 from engine.frames import to_image, to_tensor
 from engine.imagenet import display_name, find_class
 from engine.objectives import klass
-from stream.config import load_config
-from stream.dreaming import load_model
-from stream.images import write_image
+from stream.io.dreaming import load_model
+from stream.io.images import write_image
+from stream.settings.loader import load_config
 
 CLASSES = ("goldfish", "zebra", "strawberry", "banana", "jellyfish", "daisy", "monarch butterfly", "golden retriever", "pizza", "tabby cat")
 
@@ -48,7 +48,7 @@ def main() -> None:
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
     if Path(args.photo).is_file():
-        from stream.images import read_image
+        from stream.io.images import read_image
 
         photo = read_image(args.photo)
     else:

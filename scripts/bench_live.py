@@ -17,12 +17,15 @@ import platform
 import torch
 
 from engine.imagenet import display_name, find_class
-from stream.config import load_config
-from stream.control import ControlBoard, LiveControls
-from stream.dreaming import load_model
-from stream.live import DreamStage, LivePipeline, live_class_dream, live_temporal
-from stream.sinks import EncoderSettings, open_sink
-from stream.sources import open_source
+from stream.io.dreaming import load_model
+from stream.io.sinks.open import open_sink
+from stream.io.sources import open_source
+from stream.live.pipeline import LivePipeline
+from stream.live.stage import DreamStage
+from stream.settings.controls import ControlBoard, LiveControls
+from stream.settings.encoder import EncoderSettings
+from stream.settings.live import live_class_dream, live_temporal
+from stream.settings.loader import load_config
 
 
 def run(model, cfg, steps: int, scale: float, target: int | None, args) -> dict:

@@ -31,8 +31,8 @@ from engine.dream import Dreamer, DreamSettings, prepare_model, resolve_device
 from engine.errors import DreamError
 from engine.models.registry import build_model, get_spec
 from engine.objectives import layer
-from stream.tuning import keep_freed_memory
-from stream.weights import load_state_dict
+from stream.io.tuning import keep_freed_memory
+from stream.io.weights import load_state_dict
 
 DEFAULT_SIZES = "320x180,640x360,1280x720"
 PEAK_SIDE = {"cpu": 2048, "cuda": 8192, "mps": 4096}

@@ -25,11 +25,11 @@ import torch  # noqa: E402
 
 from engine.dream import Dreamer  # noqa: E402
 from engine.temporal import TemporalDreamer, TemporalSettings  # noqa: E402
-from stream.clips import write_pan_clip  # noqa: E402
-from stream.config import load_config  # noqa: E402
-from stream.dreaming import setup_dream  # noqa: E402
-from stream.video import compare_videos, dream_video  # noqa: E402
-from stream.video_io import VideoReader, VideoWriter  # noqa: E402
+from stream.io.clips import write_pan_clip  # noqa: E402
+from stream.io.dreaming import setup_dream  # noqa: E402
+from stream.io.video_io import VideoReader, VideoWriter  # noqa: E402
+from stream.render.video import compare_videos, dream_video  # noqa: E402
+from stream.settings.loader import load_config  # noqa: E402
 
 GOALS = {"max_warping_error": 1.0e-3, "min_change": 6.0, "max_error_ratio": 0.3, "min_speedup": 5.0, "max_hd_s": 1.0}
 

@@ -15,9 +15,9 @@ import numpy as np
 from engine.dream import Dreamer
 from engine.frames import to_image, to_tensor
 from engine.objectives import layer
-from stream.config import load_config
-from stream.dreaming import load_model
-from stream.images import write_image
+from stream.io.dreaming import load_model
+from stream.io.images import write_image
+from stream.settings.loader import load_config
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ def lite0():
     """The real default model (embedded weights), fused, channels_last, on the CPU."""
     from engine.dream import prepare_model
     from engine.models.registry import build_model, get_spec
-    from stream.weights import load_state_dict
+    from stream.io.weights import load_state_dict
 
     return prepare_model(build_model("efficientnet_lite0", load_state_dict(get_spec("efficientnet_lite0"))))
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import pytest
 import twitchio.backoff
 import twitchio.eventsub.websockets as tio_websockets
+from fake_twitch import FakeTwitch
 from twitchio.http import Route
 
 from engine.errors import ConfigError
@@ -23,9 +24,8 @@ from stream.chat.bot import (
     twitch_login,
     write_token_file,
 )
-from stream.control import ChatLimits, ControlBoard, LiveControls
-
-from fake_twitch import FakeTwitch
+from stream.settings.chat import ChatLimits
+from stream.settings.controls import ControlBoard, LiveControls
 
 BOT_ID, OWNER_ID = "1001", "2002"
 

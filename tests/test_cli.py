@@ -4,9 +4,9 @@ import cv2
 import numpy as np
 import pytest
 
-from stream.cli import main
-from stream.config import load_config
 from engine.errors import ConfigError
+from stream.cli.main import main
+from stream.settings.loader import load_config
 
 
 @pytest.fixture()

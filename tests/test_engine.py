@@ -7,8 +7,15 @@ import torch
 
 from engine.dream import Dreamer, DreamSettings, autocast, random_crops, resolve_device
 from engine.errors import ConfigError, ModelError
-from engine.filters import (decorrelate_color, gaussian_blur, laplacian_merge, laplacian_normalize, laplacian_split,
-                            octave_sizes, roll)
+from engine.filters import (
+    decorrelate_color,
+    gaussian_blur,
+    laplacian_merge,
+    laplacian_normalize,
+    laplacian_split,
+    octave_sizes,
+    roll,
+)
 from engine.frames import to_image, to_tensor
 from engine.models.registry import build_model, get_spec
 from engine.objectives import FULL, channel, guide, guide_features, klass, layer

@@ -9,11 +9,14 @@ import time
 import av
 import numpy as np
 import pytest
-
 from rtmp_receiver import KEY, free_port
-from stream.cli import main
-from stream.live import LivePipeline, LiveSettings, LiveStats, draw_overlay, percentile
-from stream.sources import SourceFrame
+
+from stream.cli.main import main
+from stream.io.sources import SourceFrame
+from stream.live.overlay import draw_overlay
+from stream.live.pipeline import LivePipeline
+from stream.live.stats import LiveStats, percentile
+from stream.settings.live import LiveSettings
 
 FAST = ["--size", "320x180", "--dream-scale", "0.25", "--octaves", "1", "--steps", "1", "--steps-per-frame", "1"]
 

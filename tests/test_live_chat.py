@@ -10,12 +10,12 @@ import av
 import pytest
 import twitchio.backoff
 import twitchio.eventsub.websockets as tio_websockets
+from fake_twitch import FakeTwitch
+from test_live import FAST
 from twitchio.http import Route
 
-from fake_twitch import FakeTwitch
 from stream.chat.bot import BOT_SCOPES, write_token_file
-from stream.cli import main
-from test_live import FAST
+from stream.cli.main import main
 
 BOT_ID, OWNER_ID = "1001", "2002"
 

@@ -9,11 +9,11 @@ import time
 
 import numpy as np
 import pytest
+from rtmp_receiver import KEY, free_port
 
 from engine.errors import SinkError
-from rtmp_receiver import KEY, free_port
-from stream.sink_process import ChildSink
-from stream.sinks import EncoderSettings
+from stream.io.sinks.child import ChildSink
+from stream.settings.encoder import EncoderSettings
 
 SETTINGS = EncoderSettings(width=320, height=180, fps=30, video_bitrate_kbps=600, audio_bitrate_kbps=96)
 

@@ -13,21 +13,17 @@ import time
 
 import numpy as np
 import pytest
+from media import decoded_audio, video_times
+from rtmp_receiver import KEY, free_port
 
 from engine.errors import ConfigError, SinkError
-from media import decoded_audio, video_times
-from stream.sinks import (
-    BackoffPolicy,
-    EncoderSettings,
-    ReconnectingSink,
-    Sink,
-    SinkStats,
-    open_sink,
-    redact_url,
-    twitch_url,
-)
-from stream.sources import Scene
-from rtmp_receiver import KEY, free_port
+from stream.io.backoff import BackoffPolicy
+from stream.io.redact import redact_url
+from stream.io.sinks.base import Sink, SinkStats
+from stream.io.sinks.open import open_sink, twitch_url
+from stream.io.sinks.reconnect import ReconnectingSink
+from stream.io.sources import Scene
+from stream.settings.encoder import EncoderSettings
 
 FPS = 30
 SETTINGS = EncoderSettings(width=320, height=180, fps=FPS, video_bitrate_kbps=600, audio_bitrate_kbps=96)

@@ -8,12 +8,11 @@ import time
 
 import numpy as np
 import pytest
-
-from engine.errors import SourceError
 from media import clip_frame, write_clip
 from rtmp_receiver import free_port, listening
-from stream.sources import FakeCamera, SourceFrame, TestSource, open_source
 
+from engine.errors import SourceError
+from stream.io.sources import FakeCamera, SourceFrame, TestSource, open_source
 
 SERVER = r"""
 import sys

@@ -13,10 +13,10 @@ import pytest
 from media import audio_span, truncate, video_times, write_clip
 
 import engine.temporal
-from stream.cli import main
-from stream.clips import write_pan_clip
-from stream.video import expected_frames
-from stream.video_io import VideoReader, probe
+from stream.cli.main import main
+from stream.io.clips import write_pan_clip
+from stream.io.video_io import VideoReader, probe
+from stream.render.video import expected_frames
 
 FPS = 24
 FRAME_S = 1 / FPS

@@ -12,7 +12,7 @@ import pytest
 from media import audio_span, clip_frame, heard_frames, truncate, video_times, write_clip
 
 from engine.errors import ConfigError, SinkError, SourceError
-from stream.video_io import VideoReader, VideoSpec, VideoWriter, probe
+from stream.io.video_io import VideoReader, VideoSpec, VideoWriter, probe
 
 FPS = 24
 FRAME_S = 1 / FPS

@@ -15,7 +15,7 @@ import torch
 
 from engine.errors import ModelError
 from engine.models.registry import ModelSpec, WeightSource, get_spec
-from stream.weights import cache_path, load_state_dict
+from stream.io.weights import cache_path, load_state_dict
 
 
 def _state() -> dict[str, torch.Tensor]:

@@ -7,6 +7,7 @@ classifier output used by class objectives.
 """
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -133,9 +134,15 @@ def register_model(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
+#: The modules that register the built-in models (imported on first use, like plugins).
+BUILTIN_MODULES = ("efficientnet_lite", "googlenet", "resnet", "vgg")
+
+
 def _load_builtin() -> None:
-    # Imported lazily so that importing the registry costs nothing.
-    from engine.models import efficientnet_lite, googlenet, resnet, vgg  # noqa: F401
+    # Imported by name on first use: importing the registry costs nothing, and the model
+    # modules (which import this one to register) are not a cycle.
+    for module in BUILTIN_MODULES:
+        importlib.import_module(f"engine.models.{module}")
 
 
 def list_models() -> list[ModelSpec]:

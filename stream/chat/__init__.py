@@ -4,15 +4,7 @@ because it pulls in twitchio).
 """
 from __future__ import annotations
 
-from stream.chat.commands import (
-    ChatMessage,
-    CommandCenter,
-    OutgoingQueue,
-    clean_reply,
-    echo,
-    overlay_lines,
-    parse_command,
-)
+from stream.chat.commands import ChatMessage, CommandCenter, OutgoingQueue, clean_reply, echo, parse_command
 
 __all__ = [
     "ChatMessage",
@@ -20,6 +12,5 @@ __all__ = [
     "OutgoingQueue",
     "clean_reply",
     "echo",
-    "overlay_lines",
     "parse_command",
 ]

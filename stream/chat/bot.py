@@ -41,7 +41,7 @@ from stream.chat.commands import ChatMessage, CommandCenter, OutgoingQueue
 
 logger = logging.getLogger(__name__)
 
-from stream.chat.settings import BOT_SCOPES, BROADCASTER_SCOPES, TwitchSettings  # noqa: E402
+from stream.settings.twitch import BOT_SCOPES, BROADCASTER_SCOPES, TwitchSettings  # noqa: E402
 
 
 def apply_endpoints(settings: TwitchSettings) -> None:

@@ -19,13 +19,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from engine.errors import DreamError
-from stream.control import (
-    COMMANDS,
-    NUM_CLASSES,
-    ChatLimits,
-    ControlBoard,
-    LiveControls,
-)
+from stream.settings.chat import ChatLimits
+from stream.settings.controls import ControlBoard, LiveControls
+from stream.settings.names import COMMANDS, NUM_CLASSES
 
 logger = logging.getLogger(__name__)
 
@@ -680,37 +676,3 @@ class OutgoingQueue:
 
 
 # --------------------------------------------------------------------------- overlay
-
-
-def _ascii(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return "".join(ch for ch in text if 32 <= ord(ch) < 127)
-
-
-def overlay_lines(controls: LiveControls, queue_len: int, now: float) -> list[str]:
-    """On-stream text: what is dreamed, who asked, seconds left, queue length.
-
-    Lines are printable ASCII (OpenCV's Hershey fonts draw nothing else), at most 60 chars.
-    """
-    if controls.target is not None:
-        lines = [f"dreaming: {controls.target_name or controls.target}"]
-    else:
-        lines = [f"layer: {controls.layer}"]
-    if controls.requested_by:
-        names = ", ".join(controls.requested_by[:3]) + (" +" if len(controls.requested_by) > 3 else "")
-        lines.append(f"asked by {names}")
-    tail = []
-    if controls.active_until is not None and math.isfinite(controls.active_until):
-        tail.append(f"{max(0, math.ceil(controls.active_until - now))}s left")
-    if queue_len:
-        tail.append(f"{queue_len} waiting")
-    if controls.locked:
-        tail.append("chat locked")
-    else:
-        tail.append("!dream <class>  !layer <name>")
-    lines.append(" | ".join(tail))
-    out = []
-    for line in lines:
-        line = " ".join(_ascii(line).split())
-        out.append(line if len(line) <= 60 else line[:57] + "...")
-    return out

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from stream.chat.commands import ChatMessage, CommandCenter, echo
-from stream.control import COMMANDS
+from stream.settings.names import COMMANDS
 
 logger = logging.getLogger(__name__)
 
@@ -74,4 +74,3 @@ class StdinControl:
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
-

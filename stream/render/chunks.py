@@ -3,22 +3,25 @@
 Chunks are cut at scene cuts, where the dream restarts anyway, so a chunk that starts at a cut
 is dreamed exactly as a single pass would dream it. A scene longer than about ``chunk_s``
 seconds is split into pieces of about that length; a piece that starts inside a scene begins
-``overlap`` frames early (never before its scene's first frame): those *lead-in* frames are
-dreamed only to warm up the carried dream, then thrown away, so the seam matches. Consecutive
-short scenes share a chunk (up to ``chunk_s``); the dreamer restarts at their cuts by itself.
+``overlap`` frames early (within the previous piece): over those *lead-in* frames the carried
+dream warms up, and then the output fades from the previous chunk's dream to this one's
+(:func:`fade_weights`), so the seam does not jump. Consecutive short scenes share a chunk (up to
+``chunk_s``); the dreamer restarts at their cuts by itself.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 
 @dataclass(frozen=True)
 class Chunk:
     """Frames ``start`` to ``stop - 1`` of the video (0 = the first frame dreamed), kept in the output.
 
-    ``lead_in`` frames before ``start`` are dreamed first and dropped; ``first`` is where reading starts.
+    ``lead_in`` frames before ``start`` are dreamed first (warm-up, then a fade from the previous chunk);
+    ``first`` is where reading starts. The chunk's file holds every dreamed frame, lead-in included.
     """
 
     index: int
@@ -52,7 +55,7 @@ class Chunk:
 def scenes(frame_count: int, cuts: Sequence[int]) -> list[tuple[int, int]]:
     """``(start, stop)`` of each scene of ``frame_count`` frames whose new scenes begin at ``cuts``."""
     edges = [0, *sorted({c for c in cuts if 0 < c < frame_count}), frame_count]
-    return [(a, b) for a, b in zip(edges, edges[1:])]
+    return list(pairwise(edges))
 
 
 def plan_chunks(frame_count: int, cuts: Sequence[int], chunk_frames: int, overlap: int) -> list[Chunk]:
@@ -67,8 +70,9 @@ def plan_chunks(frame_count: int, cuts: Sequence[int], chunk_frames: int, overla
     for a, b in scenes(frame_count, cuts):
         count = max(1, round((b - a) / chunk_frames))
         edges = [a + math.floor(i * (b - a) / count) for i in range(count)] + [b]
-        for i, (s, e) in enumerate(zip(edges, edges[1:])):
-            pieces.append((s, e, min(overlap, s - a), i == 0))
+        for i, (s, e) in enumerate(pairwise(edges)):
+            lead_in = min(overlap, s - edges[i - 1]) if i else 0  # within the previous piece of its scene
+            pieces.append((s, e, lead_in, i == 0))
     chunks: list[Chunk] = []
     for s, e, lead_in, at_cut in pieces:
         last = chunks[-1] if chunks else None
@@ -77,6 +81,19 @@ def plan_chunks(frame_count: int, cuts: Sequence[int], chunk_frames: int, overla
         else:
             chunks.append(Chunk(len(chunks), s, e, lead_in))
     return chunks
+
+
+def fade_weights(lead_in: int) -> list[float]:
+    """Weight of a chunk's own dream on each of its ``lead_in`` frames, against the previous chunk's.
+
+    The first half only warms up the carried dream (weight 0: the previous chunk's frames are kept);
+    over the second half the output fades linearly to this chunk's dream, which has it from
+    ``start`` on. Two dreams of one scene never agree pixel for pixel (a dream amplifies what it
+    already holds, so two starts stay different), and a fade spreads the change over several frames.
+    """
+    warm = lead_in // 2
+    fade = lead_in - warm
+    return [0.0] * warm + [(j + 1) / (fade + 1) for j in range(fade)]
 
 
 def chunk_frames(chunk_s: float, fps: float) -> int:

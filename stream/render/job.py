@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import SinkError
-from stream.config import Config
+from stream.io.video_io import VideoSpec, VideoWriter, probe
 from stream.render.chunks import Chunk, chunk_frames, plan_chunks
 from stream.render.manifest import Manifest, file_hash, read_manifest, settings_hash, write_manifest
 from stream.render.pools import LocalPool, OnAssign, RayPool
 from stream.render.scan import Window, scan_input
+from stream.render.video import Terminated, signals_ignored, sigterm_raises
 from stream.render.worker import ChunkJob, ChunkResult
-from stream.video import Terminated, sigterm_raises, signals_ignored
-from stream.video_io import VideoSpec, VideoWriter, probe
+from stream.settings.loader import Config
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,6 @@ class RenderOptions:
     ray_address: str | None = None  # "auto" or host:port; None = local (Ray only when workers > 1)
     keep_parts: bool = False
     crf: int = 18
-    chunk_s: float = 10.0
-    chunk_overlap: int = 24
     max_retries: int = 2
     on_assign: OnAssign | None = None  # Ray workers only: (chunk, worker pid) as each chunk starts
 
@@ -77,8 +75,8 @@ def parts_folder(output: str | Path) -> Path:
     return Path(str(output) + ".parts")
 
 
-def job_identity(cfg: Config, window: Window, options: RenderOptions) -> dict[str, Any]:
-    """Everything that shapes the dreamed frames (not threads, device, workers or the output's crf)."""
+def job_identity(cfg: Config, window: Window) -> dict[str, Any]:
+    """Everything that shapes the dreamed frames and the chunks (not threads, device, workers or the output's crf)."""
     model = {k: v for k, v in dataclasses.asdict(cfg.model).items() if k not in ("threads", "device")}
     return {
         "model": model,
@@ -86,7 +84,6 @@ def job_identity(cfg: Config, window: Window, options: RenderOptions) -> dict[st
         "class_dream": dataclasses.asdict(cfg.class_dream),
         "video": dataclasses.asdict(cfg.section("video")),
         "window": dataclasses.asdict(window),
-        "chunks": {"chunk_s": options.chunk_s, "overlap": options.chunk_overlap},
     }
 
 
@@ -96,11 +93,11 @@ def _bar(total: int, initial: int, desc: str) -> Any:
     return tqdm(total=total, initial=initial, desc=desc, unit="frame", disable=None, dynamic_ncols=True, smoothing=0.1)
 
 
-def _plan(cfg: Config, source: str, window: Window, options: RenderOptions, parts: Path, run: RenderRun) -> Manifest:
+def _plan(cfg: Config, source: str, window: Window, parts: Path, run: RenderRun) -> Manifest:
     """The manifest to work from: the earlier run's when it matches (``run.reused`` its done chunks)."""
     settings = cfg.section("video")
     size, digest = file_hash(source)
-    key = settings_hash(job_identity(cfg, window, options))
+    key = settings_hash(job_identity(cfg, window))
     old = read_manifest(parts)
     if old is not None and (old.input_size, old.input_hash, old.settings_hash) == (size, digest, key):
         missing = [i for i in old.done if not (parts / old.chunks[i].name).is_file()]
@@ -120,8 +117,8 @@ def _plan(cfg: Config, source: str, window: Window, options: RenderOptions, part
     finally:
         bar.close()
     run.scan_seconds = time.monotonic() - began
-    overlap = options.chunk_overlap if settings.flow != "none" else 0  # nothing is carried without flow
-    chunks = plan_chunks(scan.frames, scan.cuts, chunk_frames(options.chunk_s, float(info.fps)), overlap)
+    overlap = settings.chunk_overlap if settings.flow != "none" else 0  # nothing is carried without flow
+    chunks = plan_chunks(scan.frames, scan.cuts, chunk_frames(settings.chunk_s, float(info.fps)), overlap)
     manifest = Manifest(key, size, digest, scan, chunks)
     parts.mkdir(parents=True, exist_ok=True)
     write_manifest(parts, manifest)
@@ -134,7 +131,7 @@ def _plan(cfg: Config, source: str, window: Window, options: RenderOptions, part
 
 def render_chunked(cfg: Config, source: str, output: str, window: Window, options: RenderOptions) -> RenderRun:
     """Dream ``source`` into ``output`` in chunks (see the module); returns what was done."""
-    from stream.dreaming import check_objective
+    from stream.io.dreaming import check_objective
 
     run = RenderRun()
     check_objective(cfg.model)  # typos in layers, targets, devices: before anything is read
@@ -147,7 +144,7 @@ def render_chunked(cfg: Config, source: str, output: str, window: Window, option
     run.parts = parts
     try:
         with sigterm_raises(), VideoWriter(output, info, crf=options.crf, audio_from=source) as writer:
-            manifest = _plan(cfg, source, window, options, parts, run)
+            manifest = _plan(cfg, source, window, parts, run)
             if run.reused:
                 frames = sum(manifest.done.values())
                 log.info("%s: reusing %d of %d finished chunks (%d frames)", parts, run.reused, len(manifest.chunks), frames)

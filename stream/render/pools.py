@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import DreamError
-from stream.config import Config
 from stream.render.chunks import Chunk
 from stream.render.errors import RenderError
 from stream.render.worker import ChunkDreamer, ChunkJob, ChunkResult
+from stream.settings.loader import Config
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ class RayPool:
 
         self.workers = self._worker_count()
         remote = ray.remote(_RemoteDreamer).options(**self._actor_options())
-        spawn = lambda: remote.remote(self.cfg, self.threads)  # noqa: E731
+        spawn = lambda: remote.remote(self.cfg, self.threads)
         idle = [spawn() for _ in range(min(self.workers, len(chunks)))]
         queue = deque(chunks)
         running: dict[Any, tuple[Any, Chunk]] = {}  # object ref -> (actor, chunk)

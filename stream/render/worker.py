@@ -3,8 +3,8 @@
 The same class runs in the command's own process (``--workers 1``) and as a Ray actor. A chunk is
 read from the input from its first lead-in frame, dreamed with a fresh :class:`TemporalDreamer`
 whose random jitter is seeded per frame index (so a frame's dream does not depend on which process
-dreamed it), and its kept frames are written with :class:`VideoWriter` ``lossless=True`` to
-``chunk_NNNNN.partial.mkv``, renamed to ``chunk_NNNNN.mkv`` once complete.
+dreamed it), and every dreamed frame (lead-in included) is written with :class:`VideoWriter`
+``lossless=True`` to ``chunk_NNNNN.partial.mkv``, renamed to ``chunk_NNNNN.mkv`` once complete.
 """
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import SourceError
-from stream.config import Config
+from stream.io.video_io import VideoReader, VideoSpec, VideoWriter
 from stream.render.chunks import Chunk
 from stream.render.scan import Scan
-from stream.video_io import VideoReader, VideoSpec, VideoWriter
+from stream.settings.loader import Config
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class ChunkJob:
 
 @dataclass(frozen=True)
 class ChunkResult:
-    """A finished chunk: ``frames`` kept (in its file), ``dreamed`` with the lead-in, in ``seconds``."""
+    """A finished chunk: ``frames`` kept, ``dreamed`` with the lead-in (its file holds those), in ``seconds``."""
 
     index: int
     frames: int
@@ -56,7 +56,7 @@ class ChunkDreamer:
         import torch
 
         from engine.dream import Dreamer
-        from stream.dreaming import setup_dream
+        from stream.io.dreaming import setup_dream
 
         if threads > 0:
             torch.set_num_threads(threads)
@@ -94,14 +94,13 @@ class ChunkDreamer:
                         "did the file change?"
                     )
                 temporal.reseed(index)
-                image = temporal(frame.image)
+                writer.write(temporal(frame.image), frame.pts)  # lead-in too: the join fades into it
                 if index >= chunk.start:
-                    writer.write(image, frame.pts)
                     self.kept += 1
                     if on_frame is not None:
                         on_frame()
-        if self.kept != chunk.frames:
-            raise SourceError(f"{job.input}: {chunk.describe()} decoded {self.kept} of {chunk.frames} frames")
+        if writer.frames_written != chunk.dreamed:
+            raise SourceError(f"{job.input}: {chunk.describe()} decoded {writer.frames_written} of {chunk.dreamed} frames")
         os.replace(partial, final)
         seconds = time.monotonic() - began
         log.debug("%s: %d frames (+%d lead-in) in %.1f s", chunk.describe(), chunk.frames, chunk.lead_in, seconds)

@@ -20,22 +20,8 @@ import yaml
 
 from engine.dream import GRAD_NORMS, PRECISIONS, DreamSettings
 from engine.errors import ConfigError, did_you_mean
-
-
-@dataclass(frozen=True)
-class ModelSettings:
-    """What to dream with and what to amplify."""
-
-    name: str = "efficientnet_lite0"
-    weights: str | None = None
-    device: str = "auto"
-    threads: int = 0  # torch intra-op threads; 0 = torch's default
-    layers: tuple[str, ...] = ()  # empty = the model's default layer
-    channels: tuple[int, ...] = ()
-    target: str | None = None
-    guide: str | None = None
-    guide_weight: float = 1.0
-
+from stream.settings.checks import check_keys
+from stream.settings.model import ModelSettings
 
 # Numeric bounds (inclusive) and choices, keyed "section.key".
 BOUNDS: dict[str, tuple[float, float]] = {
@@ -62,6 +48,8 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "video.dream_max_side": (0, 16384),
     "video.cut_threshold": (0.0, 1.0),
     "video.key_every": (0, 1_000_000),
+    "video.chunk_s": (0.1, 86_400.0),
+    "video.chunk_overlap": (0, 10_000),
 }
 CHOICES: dict[str, tuple[str, ...]] = {
     "dream.grad_norm": GRAD_NORMS,
@@ -84,12 +72,12 @@ LAZY_SECTIONS = {"twitch"}
 
 def _sections() -> dict[str, type]:
     # Sections owned by other modules register lazily to keep imports light.
-    from engine.temporal import TemporalSettings
-    from stream.chat.settings import TwitchSettings
-    from stream.control import ChatLimits
-    from stream.live import LiveSettings
+    from stream.settings.chat import ChatLimits
+    from stream.settings.live import LiveSettings
+    from stream.settings.twitch import TwitchSettings
+    from stream.settings.video import VideoSettings
 
-    return {**SECTIONS, "video": TemporalSettings, "live": LiveSettings, "chat": ChatLimits, "twitch": TwitchSettings}
+    return {**SECTIONS, "video": VideoSettings, "live": LiveSettings, "chat": ChatLimits, "twitch": TwitchSettings}
 
 
 @dataclass(frozen=True)
@@ -157,15 +145,6 @@ def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[k] = v
     return out
-
-
-def check_keys(section: str, cls: type, data: Mapping[str, Any]) -> None:
-    """Raise :class:`ConfigError` for the first key of ``data`` that ``cls`` has no field for."""
-    known = {f.name for f in dataclasses.fields(cls)}
-    for key in data:
-        if key not in known:
-            raise ConfigError(f"unknown key {section}.{key}{did_you_mean(str(key), known)}; "
-                              f"allowed: {', '.join(sorted(known))}")
 
 
 def _convert(key: str, value: Any, tp: Any) -> Any:

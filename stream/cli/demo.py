@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from stream import cli
+from stream.cli.main import main as cli_main
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -27,25 +27,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         target = out / f"{source.stem}_dream.png"
     else:
         from engine.synth import clouds
-        from stream.images import write_image
+        from stream.io.images import write_image
 
         source = write_image(out / "clouds.png", clouds(360, 640, seed=7))
         written.append(source)
         target = out / "clouds_dream.png"
-    rc = cli.main(["image", str(source), str(target)])
+    rc = cli_main(["image", str(source), str(target)])
     if rc:
         return rc
     written.append(target)
 
     if not args.no_video:
         try:
-            from stream.clips import write_pan_clip
+            from stream.io.clips import write_pan_clip
         except ImportError:
             write_pan_clip = None
         if write_pan_clip is not None:
             clip = out / "clouds.mp4"
             write_pan_clip(clip, None, frames=48, width=640, height=360, fps=24)
-            rc = cli.main(["video", str(clip), str(out / "demo.mp4")])
+            rc = cli_main(["video", str(clip), str(out / "demo.mp4")])
             if rc:
                 return rc
             written += [clip, out / "demo.mp4"]

@@ -7,13 +7,10 @@ warping error of an original video and of its dream, with flow and occlusions fr
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import logging
 import math
 import signal
-import sys
 import threading
 import time
 from collections import Counter
@@ -27,14 +24,6 @@ import numpy as np
 from engine.errors import SinkError, SourceError
 
 log = logging.getLogger(__name__)
-
-#: CLI flag -> config key of the ``video`` section.
-VIDEO_FLAGS = {
-    "flow": "video.flow",
-    "flow_blend": "video.flow_blend",
-    "steps_per_frame": "video.steps_per_frame",
-    "dream_scale": "video.dream_scale",
-}
 
 
 class Terminated(BaseException):
@@ -139,54 +128,6 @@ def dream_video(reader: Any, writer: Any, dream: Any, bar: Any = None) -> VideoR
     return run
 
 
-def cmd_video(args: argparse.Namespace) -> int:
-    from engine.dream import Dreamer
-    from engine.temporal import TemporalDreamer
-    from stream.cli import config_from_args
-    from stream.dreaming import setup_dream
-    from stream.progress import Progress
-    from stream.video_io import VideoReader, VideoWriter
-
-    cfg = config_from_args(args, VIDEO_FLAGS)
-    settings = cfg.section("video")
-    try:
-        with sigterm_raises():
-            reader = VideoReader(args.input, start_s=args.start, duration_s=args.duration, max_frames=args.max_frames)
-            length = reader.info.duration_s
-            if args.start and length and args.start >= length:
-                reader.close()
-                raise SourceError(f"--start {args.start:g} s is past the end of {args.input!r}; allowed 0 to {length:.3g} s")
-            with reader, VideoWriter(args.output, reader.info, crf=args.crf, audio_from=args.input) as writer:
-                setup = setup_dream(cfg)
-                temporal = TemporalDreamer(Dreamer(setup.model, setup.objective, setup.settings), settings)
-                info = reader.info
-                dh, dw = temporal.dream_size(info.height, info.width)
-                per_frame = "full octaves every frame" if settings.flow == "none" else f"{settings.steps_per_frame} steps per frame"
-                log.info(
-                    "dreaming %s (%dx%d, %.3g fps) at %dx%d with %s: %s; flow %s, %s",
-                    args.input, info.width, info.height, float(info.fps), dw, dh, setup.spec.name, setup.label,
-                    settings.flow, per_frame,
-                )
-                total = expected_frames(info, args.start, args.duration, args.max_frames)
-                run = dream_video(reader, writer, temporal, Progress(total, "frames"))
-    except Terminated:
-        print("dreamstream: terminated before the first frame; no output", file=sys.stderr)
-        return 143
-    if run.interrupted is not None:
-        how = "interrupted" if run.interrupted == 130 else "terminated"
-        if run.frames:
-            print(f"dreamstream: {how} after {run.frames} frames; {args.output} holds them", file=sys.stderr)
-        else:
-            print(f"dreamstream: {how} before the first frame; no output", file=sys.stderr)
-        return run.interrupted
-    if run.frames == 0:
-        raise SourceError(f"{args.input}: no frame decoded" + (f" from {args.start:g} s" if args.start else ""))
-    kinds = ", ".join(f"{k} {n}" for k, n in sorted(run.kinds.items()))
-    log.info("wrote %s: %d frames in %.1f s (%.2f s per frame; %s)", args.output, run.frames, run.seconds, run.seconds_per_frame, kinds)
-    print(args.output)
-    return 0
-
-
 # --------------------------------------------------------------------------------------------------
 # Flicker
 
@@ -197,16 +138,18 @@ def compare_videos(
     method: str = "dis",
     preset: str = "medium",
     max_frames: int | None = None,
+    pairs: bool = False,
 ) -> dict[str, Any]:
     """Warping error of ``original`` and ``dreamed`` (same size and frame count), with flow from ``original``.
 
     Warping error: mean over reliable pixels and RGB channels (in [0, 1]) of ``(O_t - warp(O_{t-1}))^2``,
     averaged over frame pairs; the flow and the forward-backward mask come from the original's frames.
     Also the mean absolute change from the original (0-255) over the first and last quarter.
+    ``pairs``: also each pair's error (``pairs[k][i]`` for frames i and i+1; None where no pixel is reliable).
     """
     from engine.flow import FlowEstimator, occlusion_mask, to_gray, warping_error
     from engine.frames import to_tensor
-    from stream.video_io import VideoReader
+    from stream.io.video_io import VideoReader
 
     flow = FlowEstimator(method, preset)
     errors: dict[str, list[float]] = {"original": [], "dreamed": []}
@@ -243,7 +186,7 @@ def compare_videos(
     quarter = max(1, len(change) // 4)
     with np.errstate(all="ignore"):
         err_o, err_d = (float(np.nanmean(errors[k])) if np.isfinite(errors[k]).any() else None for k in ("original", "dreamed"))
-    return {
+    result = {
         "frames": len(change),
         "warping_error": {"original": err_o, "dreamed": err_d},
         "ratio": err_d / err_o if err_o and err_d is not None else None,
@@ -251,48 +194,10 @@ def compare_videos(
         "reliable_fraction": float(np.mean(reliable)),
         "flow": f"{method}" + (f" {preset}" if method == "dis" else ""),
     }
-
-
-def cmd_flicker(args: argparse.Namespace) -> int:
-    result = compare_videos(args.original, args.dreamed, method=args.flow, max_frames=args.max_frames)
-    print(json.dumps(result, indent=2))
-    return 0
+    if pairs:
+        result["pairs"] = {k: [e if np.isfinite(e) else None for e in v] for k, v in errors.items()}
+    return result
 
 
 # --------------------------------------------------------------------------------------------------
 # Command line
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not >= 1")
-    return value
-
-
-def register(subparsers: Any) -> None:
-    """Add the ``video`` and ``flicker`` commands to the ``dreamstream`` parser."""
-    from stream.cli import add_dream_arguments
-
-    p = subparsers.add_parser("video", help="dream a video file, stable over time (optical flow)")
-    p.add_argument("input", help="a video file")
-    p.add_argument("output", help="where to write the dream (.mp4, .mkv, .mov, .webm, .ts)")
-    add_dream_arguments(p)
-    g = p.add_argument_group("video")
-    g.add_argument("--flow", choices=("dis", "farneback", "none"), help="optical flow; none = full dream every frame")
-    g.add_argument("--flow-blend", type=float, metavar="F", help="fraction of the previous dream carried per frame (0-1)")
-    g.add_argument("--steps-per-frame", type=int, metavar="N", help="gradient steps on each carried frame")
-    g.add_argument("--dream-scale", type=float, metavar="F", help="internal resolution as a fraction of the frame's")
-    g.add_argument("--start", type=float, default=0.0, metavar="S", help="start at S seconds (default 0)")
-    g.add_argument("--duration", type=float, metavar="S", help="dream only S seconds")
-    g.add_argument("--max-frames", type=_positive_int, metavar="N", help="dream at most N frames")
-    g.add_argument("--crf", type=int, default=18, metavar="N", help="H.264 quality, 0-51, lower is better (default %(default)s)")
-    p.set_defaults(handler=cmd_video)
-
-    p = subparsers.add_parser("flicker", help="print the warping error of a video and of its dream (JSON)")
-    p.add_argument("original", help="the input video")
-    p.add_argument("dreamed", help="its dream")
-    p.add_argument("--flow", choices=("dis", "farneback"), default="dis", help="flow on the original (default %(default)s)")
-    p.add_argument("--max-frames", type=_positive_int, metavar="N", help="compare at most N frames")
-    p.set_defaults(handler=cmd_flicker)
-

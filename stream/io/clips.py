@@ -13,7 +13,7 @@ import numpy as np
 
 from engine.errors import ConfigError, SinkError
 from engine.synth import clouds
-from stream.video_io import CONTAINERS
+from stream.io.video_io import CONTAINERS
 
 _AUDIO_RATE = 48000
 

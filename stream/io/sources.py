@@ -34,7 +34,8 @@ import cv2
 import numpy as np
 
 from engine.errors import SourceError, did_you_mean
-from stream.sinks import BackoffPolicy, _describe, _secrets_of, redact_url
+from stream.io.backoff import BackoffPolicy
+from stream.io.redact import redact_url, scrubbed_reason, secrets_of
 
 log = logging.getLogger(__name__)
 
@@ -311,7 +312,7 @@ class FileSource(_AvSource):
         try:
             container = av.open(self.path)
         except (av.FFmpegError, OSError) as exc:
-            raise SourceError(f"input file {self.path!r} cannot be opened: {_describe(exc, ())}") from None
+            raise SourceError(f"input file {self.path!r} cannot be opened: {scrubbed_reason(exc, ())}") from None
         try:
             return _AvReader(container, self._width, self._height, audio=True, frame_threads=True)
         except BaseException:
@@ -323,7 +324,7 @@ class FileSource(_AvSource):
             try:
                 got = self._reader.next_video()
             except (av.FFmpegError, OSError) as exc:
-                raise SourceError(f"input file {self.path!r} cannot be read: {_describe(exc, ())}") from None
+                raise SourceError(f"input file {self.path!r} cannot be read: {scrubbed_reason(exc, ())}") from None
             if got is not None:
                 self._frames_this_pass += 1
                 return self._frame(*got)
@@ -358,7 +359,7 @@ class UrlSource(_AvSource):
         super().__init__()
         self.url = url
         self.name = redact_url(url)
-        self._secrets = _secrets_of(url)
+        self._secrets = secrets_of(url)
         self._width, self._height = width, height
         self._timeouts = (open_timeout_s, read_timeout_s)
         self._backoff = backoff
@@ -370,7 +371,7 @@ class UrlSource(_AvSource):
         try:
             self._reader: _AvReader | None = self._connect()
         except (av.FFmpegError, OSError) as exc:
-            failure = _describe(exc, self._secrets)
+            failure = scrubbed_reason(exc, self._secrets)
         if failure is not None:  # raised outside the except block: no context holding the raw URL
             raise SourceError(f"input {self.name} cannot be opened: {failure}")
         self.width, self.height = self._reader.width, self._reader.height
@@ -399,7 +400,7 @@ class UrlSource(_AvSource):
                         failures += 1
                         delay = self._backoff.delay(failures)
                         log.warning("input %s: reconnect failed (%s); retrying in %.1f s", self.name,
-                                    _describe(exc, self._secrets), delay)
+                                    scrubbed_reason(exc, self._secrets), delay)
                         self._stop.wait(delay)
                         continue
                     self.reconnects += 1
@@ -409,7 +410,7 @@ class UrlSource(_AvSource):
                     got = self._reader.next_video()
                 except (av.FFmpegError, OSError, EOFError) as exc:
                     got = None
-                    log.warning("input %s dropped (%s); reconnecting", self.name, _describe(exc, self._secrets))
+                    log.warning("input %s dropped (%s); reconnecting", self.name, scrubbed_reason(exc, self._secrets))
                 else:
                     if got is None:
                         log.warning("input %s ended; reconnecting", self.name)
@@ -458,7 +459,7 @@ class WebcamSource(_AvSource):
         try:
             container = av.open(device, format="v4l2", options=options, timeout=(5.0, 5.0))
         except (av.FFmpegError, OSError) as exc:
-            raise SourceError(f"camera {label} cannot be opened: {_describe(exc, ())}") from None
+            raise SourceError(f"camera {label} cannot be opened: {scrubbed_reason(exc, ())}") from None
         self._reader = _AvReader(container, width, height, audio=False, frame_threads=False)
         self.width, self.height = self._reader.width, self._reader.height
         self.fps = float(fps)
@@ -471,7 +472,7 @@ class WebcamSource(_AvSource):
         try:
             got = self._reader.next_video()
         except (av.FFmpegError, OSError, EOFError) as exc:
-            raise SourceError(f"camera {self.device} stopped: {_describe(exc, ())}") from None
+            raise SourceError(f"camera {self.device} stopped: {scrubbed_reason(exc, ())}") from None
         return None if got is None else self._frame(*got)
 
     def close(self) -> None:

@@ -12,10 +12,11 @@ from engine.frames import to_tensor
 from engine.imagenet import display_name, find_class
 from engine.models.registry import DreamModel, LayerInfo, ModelSpec, build_model, get_spec
 from engine.objectives import Objective, channel, guide, guide_features, klass, layer
-from stream.config import Config, ModelSettings
-from stream.images import read_image
-from stream.tuning import keep_freed_memory
-from stream.weights import load_state_dict
+from stream.io.images import read_image
+from stream.io.tuning import keep_freed_memory
+from stream.io.weights import load_state_dict
+from stream.settings.loader import Config
+from stream.settings.model import ModelSettings
 
 log = logging.getLogger(__name__)
 
@@ -106,5 +107,3 @@ def setup_dream(cfg: Config) -> DreamSetup:
     objective, label, is_class = build_objective(model, cfg.model, device)
     settings = cfg.class_dream if is_class else cfg.dream
     return DreamSetup(model, model.spec, device, objective, settings, label)
-
-

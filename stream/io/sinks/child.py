@@ -4,7 +4,7 @@ PyAV opens an output URL (``avio_open``: TCP connect and RTMP handshake) holding
 with no timeout, so an ingest that accepts the connection but never answers would freeze every
 thread of the process for good, the other outputs and the recording included. A
 :class:`ChildSink` runs one :class:`~stream.sinks.AvSink` in a child process
-(``python -m stream.sink_process``) and feeds it raw frames over a pipe. A child that has not
+(``python -m stream.io.sinks.child``) and feeds it raw frames over a pipe. A child that has not
 answered within ``open_timeout_s``, or that stops reading for ``stall_s`` mid-stream (a
 receiver that stopped reading), is killed and reported as a :class:`SinkError`, which
 :class:`~stream.sinks.ReconnectingSink` retries with backoff. Encoding moves to the child too.
@@ -31,7 +31,9 @@ from collections.abc import Iterable
 import numpy as np
 
 from engine.errors import SinkError
-from stream.sinks import AvSink, EncoderSettings, Sink, SinkStats, _check_audio, _check_image
+from stream.io.sinks.base import Sink, SinkStats, check_audio, check_image
+from stream.io.sinks.encode import AvSink
+from stream.settings.encoder import EncoderSettings
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,7 @@ class ChildSink(Sink):
         self._failed = False
         self._closed = False
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "stream.sink_process"],
+            [sys.executable, "-m", "stream.io.sinks.child"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True,  # Ctrl-C is the parent's
         )
         assert self._proc.stdin is not None and self._proc.stdout is not None
@@ -90,14 +92,14 @@ class ChildSink(Sink):
                  settings.height, settings.fps, settings.video_bitrate_kbps, self._proc.pid)
 
     def write_video(self, image: np.ndarray, pts_s: float) -> None:
-        _check_image(image, self.settings, self.name)
+        check_image(image, self.settings, self.name)
         self._message(b"v", pts_s, np.ascontiguousarray(image, dtype=np.uint8))
         self._frames += 1
 
     def write_audio(self, samples: np.ndarray, pts_s: float) -> None:
         if not self.settings.audio:
             return
-        _check_audio(samples, self.name)
+        check_audio(samples, self.name)
         self._message(b"a", pts_s, np.ascontiguousarray(samples, dtype=np.float32))
 
     def _message(self, kind: bytes, pts_s: float, data: np.ndarray) -> None:

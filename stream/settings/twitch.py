@@ -60,7 +60,7 @@ class TwitchSettings:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> TwitchSettings:
         """Build from the YAML ``twitch:`` mapping; unknown keys raise :class:`ConfigError`."""
-        from stream.config import check_keys
+        from stream.settings.checks import check_keys
 
         check_keys("twitch", cls, data)
         missing = [k for k in ("client_id", "bot_id", "broadcaster_id") if not data.get(k)]

@@ -1,0 +1,1 @@
+"""Outputs: the sink interface, the PyAV encoder, reconnecting and child-process wrappers, the preview, :func:`open_sink`."""

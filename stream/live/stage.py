@@ -1,0 +1,82 @@
+"""The dream stage: applies the current controls and dreams one frame at a time."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+
+import numpy as np
+
+from engine.dream import Dreamer, DreamSettings
+from engine.imagenet import display_name
+from engine.models.registry import DreamModel
+from engine.objectives import Objective, klass, layer
+from engine.temporal import TemporalDreamer, TemporalSettings
+from stream.settings.controls import ControlBoard, LiveControls
+
+log = logging.getLogger(__name__)
+
+
+class DreamStage:
+    """Applies the current controls and dreams one frame at a time (owns the model and flow state)."""
+
+    def __init__(
+        self,
+        model: DreamModel,
+        dream: DreamSettings,
+        class_dream: DreamSettings,
+        temporal: TemporalSettings,
+        board: ControlBoard | None,
+        load_model: Callable[[str], DreamModel] | None = None,
+    ) -> None:
+        self.model = model
+        self.base = {"dream": dream, "class": class_dream}
+        self.temporal_settings = temporal
+        self.board = board
+        self.load_model = load_model
+        self.applied: LiveControls | None = None
+        self.version = -1
+        initial = board.get() if board else LiveControls(model=model.spec.name, layer=model.spec.default_layer)
+        self.temporal = self._build(initial)
+
+    def _objective(self, c: LiveControls) -> tuple[Objective, DreamSettings]:
+        if c.target is not None:
+            objective, base = klass(c.target), self.base["class"]
+        else:
+            objective, base = layer(self.model.spec.layer(c.layer).name), self.base["dream"]
+        settings = dataclasses.replace(base, octaves=c.octaves, step_size=base.step_size * c.strength)
+        return objective, settings
+
+    def _build(self, c: LiveControls) -> TemporalDreamer:
+        objective, settings = self._objective(c)
+        temporal = dataclasses.replace(self.temporal_settings, flow=c.flow)
+        self.applied = c
+        return TemporalDreamer(Dreamer(self.model, objective, settings), temporal)
+
+    def apply(self) -> None:
+        """Take the board's controls if they changed (between frames, atomically)."""
+        if self.board is None:
+            return
+        c, version = self.board.snapshot()
+        if version == self.version:
+            return
+        self.version = version
+        old = self.applied
+        if old is not None and c.model != old.model and self.load_model is not None:
+            log.info("switching model to %s", c.model)
+            self.model = self.load_model(c.model)
+            self.temporal = self._build(c)
+            return
+        if old is not None and c.flow != old.flow:
+            self.temporal = self._build(c)
+            return
+        objective, settings = self._objective(c)
+        self.temporal.dreamer.settings = settings
+        self.temporal.set_objective(objective)
+        self.applied = c
+        what = f"class {display_name(c.target)}" if c.target is not None else f"layer {c.layer}"
+        log.info("now dreaming %s (strength %.2g, octaves %d)", what, c.strength, c.octaves)
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        self.apply()
+        return self.temporal(image)

@@ -1,0 +1,76 @@
+"""Counters and latency percentiles shared by the live stages."""
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+
+class LiveStats:
+    """Counters and latencies shared by the stages; :meth:`report` summarises an interval."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.captured = self.dropped = self.dreamed = self.output = self.repeated = 0
+        self.latencies: deque[float] = deque(maxlen=2000)
+        # The whole run's latencies in 0.1 ms bins: bounded memory for a stream that runs for hours.
+        self.latency_bins: Counter[int] = Counter()
+        self._last = {"t": clock(), "captured": 0, "dreamed": 0, "output": 0, "dropped": 0, "repeated": 0}
+
+    def add(self, **counts: int) -> None:
+        with self.lock:
+            for k, v in counts.items():
+                setattr(self, k, getattr(self, k) + v)
+
+    def latency(self, seconds: float) -> None:
+        with self.lock:
+            self.latencies.append(seconds)
+            self.latency_bins[round(seconds * 1e4)] += 1
+
+    def run_latency_ms(self, q: float) -> float | None:
+        """Percentile ``q`` of every latency so far, in ms (0.1 ms resolution); None before any."""
+        with self.lock:
+            total = sum(self.latency_bins.values())
+            if not total:
+                return None
+            rank = min(total - 1, max(0, round(q / 100 * (total - 1))))
+            seen = 0
+            for tenth_ms, count in sorted(self.latency_bins.items()):
+                seen += count
+                if seen > rank:
+                    return tenth_ms / 10
+        raise AssertionError("unreachable")
+
+    def report(self) -> dict[str, Any]:
+        """Rates since the last report and latency percentiles (ms) of that interval."""
+        with self.lock:
+            now = self.clock()
+            dt = max(1e-6, now - self._last["t"])
+            lat = sorted(self.latencies)
+            self.latencies.clear()
+            out = {
+                "time": round(time.time(), 3),
+                "input_fps": round((self.captured - self._last["captured"]) / dt, 2),
+                "dreamed_fps": round((self.dreamed - self._last["dreamed"]) / dt, 2),
+                "output_fps": round((self.output - self._last["output"]) / dt, 2),
+                "latency_p50_ms": round(1000 * percentile(lat, 50), 1) if lat else None,
+                "latency_p95_ms": round(1000 * percentile(lat, 95), 1) if lat else None,
+                "dropped": self.dropped - self._last["dropped"],
+                "repeated": self.repeated - self._last["repeated"],
+                "totals": {"captured": self.captured, "dreamed": self.dreamed, "output": self.output,
+                           "dropped": self.dropped, "repeated": self.repeated},
+            }
+            self._last = {"t": now, "captured": self.captured, "dreamed": self.dreamed, "output": self.output,
+                          "dropped": self.dropped, "repeated": self.repeated}
+            return out
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of already sorted values."""
+    if not sorted_values:
+        return float("nan")
+    k = min(len(sorted_values) - 1, max(0, round(q / 100 * (len(sorted_values) - 1))))
+    return sorted_values[k]

@@ -1,0 +1,1 @@
+"""Rendering video files: the frame loop of ``dreamstream video`` and the flicker measure."""

@@ -1,0 +1,19 @@
+"""Settings of the model section: what to dream with and what to amplify."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """What to dream with and what to amplify."""
+
+    name: str = "efficientnet_lite0"
+    weights: str | None = None
+    device: str = "auto"
+    threads: int = 0  # torch intra-op threads; 0 = torch's default
+    layers: tuple[str, ...] = ()  # empty = the model's default layer
+    channels: tuple[int, ...] = ()
+    target: str | None = None
+    guide: str | None = None
+    guide_weight: float = 1.0

@@ -1,0 +1,30 @@
+"""The names the settings, the command layer and the live pipeline share: flows, roles, commands."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+FLOWS = ("dis", "farneback", "none")
+
+
+ROLES = ("viewer", "moderator", "broadcaster", "off")  # "off" disables a command for everyone
+
+
+NUM_CLASSES = 1000
+
+
+VIEWER_COMMANDS = ("dream", "layer", "layers", "targets", "strength", "status", "help")
+
+
+MOD_COMMANDS = ("model", "preset", "octaves", "flow", "lock", "unlock", "skip", "reset", "clear")
+
+
+COMMANDS = VIEWER_COMMANDS + MOD_COMMANDS
+
+
+DEFAULT_ROLES: Mapping[str, str] = MappingProxyType(
+    {**{c: "viewer" for c in VIEWER_COMMANDS}, **{c: "moderator" for c in MOD_COMMANDS}}
+)
+
+
+RTMP_SCHEMES = ("rtmp", "rtmps", "rtmpt", "rtmpts", "rtmpe", "rtmpte")
