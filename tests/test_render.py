@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 from media import audio_span, video_times, write_clip
 
-from stream.render.chunks import Chunk, plan_chunks, scenes
+from engine.errors import SourceError
+from stream.render.chunks import Chunk, fade_weights, plan_chunks, scenes
 from stream.render.manifest import MANIFEST, Manifest, read_manifest, settings_hash, write_manifest
 from stream.render.scan import Scan
 
@@ -63,6 +64,13 @@ def test_short_scenes_share_a_chunk_up_to_its_length() -> None:
     assert all(c.lead_in == 0 for c in chunks)
 
 
+def test_lead_in_warms_up_then_fades() -> None:
+    assert fade_weights(0) == []
+    assert fade_weights(4) == [0.0, 0.0, pytest.approx(1 / 3), pytest.approx(2 / 3)]
+    weights = fade_weights(25)
+    assert weights[:12] == [0.0] * 12 and all(0 < a < b < 1 for a, b in itertools.pairwise(weights[12:]))
+
+
 def test_plan_covers_every_frame_once() -> None:
     rng = np.random.default_rng(0)
     for _ in range(50):
@@ -72,6 +80,7 @@ def test_plan_covers_every_frame_once() -> None:
         assert chunks[0].start == 0 and chunks[-1].stop == n
         assert all(a.stop == b.start for a, b in itertools.pairwise(chunks))
         assert all(c.frames >= 1 and c.first >= 0 for c in chunks)
+        assert all(b.lead_in <= a.frames for a, b in itertools.pairwise(chunks))  # a fade needs frames to fade from
 
 
 # --------------------------------------------------------------------------------------------------
@@ -102,6 +111,44 @@ def test_settings_hash_follows_the_values() -> None:
     a = settings_hash({"dream": {"steps": 3, "octaves": 4}})
     assert a == settings_hash({"dream": {"octaves": 4, "steps": 3}})
     assert a != settings_hash({"dream": {"steps": 4, "octaves": 4}})
+
+
+# --------------------------------------------------------------------------------------------------
+# Join
+
+
+class _Frames:
+    """A writer that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[int, np.ndarray]] = []
+
+    def write(self, image: np.ndarray, pts: int) -> None:
+        self.frames.append((pts, image))
+
+
+def test_join_fades_the_previous_chunk_into_the_lead_in(tmp_path: Path) -> None:
+    from stream.io.video_io import VideoSpec, VideoWriter
+    from stream.render.join import join_chunks
+    from stream.render.worker import ChunkJob, part_path
+
+    chunks = [Chunk(0, 0, 10), Chunk(1, 10, 20, lead_in=4)]
+    scan = Scan(tuple(range(100, 120)), (), 0, Fraction(1, 24), False)
+    job = ChunkJob("unused.mp4", str(tmp_path), scan, VideoSpec(33, 17, Fraction(24)))  # odd sizes: no padding
+    for chunk, value in zip(chunks, (0, 210)):
+        with VideoWriter(part_path(job, chunk), job.spec, lossless=True) as writer:
+            for i in range(chunk.dreamed):
+                writer.write(np.full((17, 33, 3), value + i % 2, np.uint8), i)
+    out = _Frames()
+    assert join_chunks(job, chunks, out) == 20
+    assert [pts for pts, _ in out.frames] == list(range(100, 120))  # the input's timestamps
+    values = [int(image[0, 0, 0]) for _, image in out.frames]
+    # frames 6-7 warm chunk 1 up (chunk 0 kept), 8-9 fade to it (1/3, 2/3), from 10 on chunk 1 alone
+    assert values == [0, 1, 0, 1, 0, 1, 0, 1, 70, 141, 210, 211, 210, 211, 210, 211, 210, 211, 210, 211]
+    assert all(image.shape == (17, 33, 3) for _, image in out.frames)
+    part_path(job, chunks[1]).write_bytes(part_path(job, chunks[1]).read_bytes()[:2000])  # a damaged part
+    with pytest.raises(SourceError, match="chunk_00001.mkv: holds"):
+        join_chunks(job, chunks, _Frames())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -199,7 +246,7 @@ def test_two_ray_workers_match_a_single_pass(
     # Chunks 0 (frames 0-11) and 2 (24-35, at the cut) start where the single pass starts a dream:
     # the same frames exactly, up to the 2 frames that fade into the next chunk (4 lead-in frames:
     # 2 to warm up, 2 to fade). Chunks 1 and 3 start inside a scene: their own dream of it.
-    assert diff[:10].max() == 0.0 and diff[24:34].max() == 0.0
+    assert diff[:10].max() < 0.5 and diff[24:34].max() < 0.5  # measured 0.0: the same frames exactly
     assert 0.0 < diff[10:12].max() and 0.0 < diff[34:36].max()
     own = np.concatenate([diff[12:24], diff[36:]])
     assert own.max() < 8.0, own  # measured: mean 4.97, max 5.9 (of 255); the dream itself changes frames by ~5
@@ -325,3 +372,32 @@ def test_plain_runs_do_not_import_ray(clip: Path, tmp_path: Path) -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.stdout.split()[-2:] == ["0", "False"], result.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_joins_the_finished_chunks_and_keeps_the_work_folder(
+    clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stream.cli import main
+    from stream.render.worker import ChunkDreamer
+
+    dream = ChunkDreamer.dream
+
+    def interrupt_at_chunk_2(self, job, chunk, on_frame=None):
+        if chunk.index == 2:
+            raise KeyboardInterrupt
+        return dream(self, job, chunk, on_frame)
+
+    monkeypatch.setattr(ChunkDreamer, "dream", interrupt_at_chunk_2)
+    out = tmp_path / "out.mp4"
+    args = ["video", str(clip), str(out), *FAST, *CHUNKS, "--resume"]
+    assert main(args) == 130
+    line = one_error_line(capsys.readouterr().err)
+    assert line == f"dreamstream: interrupted; 2 of 4 chunks done, {out} holds the first 24 frames; run the same command again to go on"
+    assert len(video_times(out)) == 24
+    start, end = audio_span(out)
+    assert abs((end - start) - 24 * FRAME_S) <= FRAME_S
+    assert len(_done_chunks(Path(str(out) + ".parts"))) == 2
+    monkeypatch.setattr(ChunkDreamer, "dream", dream)
+    assert main(args) == 0
+    assert len(video_times(out)) == CLIP_FRAMES and not Path(str(out) + ".parts").exists()

@@ -175,6 +175,8 @@ def _dream(pool: LocalPool | RayPool, job: ChunkJob, manifest: Manifest, parts: 
     todo = [c for c in manifest.chunks if c.index not in manifest.done]
     if not todo:
         return
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     bar = _bar(manifest.scan.frames, sum(manifest.done.values()), "dreaming")
     bar.set_postfix_str(f"chunks {len(manifest.done)}/{len(manifest.chunks)}")
 
@@ -186,7 +188,8 @@ def _dream(pool: LocalPool | RayPool, job: ChunkJob, manifest: Manifest, parts: 
 
     began = time.monotonic()
     try:
-        pool.run(job, todo, on_done, bar.update)
+        with logging_redirect_tqdm():  # log lines above the bar, not through it
+            pool.run(job, todo, on_done, bar.update)
     except KeyboardInterrupt:
         run.interrupted = 130
     except Terminated:
