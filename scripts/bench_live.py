@@ -16,38 +16,48 @@ import platform
 
 import torch
 
+from engine.dream import resolve_device
 from engine.imagenet import display_name, find_class
-from stream.io.dreaming import load_model
-from stream.io.sinks.open import open_sink
-from stream.io.sources import open_source
-from stream.live.pipeline import LivePipeline
-from stream.live.stage import DreamStage
-from stream.settings.controls import ControlBoard, LiveControls
-from stream.settings.encoder import EncoderSettings
-from stream.settings.live import live_class_dream, live_temporal
+from engine.models.registry import get_spec
+from stream.live.build import build_live, initial_controls
+from stream.settings.controls import ControlBoard
 from stream.settings.loader import load_config
 
+WARMUP_S = 3.0
 
-def run(model, cfg, steps: int, scale: float, target: int | None, args) -> dict:
-    ls = dataclasses.replace(cfg.section("live"), width=args.width, height=args.height, stats_interval_s=1e9)
-    temporal = dataclasses.replace(live_temporal(cfg.section("video"), ls), steps_per_frame=steps, dream_scale=scale)
-    class_dream = live_class_dream(cfg.class_dream, cfg.dream, ls)
-    controls = LiveControls(model=model.spec.name, layer=model.spec.default_layer, target=target,
-                            octaves=cfg.dream.octaves)
-    board = ControlBoard(controls, dataclasses.replace(cfg.section("chat"), max_octaves=cfg.dream.octaves))
-    stage = DreamStage(model, cfg.dream, class_dream, temporal, board)
-    source = open_source(args.input, width=ls.width, height=ls.height, fps=ls.fps, loop=True)
-    sink = open_sink("null", EncoderSettings(width=ls.width, height=ls.height, fps=ls.fps))
-    try:
-        # Warm up (the first frame gets the full octave dream), then measure.
-        LivePipeline(source, [sink], stage, ls, duration_s=3).run()
-        result = LivePipeline(source, [sink], stage, ls, duration_s=args.seconds).run()
-    finally:
-        source.close()
-        sink.close()
-    result["dreamed_fps"] = round(result["dreamed"] / args.seconds, 2)
-    result["output_fps"] = round(result["output"] / args.seconds, 2)
-    return result
+
+def run(steps: int, scale: float, target: int | None, args: argparse.Namespace) -> dict:
+    """One variant through :func:`build_live` (as the ``live`` command builds it), measured after a warm-up."""
+    cfg = load_config(overrides={"live.width": args.width, "live.height": args.height, "live.stats_interval_s": 3600,
+                                 "live.steps_per_frame": steps, "live.dream_scale": scale})
+    limits = dataclasses.replace(cfg.section("chat"), max_octaves=cfg.dream.octaves)
+    board = ControlBoard(initial_controls(cfg), limits)
+    if target is not None:
+        board.replace(target=target, target_name=display_name(target))
+    reports: list[dict] = []
+    started: list[float] = []
+
+    def tick(now: float) -> None:
+        # The first frame gets the full octave dream: measure from 3 s on, for --seconds.
+        if not started:
+            started.append(now)
+        if len(reports) == 0 and now - started[0] >= WARMUP_S:
+            reports.append(live.pipeline.stats.report())  # starts the measured interval
+        elif len(reports) == 1 and now - started[0] >= WARMUP_S + args.seconds:
+            reports.append(live.pipeline.stats.report())
+            live.pipeline.stop()
+
+    live = build_live(cfg, args.input, ["null"], board=board, loop=True, tick=tick)
+    with live:
+        totals = live.run()
+    r = reports[-1]
+    return {"dreamed_fps": r["dreamed_fps"], "output_fps": r["output_fps"], "latency_p50_ms": r["latency_p50_ms"],
+            "latency_p95_ms": r["latency_p95_ms"], "dropped": r["dropped"], "repeated": r["repeated"],
+            "totals": totals}
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def main() -> None:
@@ -62,7 +72,8 @@ def main() -> None:
     args.width, args.height = (int(v) for v in args.size.split("x"))
     logging.basicConfig(level=logging.WARNING)
     cfg = load_config()
-    model, device = load_model(cfg.model)
+    spec = get_spec(cfg.model.name)
+    device = resolve_device(cfg.model.device)
     live = cfg.section("live")
     variants = [(int(a), float(b)) for a, b in (v.split(":") for v in args.variants)] if args.variants else \
         [(live.steps_per_frame, live.dream_scale)]
@@ -74,11 +85,12 @@ def main() -> None:
     rows = []
     for steps, scale in variants:
         for target in targets:
-            what = model.spec.default_layer if target is None else display_name(target)
-            r = run(model, cfg, steps, scale, target, args)
+            what = spec.default_layer if target is None else display_name(target)
+            r = run(steps, scale, target, args)
             rows.append({"dream": what, "steps_per_frame": steps, "dream_scale": scale, **r})
             print(f"{what[:12]:<12} {steps:>5} {scale:>5.2f} {r['dreamed_fps']:>11.1f} {r['output_fps']:>10.1f} "
-                  f"{r['latency_p50_ms']:>7} {r['latency_p95_ms']:>7} {r['dropped']:>7} {r['repeated']:>8}", flush=True)
+                  f"{_ms(r['latency_p50_ms']):>7} {_ms(r['latency_p95_ms']):>7} {r['dropped']:>7} {r['repeated']:>8}",
+                  flush=True)
     if args.json:
         print(json.dumps(rows))
 

@@ -12,7 +12,9 @@ import pytest
 from rtmp_receiver import KEY, free_port
 
 from stream.cli.main import main
-from stream.io.sources import SourceFrame
+from engine.errors import SinkError
+from stream.io.sinks.base import Sink
+from stream.io.sources import AudioChunk, Source, SourceFrame
 from stream.live.overlay import draw_overlay
 from stream.live.pipeline import LivePipeline
 from stream.live.stats import LiveStats, percentile
@@ -109,10 +111,11 @@ def test_bad_live_input_is_one_line(monkeypatch, capsys, tmp_path, argv, code, w
         assert w in lines[0]
 
 
-class ListSource:
+class ListSource(Source):
     """A source of numbered frames; ``live`` decides the backpressure policy."""
 
     def __init__(self, n: int, live: bool, interval: float = 0.0) -> None:
+        super().__init__()
         self.n, self.live, self.interval, self.i = n, live, interval, 0
         self.name = "list"
 
@@ -124,11 +127,9 @@ class ListSource:
         self.i += 1
         return SourceFrame(image=image, time_s=time.monotonic(), pts_s=self.i / 30, index=self.i - 1)
 
-    def read_audio(self) -> list:
-        return []
 
 
-class RecordingSink:
+class RecordingSink(Sink):
     def __init__(self) -> None:
         self.frames: list[int] = []
         self.pts: list[float] = []
@@ -138,7 +139,7 @@ class RecordingSink:
         self.frames.append(int(image[0, 0, 0]))
         self.pts.append(pts_s)
 
-    def write_audio(self, samples: np.ndarray, pts_s: float) -> None:
+    def close(self) -> None:
         pass
 
 
@@ -193,3 +194,120 @@ def test_run_latency_percentiles_match_the_exact_ones_with_bounded_memory():
     for q in (50, 95, 99):
         assert stats.run_latency_ms(q) == pytest.approx(1000 * percentile(exact, q), abs=0.051)
     assert len(stats.latency_bins) < 0.5 * len(latencies)  # bins, not one entry per frame
+
+
+def test_a_file_input_keeps_its_last_frames_when_the_dream_is_slow():
+    """Regression: the end marker used to push the last queued frame out (5 of 6 dreamed, dropped=0)."""
+    sink = RecordingSink()
+    settings = LiveSettings(width=64, height=48, fps=30, stats_interval_s=60, capture_queue=1)
+
+    def very_slow(image: np.ndarray) -> np.ndarray:
+        time.sleep(0.3)
+        return image
+
+    result = LivePipeline(ListSource(6, live=False), [sink], very_slow, settings).run()
+    assert result["dreamed"] == 6 and result["dropped"] == 0
+    assert sorted(set(sink.frames)) == list(range(6))
+
+
+class NoisySource(ListSource):
+    """Frames with more audio than anyone takes: each frame brings many chunks."""
+
+    def read_audio(self) -> list:
+        return [AudioChunk(np.zeros((2, 480), np.float32), self.i / 30 + k / 100) for k in range(300)]
+
+
+def test_audio_dropped_for_lack_of_room_is_counted():
+    settings = LiveSettings(width=64, height=48, fps=30, stats_interval_s=60)
+
+    def slow(image: np.ndarray) -> np.ndarray:
+        time.sleep(0.05)
+        return image
+
+    # The output takes audio once per output frame; 300 chunks a frame overflow the 2000-chunk queue.
+    pipeline = LivePipeline(NoisySource(20, live=False), [RecordingSink()], slow, settings)
+    pipeline._queue_audio([AudioChunk(np.zeros((2, 480), np.float32), 0.0)] * 2500)
+    result = pipeline.run()
+    assert result["audio_dropped"] >= 500
+
+
+class SlowSink(RecordingSink):
+    def write_video(self, image: np.ndarray, pts_s: float) -> None:
+        time.sleep(1.0)
+        super().write_video(image, pts_s)
+
+
+def test_a_slow_output_does_not_delay_the_others():
+    fast, slow = RecordingSink(), SlowSink()
+    arrivals: list[float] = []
+    original = fast.write_video
+
+    def timed(image: np.ndarray, pts_s: float) -> None:
+        arrivals.append(time.monotonic())
+        original(image, pts_s)
+
+    fast.write_video = timed  # type: ignore[method-assign]
+    settings = LiveSettings(width=64, height=48, fps=20, stats_interval_s=60)
+    result = LivePipeline(ListSource(10_000, live=True, interval=0.01), [slow, fast], lambda im: im, settings,
+                          duration_s=2.0).run()
+    assert result["output"] == 40 and len(fast.frames) == 40
+    # Before: every frame waited a second for the slow output, so 40 frames took 40 s.
+    assert max(np.diff(arrivals)) < 0.7
+    assert len(slow.frames) < 40
+
+
+class FullDiskSink(RecordingSink):
+    def __init__(self, fail_after: int) -> None:
+        super().__init__()
+        self.fail_after = fail_after
+        self.name = "rec.mp4"
+
+    def write_video(self, image: np.ndarray, pts_s: float) -> None:
+        if len(self.frames) >= self.fail_after:
+            raise SinkError("output rec.mp4 cannot be written: No space left on device")
+        super().write_video(image, pts_s)
+
+
+def test_a_failing_output_stops_alone_and_the_others_carry_on(caplog):
+    ok, full = RecordingSink(), FullDiskSink(fail_after=5)
+    settings = LiveSettings(width=64, height=48, fps=100, stats_interval_s=60)
+    pipeline = LivePipeline(ListSource(50, live=False), [full, ok], slow_identity, settings)
+    with caplog.at_level(logging.ERROR):
+        result = pipeline.run()
+    assert sorted(set(ok.frames)) == list(range(50)) and len(ok.frames) == result["output"]
+    assert len(full.frames) == 5
+    states = {s["name"]: s for s in pipeline.outputs()}
+    assert "No space left" in states["rec.mp4"]["failed"] and states["rec"]["failed"] is None
+    assert sum("output rec.mp4 stopped" in r.message for r in caplog.records) == 1
+
+
+def test_when_every_output_fails_the_run_ends_with_that_error():
+    settings = LiveSettings(width=64, height=48, fps=100, stats_interval_s=60)
+    with pytest.raises(SinkError, match="No space left"):
+        LivePipeline(ListSource(500, live=False), [FullDiskSink(3)], slow_identity, settings).run()
+
+
+def test_live_dreams_every_configured_layer_channel_and_guide(lite0, tmp_path):
+    """Regression: live built its own objective, so --guide, --channel and every --layer after the first were ignored."""
+    from engine.temporal import TemporalSettings
+    from stream.io.images import write_image
+    from stream.live.build import live_objective
+    from stream.live.stage import DreamStage
+    from stream.settings.controls import ControlBoard, LiveControls
+    from stream.settings.loader import load_config
+
+    guide = tmp_path / "guide.png"
+    write_image(guide, np.full((64, 64, 3), 120, np.uint8))
+    cfg = load_config(overrides={"model.layers": ["block9", "block12"], "model.channels": [3], "model.guide": str(guide)})
+    board = ControlBoard(LiveControls(model="efficientnet_lite0", layer="block9", octaves=1), cfg.section("chat"))
+    stage = DreamStage(lite0, cfg.dream, cfg.class_dream, TemporalSettings(), board,
+                       objective_for=live_objective(cfg.model, "block9"))
+    name = stage.temporal.dreamer.objective.name
+    assert "channel(block9, [3])" in name and "layer(block12)" in name and "guide" in name
+    # A layer from chat replaces the configured layers; a class from chat is dreamed alone.
+    board.replace(layer="block5")
+    stage.apply()
+    assert "layer(block5)" in stage.temporal.dreamer.objective.name
+    board.replace(target=1, target_name="goldfish")
+    stage.apply()
+    assert stage.temporal.dreamer.objective.name.startswith("class(1")

@@ -69,7 +69,7 @@ def test_a_server_that_never_answers_is_an_error_and_freezes_nothing(silent_serv
     waited = time.monotonic() - begin
     assert "no answer within 1.5 s" in str(info.value) and KEY not in str(info.value)
     assert 1.4 < waited < 5
-    assert ticker.longest_gap() < 0.5  # in-process, FFmpeg's connect held the GIL until the server spoke
+    assert ticker.longest_gap() < 1.0  # in-process, FFmpeg's connect held the GIL for the whole 1.5 s
 
 
 def test_a_stuck_encoder_process_is_noticed_and_killed(receivers):

@@ -109,8 +109,9 @@ def test_reconnects_after_receiver_dies_and_file_is_unaffected(receivers, tmp_pa
     stats = rtmp.stats
     rtmp.close()
     file.close()
-    # Writes only enqueue, also while the output reconnects (FFmpeg connects in the child process).
-    assert sorted(durations)[-3] < 0.05 and max(durations) < 0.5, sorted(durations)[-5:]
+    # Writes only enqueue, also while the output reconnects (FFmpeg connects in the child process):
+    # none waits for the network (a write that waited for a connection attempt takes seconds).
+    assert max(durations) < 1.0, sorted(durations)[-5:]
     assert stats.reconnects == 1 and stats.connected
     assert stats.frames_dropped >= 10  # frames written while down are dropped
     result = second.result()
@@ -197,12 +198,14 @@ def test_reconnecting_sink_follows_the_backoff_clock():
         wait_for(lambda: not sink.connected)
         wait_for(lambda: sink.stats.frames_dropped >= 2)
         assert opened[0].frames == [0, 1, 2] and opened[0].closed
-        time.sleep(0.1)
+        checks = sink.clock_checks
+        wait_for(lambda: sink.clock_checks >= checks + 3)  # the worker looked at the clock, several times
         assert refusals[0] == 0  # the fake clock has not moved: no attempt yet
         now[0] += 1.0
         wait_for(lambda: refusals[0] == 1)  # refused: next attempt 2 s later
         now[0] += 1.5
-        time.sleep(0.1)
+        checks = sink.clock_checks
+        wait_for(lambda: sink.clock_checks >= checks + 3)
         assert refusals[0] == 1
         now[0] += 0.5
         wait_for(lambda: refusals[0] == 2)  # refused again: next attempt 4 s later (the maximum)
@@ -318,7 +321,7 @@ def test_preview_with_a_dead_window_never_blocks(monkeypatch):
         begin = time.monotonic()
         for i in range(20):
             sink.write_video(image, i / FPS)
-        assert time.monotonic() - begin < 0.5
+        assert time.monotonic() - begin < 5  # a write that waited for the dead window would hang
     finally:
         begin = time.monotonic()
         sink.close()

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from engine.errors import DreamError
-from stream.cli import live, video
+from stream.cli import live, login, video
 from stream.cli.common import OneLineParser, add_dream_arguments
 from stream.cli.image import cmd_image, cmd_layers, cmd_models, cmd_targets
 
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     video.register(sub)
     live.register(sub)
+    login.register(sub)
     return parser
 
 

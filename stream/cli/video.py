@@ -9,6 +9,7 @@ from typing import Any
 
 from engine.errors import SourceError
 from stream.render.video import Terminated, compare_videos, dream_video, expected_frames, sigterm_raises
+from stream.settings.names import FLOW_METHODS, FLOWS
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("output", help="where to write the dream (.mp4, .mkv, .mov, .webm, .ts)")
     add_dream_arguments(p)
     g = p.add_argument_group("video")
-    g.add_argument("--flow", choices=("dis", "farneback", "none"), help="optical flow; none = full dream every frame")
+    g.add_argument("--flow", choices=FLOWS, help="optical flow; none = full dream every frame")
     g.add_argument("--flow-blend", type=float, metavar="F", help="fraction of the previous dream carried per frame (0-1)")
     g.add_argument("--steps-per-frame", type=int, metavar="N", help="gradient steps on each carried frame")
     g.add_argument("--dream-scale", type=float, metavar="F", help="internal resolution as a fraction of the frame's")
@@ -146,6 +147,6 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("flicker", help="print the warping error of a video and of its dream (JSON)")
     p.add_argument("original", help="the input video")
     p.add_argument("dreamed", help="its dream")
-    p.add_argument("--flow", choices=("dis", "farneback"), default="dis", help="flow on the original (default %(default)s)")
+    p.add_argument("--flow", choices=FLOW_METHODS, default="dis", help="flow on the original (default %(default)s)")
     p.add_argument("--max-frames", type=_positive_int, metavar="N", help="compare at most N frames")
     p.set_defaults(handler=cmd_flicker)

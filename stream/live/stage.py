@@ -16,6 +16,16 @@ from stream.settings.controls import ControlBoard, LiveControls
 
 log = logging.getLogger(__name__)
 
+#: ``(model, controls) -> (objective, is_class)``: what the stage dreams for a set of controls.
+ObjectiveFor = Callable[[DreamModel, LiveControls], tuple[Objective, bool]]
+
+
+def plain_objective(model: DreamModel, c: LiveControls) -> tuple[Objective, bool]:
+    """The controls' class target, else their layer (no channels or guide)."""
+    if c.target is not None:
+        return klass(c.target), True
+    return layer(model.spec.layer(c.layer).name), False
+
 
 class DreamStage:
     """Applies the current controls and dreams one frame at a time (owns the model and flow state)."""
@@ -28,8 +38,10 @@ class DreamStage:
         temporal: TemporalSettings,
         board: ControlBoard | None,
         load_model: Callable[[str], DreamModel] | None = None,
+        objective_for: ObjectiveFor | None = None,
     ) -> None:
         self.model = model
+        self.objective_for = objective_for or plain_objective
         self.base = {"dream": dream, "class": class_dream}
         self.temporal_settings = temporal
         self.board = board
@@ -40,10 +52,8 @@ class DreamStage:
         self.temporal = self._build(initial)
 
     def _objective(self, c: LiveControls) -> tuple[Objective, DreamSettings]:
-        if c.target is not None:
-            objective, base = klass(c.target), self.base["class"]
-        else:
-            objective, base = layer(self.model.spec.layer(c.layer).name), self.base["dream"]
+        objective, is_class = self.objective_for(self.model, c)
+        base = self.base["class" if is_class else "dream"]
         settings = dataclasses.replace(base, octaves=c.octaves, step_size=base.step_size * c.strength)
         return objective, settings
 

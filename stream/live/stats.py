@@ -11,14 +11,16 @@ from typing import Any
 class LiveStats:
     """Counters and latencies shared by the stages; :meth:`report` summarises an interval."""
 
+    COUNTERS = ("captured", "dreamed", "output", "dropped", "repeated", "audio_dropped")
+
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.lock = threading.Lock()
-        self.captured = self.dropped = self.dreamed = self.output = self.repeated = 0
+        self.captured = self.dropped = self.dreamed = self.output = self.repeated = self.audio_dropped = 0
         self.latencies: deque[float] = deque(maxlen=2000)
         # The whole run's latencies in 0.1 ms bins: bounded memory for a stream that runs for hours.
         self.latency_bins: Counter[int] = Counter()
-        self._last = {"t": clock(), "captured": 0, "dreamed": 0, "output": 0, "dropped": 0, "repeated": 0}
+        self._last = {"t": clock(), **{k: 0 for k in self.COUNTERS}}
 
     def add(self, **counts: int) -> None:
         with self.lock:
@@ -60,11 +62,10 @@ class LiveStats:
                 "latency_p95_ms": round(1000 * percentile(lat, 95), 1) if lat else None,
                 "dropped": self.dropped - self._last["dropped"],
                 "repeated": self.repeated - self._last["repeated"],
-                "totals": {"captured": self.captured, "dreamed": self.dreamed, "output": self.output,
-                           "dropped": self.dropped, "repeated": self.repeated},
+                "audio_dropped": self.audio_dropped - self._last["audio_dropped"],
+                "totals": {k: getattr(self, k) for k in self.COUNTERS},
             }
-            self._last = {"t": now, "captured": self.captured, "dreamed": self.dreamed, "output": self.output,
-                          "dropped": self.dropped, "repeated": self.repeated}
+            self._last = {"t": now, **{k: getattr(self, k) for k in self.COUNTERS}}
             return out
 
 

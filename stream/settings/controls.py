@@ -58,8 +58,6 @@ def registry_default_layer(model: str) -> str:
     return get_spec(model).default_layer
 
 
-
-
 def check_controls(
     c: LiveControls, limits: ChatLimits, resolve_layer: LayerResolver = registry_layer
 ) -> LiveControls:

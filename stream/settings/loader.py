@@ -22,6 +22,7 @@ from engine.dream import GRAD_NORMS, PRECISIONS, DreamSettings
 from engine.errors import ConfigError, did_you_mean
 from stream.settings.checks import check_keys
 from stream.settings.model import ModelSettings
+from stream.settings.names import FLOW_PRESETS, FLOWS
 
 # Numeric bounds (inclusive) and choices, keyed "section.key".
 BOUNDS: dict[str, tuple[float, float]] = {
@@ -54,8 +55,8 @@ BOUNDS: dict[str, tuple[float, float]] = {
 CHOICES: dict[str, tuple[str, ...]] = {
     "dream.grad_norm": GRAD_NORMS,
     "dream.precision": PRECISIONS,
-    "video.flow": ("dis", "farneback", "none"),  # engine.temporal.TEMPORAL_FLOWS (kept literal: light import)
-    "video.flow_preset": ("ultrafast", "fast", "medium"),  # engine.flow.DIS_PRESETS
+    "video.flow": FLOWS,
+    "video.flow_preset": FLOW_PRESETS,
 }
 
 # section name -> dataclass. Sections whose dataclass lives beside its user are added here.

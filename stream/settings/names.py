@@ -4,7 +4,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-FLOWS = ("dis", "farneback", "none")
+from engine.flow import DIS_PRESETS
+from engine.flow import FLOW_METHODS as FLOW_METHODS  # optical flow estimators: dis, farneback
+from engine.temporal import TEMPORAL_FLOWS
+
+FLOWS = TEMPORAL_FLOWS  # what a dream can follow: "dis", "farneback" or "none" (full octaves every frame)
+FLOW_PRESETS = tuple(DIS_PRESETS)  # DIS quality presets
 
 
 ROLES = ("viewer", "moderator", "broadcaster", "off")  # "off" disables a command for everyone

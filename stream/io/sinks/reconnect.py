@@ -60,6 +60,7 @@ class ReconnectingSink(Sink):
         self._written = 0
         self._dropped = 0
         self._reconnects = 0
+        self.clock_checks = 0
         self._inner: Sink | None = opener() if connect_now else None  # raises SinkError at start
         self._thread = threading.Thread(target=self._run, name=f"sink {name}", daemon=True)
         self._thread.start()
@@ -107,6 +108,7 @@ class ReconnectingSink(Sink):
                     self._dropped += item[0] == "v"
                 if not self._stopping and self._clock() >= self._next_attempt:
                     self._try_connect()
+                self.clock_checks += 1  # the worker looked at the clock while down (tests wait on it)
                 continue
             if item is None:
                 continue
