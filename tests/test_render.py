@@ -414,3 +414,15 @@ def test_ctrl_c_joins_the_finished_chunks_and_keeps_the_work_folder(
     monkeypatch.setattr(ChunkDreamer, "dream", dream)
     assert main(args) == 0
     assert len(video_times(out)) == CLIP_FRAMES and not Path(str(out) + ".parts").exists()
+
+
+def test_workers_without_ray_say_how_to_install_it(
+    clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stream.cli import main
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails, as where the extra is not installed
+    out = tmp_path / "out.mp4"
+    assert main(["video", str(clip), str(out), "--workers", "2"]) == 6
+    assert 'install it with pip install "dreamstream[ray]"' in one_error_line(capsys.readouterr().err)
+    assert not out.exists() and not Path(str(out) + ".parts").exists()
