@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 LINT = Path(sys.executable).with_name("lint-imports")
 
@@ -22,6 +24,7 @@ def test_imports_follow_the_layers():
     assert "BROKEN" not in result.stdout
 
 
+@pytest.mark.slow
 def test_a_wrong_way_import_breaks_the_contract(tmp_path):
     for name in ("engine", "stream"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
@@ -33,6 +36,7 @@ def test_a_wrong_way_import_breaks_the_contract(tmp_path):
     assert "stream.settings is not allowed to import stream.io" in result.stdout
 
 
+@pytest.mark.slow
 def test_sibling_cycles_break_the_contract(tmp_path):
     for name in ("engine", "stream"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))

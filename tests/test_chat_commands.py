@@ -427,6 +427,7 @@ def _random_text(rng: random.Random) -> str:
     return f"{rng.choice(['!', '!', '!', ' !', ''])}{command} {args}"
 
 
+@pytest.mark.slow
 def test_fuzz_10000_hostile_messages(caplog):
     rng = random.Random(20261101)
     lim = limits(queue_size=4, hold_s=20.0, user_cooldown_s=4.0, global_cooldown_s=0.5, info_cooldown_s=2.0)

@@ -22,6 +22,7 @@ def run(capsys, *argv):
     return rc, out, err
 
 
+@pytest.mark.slow
 def test_image_dreams_and_writes(tmp_path, picture, capsys):
     out = tmp_path / "out.png"
     rc, stdout, _ = run(capsys, "image", str(picture), str(out), "--octaves", "2", "--steps", "3", "--layer", "eyes")
@@ -31,6 +32,7 @@ def test_image_dreams_and_writes(tmp_path, picture, capsys):
     assert np.abs(a.astype(int) - b.astype(int)).mean() > 2
 
 
+@pytest.mark.slow
 def test_image_with_target_and_channel(tmp_path, picture, capsys):
     rc, _, err = run(capsys, "image", str(picture), str(tmp_path / "t.jpg"), "--target", "goldfish", "--octaves", "1", "--steps", "1")
     assert rc == 0, err

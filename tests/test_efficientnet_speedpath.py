@@ -32,6 +32,7 @@ def reference_same_conv(x: Tensor, weight: Tensor, bias: Tensor | None, stride: 
     return F.conv2d(F.pad(x, (left, right, top, bottom)), weight, bias, stride, 0, 1, groups)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize(("k", "cin", "cout", "groups"), [(3, 3, 8, 1), (3, 6, 6, 6), (5, 6, 6, 6)])
 def test_widened_kernel_equals_padded_input(size: tuple[int, int], k: int, cin: int, cout: int, groups: int) -> None:
@@ -104,6 +105,7 @@ def features_and_grad(model: eff.EfficientNetLite0, x: Tensor, name: str) -> tup
     return f, g
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("name", ["stem", "block0", "block2", "block9", "head", "logits"])
 def test_fused_path_equals_plain_layers(models, size: tuple[int, int], name: str) -> None:
@@ -116,6 +118,7 @@ def test_fused_path_equals_plain_layers(models, size: tuple[int, int], name: str
     torch.testing.assert_close(g1, g2, rtol=1e-4, atol=1e-4 * g2.abs().max().item())
 
 
+@pytest.mark.slow
 def test_fused_path_is_taken_and_skipped(models) -> None:
     fused, _ = models
     x = torch.rand(1, 3, 32, 48).contiguous(memory_format=torch.channels_last).requires_grad_(True)

@@ -68,6 +68,7 @@ class TestFilters:
 
 
 class TestModel:
+    @pytest.mark.slow
     def test_default_model_classifies_real_photos(self, lite0):
         from skimage import data
 
@@ -75,6 +76,7 @@ class TestModel:
             x = to_tensor(cv2.resize(img, (224, 224), interpolation=cv2.INTER_AREA))
             assert lite0(x).argmax().item() == expected
 
+    @pytest.mark.slow
     def test_fused_equals_unfused(self):
         torch.manual_seed(1)
         ref = build_model("efficientnet_lite0", fuse=False)
@@ -119,6 +121,7 @@ class TestObjectives:
         assert obj.needs == {FULL: frozenset({"a", "b"})}
         assert obj(acts).item() == pytest.approx(4 + 0.5 - 1)
 
+    @pytest.mark.slow
     def test_layer_objective_rises(self, lite0, photo):
         x = small(photo)
         d = Dreamer(lite0, layer("block9"), DreamSettings(steps=1, jitter=4, seed=1))
@@ -128,6 +131,7 @@ class TestObjectives:
         assert after > before * 1.5
         assert 0 <= y.min() and y.max() <= 1
 
+    @pytest.mark.slow
     def test_guide_moves_features_toward_guide(self, lite0, photo):
         from skimage import data
 
@@ -140,6 +144,7 @@ class TestObjectives:
         y = d.ascend(x, 5)
         assert obj({FULL: lite0.features(y, ["block7"])}).item() > before
 
+    @pytest.mark.slow
     def test_class_dream_is_classified_as_target(self, lite0, photo):
         x = small(photo, 160, 120)
         assert (lite0(small(photo, 224, 224))[0].argsort(descending=True)[:50] - 1).abs().min() > 0  # not already a goldfish
@@ -158,6 +163,7 @@ class TestObjectives:
 
 
 class TestDream:
+    @pytest.mark.slow
     def test_deterministic_for_a_seed(self, lite0, photo):
         x = small(photo, 96, 64)
         s = DreamSettings(octaves=2, steps=2, seed=5)
@@ -168,6 +174,7 @@ class TestDream:
         assert not torch.equal(a, c)
         assert a.shape == x.shape
 
+    @pytest.mark.slow
     def test_every_layer_dreams(self, lite0, photo):
         x = small(photo, 96, 64)
         spec = get_spec("efficientnet_lite0")

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from rtmp_receiver import KEY, free_port
 
-from stream.cli.main import main
 from engine.errors import SinkError
+from stream.cli.main import main
 from stream.io.sinks.base import Sink
 from stream.io.sources import AudioChunk, Source, SourceFrame
 from stream.live.overlay import draw_overlay
@@ -27,6 +27,7 @@ def keyframe_gaps(times: list[float]) -> list[float]:
     return [b - a for a, b in zip(times, times[1:])]
 
 
+@pytest.mark.slow
 def test_live_testsrc_to_rtmp_is_what_twitch_accepts(receivers, tmp_path, caplog):
     caplog.set_level(logging.INFO)
     port = free_port()
@@ -48,6 +49,7 @@ def test_live_testsrc_to_rtmp_is_what_twitch_accepts(receivers, tmp_path, caplog
     assert KEY not in caplog.text and KEY not in stats.read_text()
 
 
+@pytest.mark.slow
 def test_output_reconnects_while_a_file_output_carries_on(receivers, tmp_path):
     port = free_port()
     first = receivers(port)
@@ -70,6 +72,7 @@ def test_output_reconnects_while_a_file_output_carries_on(receivers, tmp_path):
     assert frames == 9 * 30
 
 
+@pytest.mark.slow
 def test_twitch_output_takes_the_key_from_the_environment(receivers, tmp_path, monkeypatch, capfd):
     port = free_port()
     receiver = receivers(port)
@@ -237,6 +240,7 @@ class SlowSink(RecordingSink):
         super().write_video(image, pts_s)
 
 
+@pytest.mark.slow
 def test_a_slow_output_does_not_delay_the_others():
     fast, slow = RecordingSink(), SlowSink()
     arrivals: list[float] = []

@@ -40,6 +40,7 @@ def wait(predicate, timeout: float) -> bool:
     return True
 
 
+@pytest.mark.slow
 def test_viewer_changes_the_dream_from_twitch_chat(tmp_path, caplog, monkeypatch):
     caplog.set_level(logging.INFO)
     monkeypatch.setattr(twitchio.backoff.Backoff, "calculate", lambda self: 0.2)
@@ -89,6 +90,7 @@ def test_viewer_changes_the_dream_from_twitch_chat(tmp_path, caplog, monkeypatch
     assert fake.client_secret not in caplog.text and bot.token not in caplog.text
 
 
+@pytest.mark.slow
 def test_stdin_control_drives_the_same_command_layer(tmp_path, caplog, monkeypatch):
     caplog.set_level(logging.INFO)
     monkeypatch.setattr("sys.stdin", io.StringIO("!dream zebra\n!octaves 99\n"))

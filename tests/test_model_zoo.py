@@ -112,6 +112,7 @@ def test_all_models_registered() -> None:
         assert name in names
 
 
+@pytest.mark.slow
 def test_torchvision_keys_and_shapes(built: tuple[str, dict[str, Tensor], DreamModel]) -> None:
     name, state, model = built
     for key, shape in TORCHVISION_KEYS[name].items():
@@ -130,6 +131,19 @@ def test_missing_key_is_rejected() -> None:
         build_model("googlenet", state)
 
 
+def test_googlenet_loads_without_aux_heads() -> None:
+    """A state dict saved with ``aux_logits=False`` (or a fine-tune) has no aux1.*/aux2.* keys."""
+    torch.manual_seed(0)
+    state = get_spec("googlenet").builder().state_dict()
+    slim = {k: v for k, v in state.items() if not k.startswith(("aux1.", "aux2."))}
+    assert len(state) - len(slim) == 20  # 18 as torchvision counts them, plus two num_batches_tracked
+    model = build_model("googlenet", slim, fuse=False)
+    for key, value in slim.items():
+        assert torch.equal(model.state_dict()[key], value), key
+    x = torch.rand(1, 3, 64, 64)
+    assert torch.equal(model(x), build_model("googlenet", state, fuse=False)(x))
+
+
 def test_spec_is_consistent(built: tuple[str, dict[str, Tensor], DreamModel]) -> None:
     name, _state, model = built
     spec = get_spec(name)
@@ -144,6 +158,7 @@ def test_spec_is_consistent(built: tuple[str, dict[str, Tensor], DreamModel]) ->
         spec.layer(spec.default_layer + "x")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [(64, 96), (37, 53)])
 def test_feature_shapes(built: tuple[str, dict[str, Tensor], DreamModel], size: tuple[int, int]) -> None:
     name, _state, model = built
@@ -184,6 +199,7 @@ def test_runs_only_to_deepest_layer(built: tuple[str, dict[str, Tensor], DreamMo
         assert not any(n.startswith("aux") for n in ran)  # GoogLeNet's aux heads never run
 
 
+@pytest.mark.slow
 def test_fuse_matches_unfused(built: tuple[str, dict[str, Tensor], DreamModel]) -> None:
     name, state, model = built
     spec = get_spec(name)

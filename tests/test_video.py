@@ -53,6 +53,7 @@ def one_error_line(err: str) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_video_keeps_frames_rate_duration_and_sound(clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "out.mp4"
     assert main(["video", str(clip), str(out), *FAST]) == 0
@@ -67,6 +68,7 @@ def test_video_keeps_frames_rate_duration_and_sound(clip: Path, tmp_path: Path, 
     assert np.mean([np.abs(d.astype(int) - o).mean() for d, o in zip(dreamed, original)]) > 2.0  # it dreamed
 
 
+@pytest.mark.slow
 def test_max_frames_start_and_duration_trim_video_and_sound(clip: Path, tmp_path: Path) -> None:
     out = tmp_path / "five.mkv"
     assert main(["video", str(clip), str(out), *FAST, "--max-frames", "5", "--flow", "farneback"]) == 0
@@ -80,6 +82,7 @@ def test_max_frames_start_and_duration_trim_video_and_sound(clip: Path, tmp_path
     assert abs((end - start) - 6 * FRAME_S) <= FRAME_S
 
 
+@pytest.mark.slow
 def test_flicker_prints_warping_errors_as_json(clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "out.mp4"
     assert main(["video", str(clip), str(out), *FAST, "--dream-scale", "1"]) == 0
@@ -146,6 +149,7 @@ def test_a_window_past_the_end_is_a_source_error(clip: Path, tmp_path: Path, cap
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_truncated_input_dreams_what_decodes(clip: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     cut = truncate(clip, 0.6, tmp_path / "cut.mp4")
     out = tmp_path / "out.mp4"
@@ -178,6 +182,7 @@ def _terminate() -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("stop", "code", "word"), [(_interrupt, 130, "interrupted"), (_terminate, 143, "terminated")])
 def test_interrupted_run_leaves_a_playable_file(
     clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, stop, code: int, word: str

@@ -4,7 +4,8 @@ The classic DeepDream network. torchvision's published weights (``googlenet-1378
 ported from TensorFlow, BSD-3-Clause) expect ``transform_input=True`` on ImageNet-normalised
 input, which amounts to ``(rgb - 0.5) / 0.5``: that is what the ``mean``/``std`` buffers do
 here. The auxiliary heads ``aux1``/``aux2`` exist only so the published state dict loads
-with every key matched; they are never run.
+with every key matched; they are never run, so a state dict without them (torchvision's
+``aux_logits=False``, or a user's fine-tune) loads too.
 """
 from __future__ import annotations
 
@@ -95,6 +96,8 @@ class InceptionAux(nn.Module):
 
 
 class GoogLeNet(DreamModel):
+    optional_prefixes = ("aux1.", "aux2.")
+
     def __init__(self, num_classes: int = 1000) -> None:
         # torchvision's transform_input on ImageNet-normalised input == (rgb - 0.5) / 0.5
         super().__init__(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))

@@ -8,7 +8,7 @@ classifier output used by class objectives.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -78,6 +78,8 @@ class DreamModel(nn.Module):
     """Base class: subclasses set ``mean``/``std`` buffers and implement :meth:`stages`."""
 
     spec: ModelSpec
+    #: Key prefixes of submodules a state dict may leave out as a whole (heads never run for dreaming).
+    optional_prefixes: tuple[str, ...] = ()
 
     def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()
@@ -172,6 +174,7 @@ def build_model(name: str, state_dict: dict[str, Tensor] | None = None, fuse: bo
     model.spec = spec
     if state_dict is not None:
         missing, unexpected = model.load_state_dict(state_dict, strict=False)
+        missing = _required(missing, model.state_dict(), model.optional_prefixes)
         unexpected = [k for k in unexpected if not k.endswith("num_batches_tracked")]
         if missing or unexpected:
             bad = (missing or unexpected)[0]
@@ -183,6 +186,14 @@ def build_model(name: str, state_dict: dict[str, Tensor] | None = None, fuse: bo
     if fuse:
         model.fuse()
     return model
+
+
+def _required(missing: list[str], expected: Iterable[str], optional: tuple[str, ...]) -> list[str]:
+    """``missing`` less the optional submodules that are missing whole (a partial one stays an error)."""
+    expected = [k for k in expected if not k.endswith("num_batches_tracked")]  # torch fills those in
+    gone = set(missing)
+    absent = {prefix for prefix in optional if all(k in gone for k in expected if k.startswith(prefix))}
+    return [k for k in missing if not k.startswith(tuple(absent))]
 
 
 def fuse_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:

@@ -2,7 +2,7 @@
 
 The bot subscribes to ``channel.chat.message`` for the broadcaster's channel over the
 EventSub websocket, turns every message that starts with ``!`` into a
-:class:`~stream.chat.commands.ChatMessage` for the :class:`CommandCenter`, and posts the
+:class:`~stream.chat.message.ChatMessage` for the :class:`CommandCenter`, and posts the
 replies through an :class:`OutgoingQueue` (Twitch allows about 20 messages per 30 s).
 
 Secrets: the client secret comes from the environment (``TWITCH_CLIENT_SECRET``); user
@@ -37,7 +37,10 @@ from twitchio.ext import commands
 from twitchio.http import Route
 
 from engine.errors import ConfigError, DreamError
-from stream.chat.commands import ChatMessage, CommandCenter, OutgoingQueue
+from stream.chat.dispatcher import CommandCenter
+from stream.chat.message import ChatMessage
+from stream.chat.outgoing import OutgoingQueue
+from stream.io.redact import SecretFilter
 
 logger = logging.getLogger(__name__)
 
@@ -54,47 +57,7 @@ def apply_endpoints(settings: TwitchSettings) -> None:
 # --------------------------------------------------------------------------- secrets
 
 
-class _SecretFilter(logging.Filter):
-    """Blanks registered secrets out of log records (message, arguments and traceback)."""
-
-    _NOISE = ("If you require the StarletteAdapter",)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._secrets: set[str] = set()
-        self._lock = threading.Lock()
-
-    def add(self, *secrets: str | None) -> None:
-        with self._lock:
-            for s in secrets:
-                if s and len(s) >= 6:
-                    self._secrets.add(s)
-                    self._secrets.add(urllib.parse.quote(s, safe=""))
-
-    def redact(self, text: str) -> str:
-        with self._lock:
-            secrets = sorted(self._secrets, key=len, reverse=True)
-        for s in secrets:
-            if s in text:
-                text = text.replace(s, "****")
-        return text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and record.msg.startswith(self._NOISE):
-            return False
-        try:
-            message = record.getMessage()
-        except Exception:
-            return True
-        redacted = self.redact(message)
-        if redacted != message:
-            record.msg, record.args = redacted, ()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
-        return True
-
-
-_SECRETS = _SecretFilter()
+_SECRETS = SecretFilter(noise=("If you require the StarletteAdapter",))
 
 
 def _guard_loggers() -> None:

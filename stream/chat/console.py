@@ -7,7 +7,9 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from stream.chat.commands import ChatMessage, CommandCenter, echo
+from stream.chat.dispatcher import CommandCenter
+from stream.chat.message import ChatMessage
+from stream.chat.parse import echo
 from stream.settings.names import COMMANDS
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ def cmd_image(args: argparse.Namespace) -> int:
     from engine.frames import to_image, to_tensor
     from stream.io.dreaming import setup_dream
     from stream.io.images import check_output, read_image, write_image
-    from stream.io.progress import Progress
+    from stream.io.progress import progress_bar
 
     cfg = config_from_args(args)
     if args.max_side != 0 and args.max_side < 32:
@@ -28,10 +28,14 @@ def cmd_image(args: argparse.Namespace) -> int:
 
     dreamer = Dreamer(setup.model, setup.objective, setup.settings)
     log.info("dreaming %s (%dx%d) with %s: %s", args.input, image.shape[1], image.shape[0], setup.spec.name, setup.label)
-    bar = Progress(None, "steps")
     start = time.monotonic()
-    out = dreamer.octaves(to_tensor(image, setup.device), progress=lambda d, t: (setattr(bar, "total", t), bar.update(d)))
-    bar.close()
+    with progress_bar(None, "steps") as bar:
+
+        def step(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        out = dreamer.octaves(to_tensor(image, setup.device), progress=step)
     path = write_image(args.output, to_image(out))
     log.info("wrote %s in %.1f s", path, time.monotonic() - start)
     print(path)

@@ -11,13 +11,14 @@ import time
 from typing import Any
 
 from engine.errors import ConfigError
-from stream.chat.commands import CommandCenter
-from stream.cli.common import add_dream_arguments, config_from_args
+from stream.chat.dispatcher import CommandCenter
+from stream.cli.common import add_dream_arguments, config_from_args, overrides_from_args
 from stream.live.build import build_live, initial_controls
 from stream.live.overlay import overlay_lines
 from stream.settings.controls import ControlBoard
 from stream.settings.live import LiveSettings
 from stream.settings.names import FLOWS
+from stream.settings.presets import load_dream_preset
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,8 @@ def run_cli(args: argparse.Namespace) -> int:
 
     limits = cfg.section("chat")
     board = ControlBoard(initial_controls(cfg, args.preset), limits)
-    center = CommandCenter(board, limits)
+    center = CommandCenter(  # !preset NAME: that preset under the same --config file and flags
+        board, limits, load_preset=lambda name: load_dream_preset(name, args.config, overrides_from_args(args, LIVE_FLAGS)))
     overlay = None
     if controls_on and ls.overlay and not args.no_overlay:
         overlay = lambda: overlay_lines(board.get(), center.queue_length(), time.monotonic())  # noqa: E731

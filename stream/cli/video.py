@@ -58,7 +58,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     from engine.temporal import TemporalDreamer
     from stream.cli.common import config_from_args
     from stream.io.dreaming import setup_dream
-    from stream.io.progress import Progress
+    from stream.io.progress import progress_bar
     from stream.io.video_io import VideoReader, VideoWriter
 
     cfg = config_from_args(args, VIDEO_FLAGS)
@@ -84,7 +84,7 @@ def cmd_video(args: argparse.Namespace) -> int:
                     settings.flow, per_frame,
                 )
                 total = expected_frames(info, args.start, args.duration, args.max_frames)
-                run = dream_video(reader, writer, temporal, Progress(total, "frames"))
+                run = dream_video(reader, writer, temporal, progress_bar(total, "frames"))
     except Terminated:
         print("dreamstream: terminated before the first frame; no output", file=sys.stderr)
         return 143

@@ -13,9 +13,8 @@ import numpy as np
 
 from engine.errors import ConfigError, SinkError
 from engine.synth import clouds
-from stream.io.video_io import CONTAINERS
-
-_AUDIO_RATE = 48000
+from stream.settings.encoder import AUDIO_RATE
+from stream.settings.names import CONTAINERS
 
 
 def pan_frame(image: np.ndarray, t: float, width: int, height: int, zoom: float = 1.25, travel: float = 0.6) -> np.ndarray:
@@ -47,7 +46,7 @@ def sky(width: int, height: int, seed: int = 0) -> np.ndarray:
 
 def _sound(start: int, n: int) -> np.ndarray:
     """A quiet stereo tone with a little noise, float32 ``(2, n)`` from sample ``start``."""
-    t = (start + np.arange(n)) / _AUDIO_RATE
+    t = (start + np.arange(n)) / AUDIO_RATE
     rng = np.random.default_rng(start)
     left = 0.1 * np.sin(2 * np.pi * 220.0 * t) + 0.01 * rng.standard_normal(n)
     right = 0.1 * np.sin(2 * np.pi * 330.0 * t) + 0.01 * rng.standard_normal(n)
@@ -92,20 +91,20 @@ def write_pan_clip(
         video.options = {"crf": str(crf), "preset": "veryfast"}
         sound = None
         if audio:
-            sound = out.add_stream("aac", rate=_AUDIO_RATE)
+            sound = out.add_stream("aac", rate=AUDIO_RATE)
             sound.layout, sound.format = "stereo", "fltp"
-        total = round(frames / fps * _AUDIO_RATE)
+        total = round(frames / fps * AUDIO_RATE)
         sample = 0
         for i in range(frames):
             t = i / max(frames - 1, 1)
             picture = av.VideoFrame.from_ndarray(pan_frame(image, t, width, height, zoom), format="rgb24")
             picture.pts = i
             out.mux(video.encode(picture))
-            until = min(total, round((i + 1) / fps * _AUDIO_RATE))
+            until = min(total, round((i + 1) / fps * AUDIO_RATE))
             while sound is not None and sample < until:
                 n = min(1024, total - sample)
                 chunk = av.AudioFrame.from_ndarray(_sound(sample, n), format="fltp", layout="stereo")
-                chunk.sample_rate, chunk.pts, chunk.time_base = _AUDIO_RATE, sample, Fraction(1, _AUDIO_RATE)
+                chunk.sample_rate, chunk.pts, chunk.time_base = AUDIO_RATE, sample, Fraction(1, AUDIO_RATE)
                 out.mux(sound.encode(chunk))
                 sample += n
         if sound is not None:

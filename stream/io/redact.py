@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import av
 
@@ -78,16 +79,46 @@ def scrubbed_reason(exc: BaseException, secrets: Iterable[str]) -> str:
     return scrub(f"{type(exc).__name__}: {message}", secrets)
 
 
-class RedactingFilter(logging.Filter):
-    """A logging filter that scrubs secrets from records (attach it if FFmpeg logs are routed)."""
+class SecretFilter(logging.Filter):
+    """The one redaction helper for logs: scrubs registered secrets out of records.
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    ``redact(text)`` replaces every secret (and its URL-quoted form) by ``****`` (a secret URL by
+    its redacted form). As a :class:`logging.Filter` it rewrites a record's message and traceback,
+    and drops records whose message starts with one of ``noise``. Thread-safe; secrets shorter than
+    ``min_length`` are ignored (they would blank ordinary words).
+    """
+
+    def __init__(self, secrets: Iterable[str | None] = (), *, noise: tuple[str, ...] = (), min_length: int = 6) -> None:
         super().__init__()
-        self.secrets = tuple(secrets)
+        self.noise = noise
+        self.min_length = min_length
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+        self.add(*secrets)
+
+    def add(self, *secrets: str | None) -> None:
+        """Register secrets (None and short strings are skipped)."""
+        with self._lock:
+            for secret in secrets:
+                if secret and len(secret) >= self.min_length:
+                    self._secrets.add(secret)
+                    self._secrets.add(quote(secret, safe=""))
+
+    def redact(self, text: str) -> str:
+        with self._lock:
+            secrets = sorted(self._secrets, key=len, reverse=True)  # a key inside a URL goes with the URL
+        return scrub(text, secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = scrub(message, self.secrets)
+        if self.noise and isinstance(record.msg, str) and record.msg.startswith(self.noise):
+            return False
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken record is logging's to report, not ours
+            return True
+        clean = self.redact(message)
         if clean != message:
-            record.msg, record.args = clean, None
+            record.msg, record.args = clean, ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
         return True

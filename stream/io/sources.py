@@ -24,7 +24,6 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -36,10 +35,12 @@ import numpy as np
 from engine.errors import SourceError, did_you_mean
 from stream.io.backoff import BackoffPolicy
 from stream.io.redact import redact_url, scrubbed_reason, secrets_of
+from stream.io.video_io import VideoReader, fit_size
+from stream.settings.encoder import AUDIO_RATE
 
 log = logging.getLogger(__name__)
 
-AUDIO_RATE = 48000
+
 URL_SCHEMES = ("rtmp", "rtmps", "http", "https", "udp", "tcp")
 SOURCE_FORMS = (
     "webcam:N",
@@ -130,17 +131,6 @@ class Source:
         return f"<{type(self).__name__} {self.name} {self.width}x{self.height}>"
 
 
-def _output_size(width: int | None, height: int | None, src_w: int, src_h: int) -> tuple[int, int]:
-    """Delivered size: as requested; one side given keeps the aspect ratio (even); none: native."""
-    if width and height:
-        return width, height
-    if width:
-        return width, max(2, round(src_h * width / src_w / 2) * 2)
-    if height:
-        return max(2, round(src_w * height / src_h / 2) * 2), height
-    return src_w, src_h
-
-
 def _check_size(width: int | None, height: int | None, fps: float) -> None:
     for key, value in (("width", width), ("height", height)):
         if value is not None and (not isinstance(value, int) or not 2 <= value <= 7680):
@@ -150,89 +140,6 @@ def _check_size(width: int | None, height: int | None, fps: float) -> None:
 
 
 # --------------------------------------------------------------------------- PyAV decoding
-
-
-class _AvReader:
-    """Decode one opened input container: video frames as RGB arrays, audio as 48 kHz stereo.
-
-    Times are seconds relative to the container's start time.
-    """
-
-    def __init__(self, container: av.container.InputContainer, width: int | None, height: int | None,
-                 *, audio: bool, frame_threads: bool) -> None:
-        self.container = container
-        if not container.streams.video:
-            raise SourceError(f"input {redact_url(container.name)!r} has no video stream")
-        self.video = container.streams.video[0]
-        if frame_threads:
-            self.video.thread_type = "AUTO"
-        ctx = self.video.codec_context
-        self.width, self.height = _output_size(width, height, ctx.width or 640, ctx.height or 360)
-        rate = self.video.average_rate or self.video.guessed_rate
-        self.fps = float(rate) if rate else None
-        self.audio = container.streams.audio[0] if (audio and container.streams.audio) else None
-        self._resampler = av.AudioResampler(format="fltp", layout="stereo", rate=AUDIO_RATE)
-        start = container.start_time
-        self.origin_s: float | None = start / 1e6 if start is not None else None
-        streams = [self.video] + ([self.audio] if self.audio is not None else [])
-        self._packets: Iterator[av.Packet] = container.demux(streams)
-        self._frames: deque[tuple[np.ndarray, float | None]] = deque()
-        self.audio_out: deque[AudioChunk] = deque()
-        self._audio_end_s = 0.0
-        self.ended = False
-
-    def _time(self, t: float | None) -> float | None:
-        if t is None:
-            return None
-        if self.origin_s is None:
-            self.origin_s = t
-        return t - self.origin_s
-
-    def next_video(self) -> tuple[np.ndarray, float | None] | None:
-        """(image, pts_s or None) or None at end. Raises av/OS errors from the demuxer."""
-        while not self._frames:
-            if self.ended:
-                return None
-            try:
-                packet = next(self._packets)
-            except StopIteration:
-                self.ended = True
-                self._flush_audio()
-                continue
-            try:
-                frames = packet.decode()
-            except av.error.InvalidDataError:
-                log.debug("skipping a corrupt packet in %s", redact_url(self.container.name))
-                continue
-            if packet.stream is self.video:
-                for frame in frames:
-                    image = frame.to_ndarray(format="rgb24", width=self.width, height=self.height)
-                    self._frames.append((image, self._time(frame.time)))
-            else:
-                for frame in frames:
-                    for out in self._resampler.resample(frame):
-                        self._add_audio(out)
-        return self._frames.popleft()
-
-    def _add_audio(self, frame: av.AudioFrame) -> None:
-        t = self._time(frame.time) if frame.pts is not None else None
-        if t is None:  # no timestamp: continue where the last chunk ended
-            t = self._audio_end_s
-        samples = frame.to_ndarray().astype(np.float32, copy=False)
-        if samples.shape[1]:
-            self.audio_out.append(AudioChunk(samples, t))
-            self._audio_end_s = t + samples.shape[1] / AUDIO_RATE
-
-    def _flush_audio(self) -> None:
-        if self.audio is not None:
-            for out in self._resampler.resample(None):
-                self._add_audio(out)
-
-    def close(self) -> None:
-        try:
-            self.container.close()
-        except (av.FFmpegError, OSError):
-            pass
 
 
 class _Timeline:
@@ -265,17 +172,39 @@ class _Timeline:
 
 
 class _AvSource(Source):
-    """Shared machinery of file, URL and camera sources."""
+    """Shared machinery of file, URL and camera sources: frames and sound from the one :class:`VideoReader`.
 
-    _reader: _AvReader | None
+    Times are seconds from the input's start (its container's start time, else its first timestamp).
+    """
+
+    _reader: VideoReader | None = None
+
+    def _start(self, reader: VideoReader) -> VideoReader:
+        self._reader = reader
+        self._frames_iter = iter(reader)
+        self._origin_s = reader.origin_s
+        self._audio_end_s = 0.0
+        return reader
+
+    def _relative(self, t: float) -> float:
+        if self._origin_s is None:
+            self._origin_s = t
+        return t - self._origin_s
+
+    def _next_video(self) -> tuple[np.ndarray, float] | None:
+        """(image, seconds from the start), or None at the end (or when the input broke: ``truncated``)."""
+        frame = next(self._frames_iter, None)
+        return None if frame is None else (frame.image, self._relative(frame.time_s))
 
     def _pump_audio(self) -> None:
         reader = self._reader
         if reader is None:
             return
-        while reader.audio_out:
-            chunk = reader.audio_out.popleft()
-            self._push_audio(AudioChunk(chunk.samples, self._timeline.audio(chunk.pts_s)))
+        while reader.audio_chunks:
+            samples, t = reader.audio_chunks.popleft()
+            start = self._relative(t) if t is not None else self._audio_end_s  # no timestamp: follow on
+            self._audio_end_s = start + samples.shape[1] / AUDIO_RATE
+            self._push_audio(AudioChunk(samples, self._timeline.audio(start)))
 
     def _frame(self, image: np.ndarray, t: float | None) -> SourceFrame:
         frame = SourceFrame(image, time.monotonic(), self._timeline.video(t), self._index)
@@ -300,31 +229,25 @@ class FileSource(_AvSource):
         self._width, self._height = width, height
         self._index = 0
         self._frames_this_pass = 0
-        self._reader = self._open()
-        self.width, self.height = self._reader.width, self._reader.height
-        self.fps = self._reader.fps or float(fps)
-        self.has_audio = self._reader.audio is not None
+        reader = self._start(self._open())
+        self.width, self.height = reader.width, reader.height
+        self.fps = float(reader.info.fps) or float(fps)
+        self.has_audio = reader.has_audio
         self._timeline = _Timeline(self.fps)
 
-    def _open(self) -> _AvReader:
+    def _open(self) -> VideoReader:
         if not os.path.isfile(self.path):
             raise SourceError(f"input file {self.path!r} does not exist")
         try:
-            container = av.open(self.path)
-        except (av.FFmpegError, OSError) as exc:
-            raise SourceError(f"input file {self.path!r} cannot be opened: {scrubbed_reason(exc, ())}") from None
-        try:
-            return _AvReader(container, self._width, self._height, audio=True, frame_threads=True)
-        except BaseException:
-            container.close()
-            raise
+            return VideoReader(self.path, width=self._width, height=self._height, audio=True)
+        except SourceError as exc:
+            reason = str(exc).removeprefix(f"{self.path}: ")
+            raise SourceError(f"input file {self.path!r} cannot be opened: {reason}") from None
 
     def read(self) -> SourceFrame | None:
+        """The next frame; a damaged file ends where it stops decoding (the reader logs it)."""
         while self._reader is not None:
-            try:
-                got = self._reader.next_video()
-            except (av.FFmpegError, OSError) as exc:
-                raise SourceError(f"input file {self.path!r} cannot be read: {scrubbed_reason(exc, ())}") from None
+            got = self._next_video()
             if got is not None:
                 self._frames_this_pass += 1
                 return self._frame(*got)
@@ -333,7 +256,7 @@ class FileSource(_AvSource):
             self._reader = None
             if self.loop and self._frames_this_pass:
                 self._frames_this_pass = 0
-                self._reader = self._open()
+                self._start(self._open())
                 self._timeline.restart()
         return None
 
@@ -368,23 +291,25 @@ class UrlSource(_AvSource):
         self._index = 0
         self.reconnects = 0
         failure = None
+        self._fallback_fps = float(fps)
         try:
-            self._reader: _AvReader | None = self._connect()
+            reader = self._start(self._connect())
         except (av.FFmpegError, OSError) as exc:
             failure = scrubbed_reason(exc, self._secrets)
         if failure is not None:  # raised outside the except block: no context holding the raw URL
             raise SourceError(f"input {self.name} cannot be opened: {failure}")
-        self.width, self.height = self._reader.width, self._reader.height
-        self.fps = self._reader.fps or float(fps)
+        self.width, self.height = reader.width, reader.height
+        self.fps = float(reader.info.fps)
         # Keep the size and rate of the first connection for later ones.
         self._width, self._height = self.width, self.height
-        self.has_audio = self._reader.audio is not None
+        self.has_audio = reader.has_audio
         self._timeline = _Timeline(self.fps)
 
-    def _connect(self) -> _AvReader:
+    def _connect(self) -> VideoReader:
         container = av.open(self.url, timeout=self._timeouts)
         try:
-            return _AvReader(container, self._width, self._height, audio=True, frame_threads=False)
+            return VideoReader.of_container(container, self.name, width=self._width, height=self._height,
+                                            audio=True, fallback_fps=self._fallback_fps)
         except BaseException:
             container.close()
             raise
@@ -395,7 +320,7 @@ class UrlSource(_AvSource):
             while not self._stop.is_set():
                 if self._reader is None:
                     try:
-                        self._reader = self._connect()
+                        self._start(self._connect())
                     except (av.FFmpegError, OSError, SourceError) as exc:
                         failures += 1
                         delay = self._backoff.delay(failures)
@@ -406,14 +331,10 @@ class UrlSource(_AvSource):
                     self.reconnects += 1
                     self._timeline.restart()
                     log.info("input %s reconnected", self.name)
-                try:
-                    got = self._reader.next_video()
-                except (av.FFmpegError, OSError, EOFError) as exc:
-                    got = None
-                    log.warning("input %s dropped (%s); reconnecting", self.name, scrubbed_reason(exc, self._secrets))
-                else:
-                    if got is None:
-                        log.warning("input %s ended; reconnecting", self.name)
+                got = self._next_video()  # a broken connection ends the reader (it logs why)
+                if got is None:
+                    how = "dropped" if self._reader.truncated else "ended"
+                    log.warning("input %s %s; reconnecting", self.name, how)
                 if got is not None:
                     return self._frame(*got)
                 self._pump_audio()
@@ -460,8 +381,13 @@ class WebcamSource(_AvSource):
             container = av.open(device, format="v4l2", options=options, timeout=(5.0, 5.0))
         except (av.FFmpegError, OSError) as exc:
             raise SourceError(f"camera {label} cannot be opened: {scrubbed_reason(exc, ())}") from None
-        self._reader = _AvReader(container, width, height, audio=False, frame_threads=False)
-        self.width, self.height = self._reader.width, self._reader.height
+        try:
+            reader = self._start(VideoReader.of_container(container, device, width=width, height=height,
+                                                          fallback_fps=fps))
+        except BaseException:
+            container.close()
+            raise
+        self.width, self.height = reader.width, reader.height
         self.fps = float(fps)
         self._timeline = _Timeline(self.fps)
         self._index = 0
@@ -469,10 +395,9 @@ class WebcamSource(_AvSource):
     def read(self) -> SourceFrame | None:
         if self._reader is None:
             return None
-        try:
-            got = self._reader.next_video()
-        except (av.FFmpegError, OSError, EOFError) as exc:
-            raise SourceError(f"camera {self.device} stopped: {scrubbed_reason(exc, ())}") from None
+        got = self._next_video()
+        if got is None and self._reader.truncated:
+            raise SourceError(f"camera {self.device} stopped: it stopped delivering frames")
         return None if got is None else self._frame(*got)
 
     def close(self) -> None:
@@ -582,7 +507,7 @@ class TestSource(Source):
                  realtime: bool = True, audio: bool = True, frames: int | None = None,
                  tone_hz: float = 440.0) -> None:
         super().__init__()
-        self.width, self.height = _output_size(width, height, 640, 360)
+        self.width, self.height = fit_size(width, height, 640, 360)
         self.fps = float(fps)
         self.name = "testsrc"
         self.has_audio = audio

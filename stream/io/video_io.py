@@ -15,28 +15,29 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
-from av.video.reformatter import ColorRange, Colorspace
 
 from engine.errors import ConfigError, SinkError, SourceError
+from stream.io.encoding import (
+    AUDIO_LAYOUT,
+    AudioOut,
+    add_audio_stream,
+    add_video_stream,
+    has_decoder,
+    has_encoder,
+    yuv_frame,
+)
+from stream.settings.encoder import AUDIO_RATE
+from stream.settings.names import CONTAINERS
 
 log = logging.getLogger(__name__)
-
-#: Output extension -> FFmpeg muxer name.
-CONTAINERS: dict[str, str] = {
-    ".mp4": "mp4",
-    ".mov": "mov",
-    ".mkv": "matroska",
-    ".webm": "webm",
-    ".flv": "flv",
-    ".ts": "mpegts",
-}
 
 #: Audio codecs copied packet by packet into each container (ones that players broadly accept there).
 #: Anything else is decoded and re-encoded (AAC, or Opus for WebM).
@@ -52,11 +53,8 @@ COPY_AUDIO: dict[str, frozenset[str]] = {
     "mpegts": frozenset({"aac", "mp3", "mp2", "ac3", "eac3"}),
 }
 
-_AUDIO_RATE = 48000
-_AUDIO_LAYOUT = "stereo"
-# BT.709 limited range, tagged in the stream and used for RGB -> YUV.
-_BT709 = 1
-_RANGE_MPEG = 1
+_FRAGMENTED_MP4 = "+frag_keyframe+empty_moov+default_base_moof"
+_MAX_PENDING_AUDIO = 500  # chunks written before the first frame, kept until it sets time zero
 
 
 def _fraction(value: object) -> Fraction | None:
@@ -141,6 +139,17 @@ class Frame:
     index: int  # 0 for the first frame yielded
 
 
+def fit_size(width: int | None, height: int | None, src_w: int, src_h: int) -> tuple[int, int]:
+    """Delivered size: as requested; one side given keeps the aspect ratio (even); none: native."""
+    if width and height:
+        return width, height
+    if width:
+        return width, max(2, round(src_h * width / src_w / 2) * 2)
+    if height:
+        return max(2, round(src_w * height / src_h / 2) * 2), height
+    return src_w, src_h
+
+
 def _open_input(path: str | os.PathLike[str]) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
     """Open ``path`` and pick its video stream, or raise SourceError."""
     name = os.fspath(path)
@@ -152,21 +161,31 @@ def _open_input(path: str | os.PathLike[str]) -> tuple[av.container.InputContain
         container = av.open(name, metadata_errors="replace")
     except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
         raise SourceError(f"{name}: not a readable video ({_reason(exc)})") from exc
+    try:
+        return container, _video_stream(container, name)
+    except SourceError:
+        container.close()
+        raise
+
+
+def _video_stream(container: av.container.InputContainer, name: str) -> av.video.stream.VideoStream:
+    """The container's first decodable video stream (cover pictures skipped), or SourceError."""
     streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
     if not streams:
         kinds = ", ".join(s.type for s in container.streams) or "none"
-        container.close()
         raise SourceError(f"{name}: has no video stream (streams: {kinds})")
     stream = streams[0]
     if not stream.codec_context or not stream.width or not stream.height:
-        container.close()
         raise SourceError(f"{name}: video stream {stream.index} cannot be decoded (codec {stream.codec.name})")
-    return container, stream
+    return stream
 
 
-def _describe(container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: str) -> VideoInfo:
+def _describe(container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: str,
+              fallback_fps: float | None = None) -> VideoInfo:
     tb = stream.time_base or Fraction(1, 90000)
     fps = _fraction(stream.average_rate) or _fraction(stream.guessed_rate) or _fraction(stream.base_rate)
+    if not fps and fallback_fps:
+        fps = Fraction(fallback_fps).limit_denominator(1001)
     if not fps:
         raise SourceError(f"{path}: video stream has no frame rate")
     start = stream.start_time if stream.start_time is not None else 0
@@ -227,6 +246,12 @@ class VideoReader:
     seeks to the keyframe before ``start_s`` and decodes and drops the frames before it, so the first
     frame yielded is the first one at or after ``start_s``. A truncated or damaged file yields what
     decodes, logs a warning and sets ``truncated``; it never raises mid-way. Opening raises SourceError.
+
+    The one reader: the live file, URL and camera sources read through it too. ``width``/``height``
+    resize (one of them keeps the aspect ratio, see :func:`fit_size`); ``audio`` also decodes the first
+    audio stream, resampled to 48 kHz stereo float32, into ``audio_chunks`` as ``(samples (2, N),
+    time_s or None)`` while the frames are read. :meth:`of_container` reads an already opened container
+    (a URL, a camera).
     """
 
     def __init__(
@@ -235,6 +260,10 @@ class VideoReader:
         start_s: float = 0.0,
         duration_s: float | None = None,
         max_frames: int | None = None,
+        *,
+        width: int | None = None,
+        height: int | None = None,
+        audio: bool = False,
     ) -> None:
         if not start_s >= 0:
             raise ConfigError(f"start {start_s!r} s: must be >= 0")
@@ -246,17 +275,60 @@ class VideoReader:
         self.start_s = float(start_s)
         self.duration_s = duration_s
         self.max_frames = max_frames
-        self._container, self._stream = _open_input(self.path)
+        container, stream = _open_input(self.path)
+        self._setup(container, stream, width, height, audio, frame_threads=True)
+
+    @classmethod
+    def of_container(
+        cls,
+        container: av.container.InputContainer,
+        name: str,
+        *,
+        width: int | None = None,
+        height: int | None = None,
+        audio: bool = False,
+        frame_threads: bool = False,
+        fallback_fps: float | None = None,
+    ) -> VideoReader:
+        """Read an opened container (a URL or a camera) from its start; ``name`` (redacted) is what logs show.
+
+        SourceError if it has no video stream; the container is closed by :meth:`close` (not on that error).
+        """
+        self = cls.__new__(cls)
+        self.path, self.start_s, self.duration_s, self.max_frames = name, 0.0, None, None
+        self._setup(container, _video_stream(container, name), width, height, audio, frame_threads, fallback_fps)
+        return self
+
+    def _setup(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream,
+               width: int | None, height: int | None, audio: bool, frame_threads: bool,
+               fallback_fps: float | None = None) -> None:
+        self._container, self._stream = container, stream
         try:
-            self.info = _describe(self._container, self._stream, self.path)
+            self.info = _describe(container, stream, self.path, fallback_fps)
         except BaseException:
-            self._container.close()
+            container.close()
             raise
-        self._stream.thread_type = "AUTO"
+        if frame_threads:
+            stream.thread_type = "AUTO"
+        self.width, self.height = fit_size(width, height, self.info.width, self.info.height)
+        self._resize = (self.width, self.height) != (self.info.width, self.info.height)
+        self._audio = container.streams.audio[0] if audio and container.streams.audio else None
+        self._resampler = (av.AudioResampler(format="fltp", layout=AUDIO_LAYOUT, rate=AUDIO_RATE)
+                           if self._audio is not None else None)
+        #: Decoded sound not yet taken: ``(samples (2, N) float32 at 48 kHz, time_s or None)``.
+        self.audio_chunks: deque[tuple[np.ndarray, float | None]] = deque()
+        start = container.start_time
+        #: The container's start in seconds (the origin live sources count from).
+        self.origin_s: float | None = start / av.time_base if start is not None else None
         #: True when the file ended (or broke) before its header said it would.
         self.truncated = False
         self.frames_read = 0
         self._started = False
+
+    @property
+    def has_audio(self) -> bool:
+        """Whether sound is decoded alongside (``audio`` asked and the input has an audio stream)."""
+        return self._audio is not None
 
     def __enter__(self) -> VideoReader:
         return self
@@ -285,15 +357,18 @@ class VideoReader:
             except av.FFmpegError as exc:  # not seekable: decode from the start and drop
                 log.warning("%s: cannot seek (%s); decoding from the start", self.path, _reason(exc))
         last_pts: int | None = None
-        packets = self._container.demux(stream)
+        packets = self._container.demux(stream) if self._audio is None else self._container.demux(stream, self._audio)
         while True:
             try:
                 packet = next(packets)  # at the end, demux gives empty packets that flush the decoder
             except StopIteration:
                 break
-            except av.FFmpegError as exc:
+            except (av.FFmpegError, OSError, EOFError) as exc:
                 self._mark_truncated(f"read failed ({_reason(exc)})")
                 packet = None  # flush what the decoder holds
+            if packet is not None and packet.stream is self._audio:
+                self._decode_audio(packet)
+                continue
             try:
                 decoded_frames = stream.codec_context.decode(packet)
             except av.FFmpegError as exc:
@@ -311,15 +386,39 @@ class VideoReader:
                 if end is not None and pts >= end:
                     return
                 self.frames_read += 1
-                yield Frame(decoded.to_ndarray(format="rgb24"), pts, float(pts * tb), self.frames_read - 1)
+                if self._resize:
+                    image = decoded.to_ndarray(format="rgb24", width=self.width, height=self.height)
+                else:
+                    image = decoded.to_ndarray(format="rgb24")
+                yield Frame(image, pts, float(pts * tb), self.frames_read - 1)
                 if self.max_frames is not None and self.frames_read >= self.max_frames:
                     return
             if packet is None:
                 break
+        self._flush_audio()
         if not self.truncated:
             self._check_complete(last_pts, step)
         if self.frames_read == 0:
             log.warning("%s: no frame decoded from %.3f s on", self.path, self.start_s)
+
+    def _decode_audio(self, packet: av.Packet) -> None:
+        assert self._resampler is not None
+        try:
+            for frame in packet.decode():
+                for out in self._resampler.resample(frame):
+                    self._add_audio(out)
+        except av.FFmpegError as exc:
+            log.debug("%s: skipping damaged audio (%s)", self.path, _reason(exc))
+
+    def _flush_audio(self) -> None:
+        if self._resampler is not None:
+            for out in self._resampler.resample(None):
+                self._add_audio(out)
+
+    def _add_audio(self, frame: av.AudioFrame) -> None:
+        samples = frame.to_ndarray().astype(np.float32, copy=False).reshape(2, -1)
+        if samples.shape[1]:
+            self.audio_chunks.append((samples, frame.time if frame.pts is not None else None))
 
     def _mark_truncated(self, why: str) -> None:
         self.truncated = True
@@ -355,16 +454,15 @@ class AudioRoute:
 
 
 class _AudioTrack:
-    """One source audio stream and its output stream; copies packets or decodes, resamples and encodes."""
+    """One source audio stream and its output stream; copies packets or decodes, resamples and places them."""
 
-    def __init__(self, source: av.audio.stream.AudioStream, output: av.audio.stream.AudioStream, copied: bool) -> None:
+    def __init__(self, source: av.audio.stream.AudioStream, output: av.audio.stream.AudioStream, copied: bool,
+                 out: AudioOut | None) -> None:
         self.source = source
         self.output = output
         self.copied = copied
-        self.resampler = None if copied else av.AudioResampler(format="fltp", layout=_AUDIO_LAYOUT, rate=_AUDIO_RATE)
-        self.buffer = np.zeros((2, 0), np.float32)  # decoded samples not yet encoded, (channels, n)
-        self.buffer_start_s: float | None = None  # source time of buffer[:, 0]
-        self.next_sample: int | None = None  # output pts (1/48000) of the next encoded sample
+        self.resampler = None if copied else av.AudioResampler(format="fltp", layout=AUDIO_LAYOUT, rate=AUDIO_RATE)
+        self.out = out  # the placement on the output clock (re-encoded tracks)
 
 
 class VideoWriter:
@@ -391,6 +489,13 @@ class VideoWriter:
     If finalising fails, or no frame was written, the partial file is removed (SinkError when no
     other exception is in flight). Opening checks that the path is writable and sets up the encoders
     (SinkError), and opens ``audio_from`` (SourceError), before any frame is written.
+
+    For live recordings (:class:`stream.io.sinks.file.FileSink`): ``video_options`` replace the
+    crf/preset libx264 options (e.g. a bitrate from :func:`stream.io.encoding.x264_options`);
+    ``audio_rate`` adds one audio track fed by :meth:`write_audio` (AAC, or Opus for .webm) at
+    ``audio_bitrate_kbps``; ``fragmented`` writes a fragmented MP4/MOV that stays playable if the
+    process dies before ``close``. Every re-encoded sound goes through the one placement of
+    :class:`stream.io.encoding.AudioOut` and ends with the video.
     """
 
     def __init__(
@@ -401,13 +506,20 @@ class VideoWriter:
         crf: int = 18,
         audio_from: str | os.PathLike[str] | None = None,
         preset: str = "veryfast",
+        video_options: Mapping[str, str] | None = None,
+        audio_rate: int | None = None,
+        audio_bitrate_kbps: int | None = None,
+        fragmented: bool = False,
         lossless: bool = False,
     ) -> None:
         self.path = os.fspath(path)
         self.lossless = lossless
         if not 0 <= crf <= 51:
             raise ConfigError(f"crf {crf!r}: must be in 0..51")
+        if audio_from is not None and audio_rate is not None:
+            raise ConfigError(f"{self.path}: sound comes from audio_from or from write_audio, not both")
         self.format = self._check_path(audio_from)
+        self.fragmented = fragmented
         self.fps = Fraction(like.fps)
         if self.fps <= 0:
             raise ConfigError(f"frame rate {like.fps!r}: must be > 0")
@@ -427,6 +539,8 @@ class VideoWriter:
         self._pending: av.Packet | None = None
         self._audio_done = False
         self._tracks: dict[int, _AudioTrack] = {}
+        self._pushed: AudioOut | None = None  # the track fed by write_audio
+        self._pending_audio: deque[tuple[np.ndarray, float]] = deque()  # before the first frame
         self._closed = False
         self._touched = False
         self._output: av.container.OutputContainer | None = None
@@ -434,12 +548,14 @@ class VideoWriter:
             try:
                 options = self._container_options()
                 self._output = av.open(self.path, "w", format=self.format, container_options=options)
-                self._add_video(crf, preset)
+                self._add_video(crf, preset, video_options)
             except (av.FFmpegError, ValueError) as exc:
-                why = f"crf {crf}, preset {preset!r}: {_reason(exc)}"
+                why = f"crf {crf}, preset {preset!r}: {_reason(exc)}" if video_options is None else _reason(exc)
                 raise SinkError(f"{self.path}: cannot set up the video encoder ({why})") from exc
             if audio_from is not None:
                 self._add_audio(os.fspath(audio_from))
+            if audio_rate is not None:
+                self._add_pushed_audio(audio_rate, audio_bitrate_kbps)
         except BaseException:
             self._discard()
             raise
@@ -453,7 +569,7 @@ class VideoWriter:
             allowed = ", ".join(CONTAINERS)
             raise SinkError(f"{self.path}: unsupported output extension {suffix or '(none)'!r}; use one of {allowed}")
         fmt = CONTAINERS[suffix]
-        if fmt == "webm" and not (_has_encoder("libvpx-vp9") and (_has_encoder("libopus") or _has_encoder("opus"))):
+        if fmt == "webm" and not (has_encoder("libvpx-vp9") and (has_encoder("libopus") or has_encoder("opus"))):
             allowed = ", ".join(s for s, f in CONTAINERS.items() if f != "webm")
             raise SinkError(f"{self.path}: .webm needs VP9 and Opus encoders, missing here; use one of {allowed}")
         if os.path.isdir(self.path):
@@ -475,13 +591,15 @@ class VideoWriter:
         return fmt
 
     def _container_options(self) -> dict[str, str]:
-        return {"movflags": "+faststart"} if self.format in ("mp4", "mov") else {}
+        if self.format not in ("mp4", "mov"):
+            return {}
+        return {"movflags": _FRAGMENTED_MP4 if self.fragmented else "+faststart"}
 
-    def _add_video(self, crf: int, preset: str) -> None:
+    def _add_video(self, crf: int, preset: str, video_options: Mapping[str, str] | None) -> None:
         assert self._output is not None
         if self.lossless:
             if self.format not in ("matroska", "mp4", "mov"):
-                raise ValueError(f"lossless output needs .mkv, .mp4 or .mov, not {self.format}")
+                raise ConfigError(f"lossless output needs .mkv, .mp4 or .mov, not {self.format}")
             stream = self._output.add_stream("libx264rgb", rate=self.fps)
             stream.options = {"qp": "0", "preset": preset}
             stream.width, stream.height, stream.pix_fmt = self.width, self.height, "rgb24"
@@ -490,20 +608,24 @@ class VideoWriter:
             self._video = stream
             return
         if self.format == "webm":
-            stream = self._output.add_stream("libvpx-vp9", rate=self.fps)
             # crf on VP9's 0..63 scale, constant quality (b=0); row-mt for speed.
-            stream.options = {"crf": str(crf), "b": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"}
+            codec, options = "libvpx-vp9", {"crf": str(crf), "b": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"}
         else:
-            stream = self._output.add_stream("libx264", rate=self.fps)
-            stream.options = {"crf": str(crf), "preset": preset}
-        stream.width, stream.height, stream.pix_fmt = self.width, self.height, "yuv420p"
-        stream.time_base = self.time_base
-        ctx = stream.codec_context
-        ctx.time_base = self.time_base
-        ctx.colorspace = ctx.color_primaries = ctx.color_trc = _BT709
-        ctx.color_range = _RANGE_MPEG
-        ctx.open()  # now, so that bad settings fail before any frame is dreamed
-        self._video = stream
+            codec, options = "libx264", dict(video_options) if video_options is not None else {"crf": str(crf), "preset": preset}
+        # Opened now, so that bad settings fail before any frame is dreamed.
+        self._video = add_video_stream(self._output, codec, width=self.width, height=self.height, fps=self.fps,
+                                       time_base=self.time_base, options=options)
+
+    def _audio_codec(self) -> str:
+        return ("libopus" if has_encoder("libopus") else "opus") if self.format == "webm" else "aac"
+
+    def _add_pushed_audio(self, rate: int, bitrate_kbps: int | None) -> None:
+        assert self._output is not None
+        if self.format == "webm" and rate != AUDIO_RATE:
+            raise SinkError(f"{self.path}: .webm (Opus) takes {AUDIO_RATE} Hz audio, not {rate} Hz")
+        kbps = bitrate_kbps or (128 if self.format == "webm" else 192)
+        output = add_audio_stream(self._output, self._audio_codec(), rate, kbps * 1000)
+        self._pushed = AudioOut(output, rate, self._mux)
 
     def _add_audio(self, audio_from: str) -> None:
         assert self._output is not None
@@ -522,15 +644,13 @@ class VideoWriter:
                     output = None
             copied = output is not None
             if output is None:
-                if source.codec_context is None or not _has_decoder(name):
+                if source.codec_context is None or not has_decoder(name):
                     log.warning("%s: audio stream %d (%s) cannot be decoded; left out", audio_from, source.index, name)
                     continue
-                codec = ("libopus" if _has_encoder("libopus") else "opus") if self.format == "webm" else "aac"
-                output = self._output.add_stream(codec, rate=_AUDIO_RATE)
-                output.layout = _AUDIO_LAYOUT
-                output.bit_rate = 128000 if self.format == "webm" else 192000
-                output.time_base = Fraction(1, _AUDIO_RATE)
-            self._tracks[source.index] = _AudioTrack(source, output, copied)
+                bit_rate = 128000 if self.format == "webm" else 192000
+                output = add_audio_stream(self._output, self._audio_codec(), AUDIO_RATE, bit_rate)
+            out = None if copied else AudioOut(output, AUDIO_RATE, self._mux)
+            self._tracks[source.index] = _AudioTrack(source, output, copied, out)
             routes.append(AudioRoute(source.index, name, output.codec_context.name, copied))
             how = "copied" if copied else f"re-encoded to {output.codec_context.name}"
             log.info("%s: audio stream %d (%s) %s", self.path, source.index, name, how)
@@ -562,6 +682,8 @@ class VideoWriter:
         if self.frames_written == 0:
             self._origin_pts = 0 if pts is None else int(pts)
             self._origin_s = float(self._origin_pts * self.time_base)
+            while self._pending_audio:
+                self.write_audio(*self._pending_audio.popleft())
         out_pts = self._last_pts + self._frame_ticks if pts is None else int(pts) - self._origin_pts
         if out_pts <= self._last_pts:
             log.warning("%s: pts %s not after %s; using %s", self.path, out_pts, self._last_pts, self._last_pts + 1)
@@ -569,11 +691,15 @@ class VideoWriter:
         if image.shape[:2] != (self.height, self.width):
             pad = ((0, self.height - image.shape[0]), (0, self.width - image.shape[1]), (0, 0))
             image = np.pad(image, pad, mode="edge")
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-        if not self.lossless:
-            frame = frame.reformat(format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG)
+        if self.lossless:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        else:
+            frame = yuv_frame(image)
         frame.pts, frame.time_base, frame.duration = out_pts, self.time_base, self._frame_ticks
         try:
+            if self._pushed is not None:
+                self._pushed.keep_up(float(out_pts * self.time_base))
+                self._pushed.encode()
             self._mux(self._video.encode(frame))
             self._last_pts = out_pts
             self.frames_written += 1
@@ -581,6 +707,26 @@ class VideoWriter:
             self._pump_audio(self._end_s)
         except (av.FFmpegError, OSError) as exc:
             raise SinkError(f"{self.path}: writing frame {self.frames_written} failed ({_reason(exc)})") from exc
+
+    def write_audio(self, samples: np.ndarray, time_s: float) -> None:
+        """Add float32 stereo ``(2, N)`` samples (at ``audio_rate``) starting at ``time_s`` on the frames' clock.
+
+        Needs ``audio_rate``. Sound before the first frame is held until it sets time zero.
+        """
+        if self._closed or self._output is None:
+            raise SinkError(f"{self.path}: writer is closed")
+        if self._pushed is None:
+            raise SinkError(f"{self.path}: writer was opened without audio_rate; it takes no sound")
+        if self.frames_written == 0:
+            self._pending_audio.append((samples, time_s))
+            while len(self._pending_audio) > _MAX_PENDING_AUDIO:
+                self._pending_audio.popleft()
+            return
+        try:
+            self._pushed.place(samples, time_s - self._origin_s)
+            self._pushed.encode()
+        except (av.FFmpegError, OSError) as exc:
+            raise SinkError(f"{self.path}: writing audio failed ({_reason(exc)})") from exc
 
     # -- audio -------------------------------------------------------------------------------------
 
@@ -636,8 +782,8 @@ class VideoWriter:
             else:
                 self._decode_audio(track, packet)
         for track in self._tracks.values():
-            if not track.copied:
-                self._encode_audio(track, until_s)
+            if track.out is not None:
+                track.out.encode(until_s)
 
     def _decode_audio(self, track: _AudioTrack, packet: av.Packet | None) -> None:
         try:
@@ -649,37 +795,12 @@ class VideoWriter:
             log.warning("%s: skipping damaged audio (%s)", track.source.container.name, _reason(exc))
 
     def _buffer_audio(self, track: _AudioTrack, frame: av.AudioFrame | None) -> None:
-        assert track.resampler is not None
-        if frame is not None and frame.time is not None and track.buffer_start_s is None:
-            track.buffer_start_s = frame.time - self._origin_s
+        """Resample a decoded frame (None: the resampler's tail) and place it at its source time."""
+        assert track.resampler is not None and track.out is not None
+        start_s = frame.time - self._origin_s if frame is not None and frame.time is not None else None
         for out in track.resampler.resample(frame):
-            data = out.to_ndarray().astype(np.float32, copy=False).reshape(2, -1)
-            if track.buffer_start_s is None:
-                track.buffer_start_s = 0.0
-            track.buffer = np.concatenate([track.buffer, data], axis=1)
-
-    def _encode_audio(self, track: _AudioTrack, until_s: float, flush: bool = False) -> None:
-        """Encode buffered samples that fall in [0, until_s) of output time."""
-        if track.buffer_start_s is None:
-            return
-        rate = _AUDIO_RATE
-        first = round(track.buffer_start_s * rate)  # output sample index of buffer[:, 0]
-        if first < 0:  # before the first frame
-            drop = min(-first, track.buffer.shape[1])
-            track.buffer, first = track.buffer[:, drop:], first + drop
-        stop = round(until_s * rate)
-        take = max(0, min(track.buffer.shape[1], stop - first))
-        if take:
-            chunk = np.ascontiguousarray(track.buffer[:, :take])
-            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=_AUDIO_LAYOUT)
-            frame.sample_rate, frame.time_base = rate, Fraction(1, rate)
-            frame.pts = first if track.next_sample is None else track.next_sample  # contiguous after the start
-            track.next_sample = frame.pts + take
-            self._mux(track.output.encode(frame))
-            track.buffer, first = track.buffer[:, take:], first + take
-        track.buffer_start_s = first / rate
-        if flush:
-            self._mux(track.output.encode(None))
+            track.out.place(out.to_ndarray().astype(np.float32, copy=False).reshape(2, -1), start_s)
+            start_s = None  # what the resampler gives after the first chunk follows on
 
     # -- closing -----------------------------------------------------------------------------------
 
@@ -694,9 +815,11 @@ class VideoWriter:
         try:
             self._pump_audio(self._end_s)
             for track in self._tracks.values():
-                if not track.copied:
+                if track.out is not None:
                     self._decode_audio(track, None)  # the decoder's and resampler's tails
-                    self._encode_audio(track, self._end_s, flush=True)
+                    track.out.finish(self._end_s)
+            if self._pushed is not None:
+                self._pushed.finish(self._end_s)
             self._mux(self._video.encode(None))
             assert self._output is not None
             self._output.close()
@@ -733,19 +856,3 @@ class VideoWriter:
             self._output = None
         if self._touched and os.path.isfile(self.path):
             os.remove(self.path)
-
-
-def _has_encoder(name: str) -> bool:
-    try:
-        av.Codec(name, "w")
-    except (av.FFmpegError, ValueError):
-        return False
-    return True
-
-
-def _has_decoder(name: str) -> bool:
-    try:
-        av.Codec(name, "r")
-    except (av.FFmpegError, ValueError):
-        return False
-    return True

@@ -1,8 +1,14 @@
 """Pretrained weights: a file given by the user, a file shipped in a package, or a download.
 
 Downloads go once into the torch hub cache (``torch.hub.get_dir()/checkpoints``), with a
-progress bar on stderr and a SHA-256 check, through a temporary file that is renamed into
-place only when the digest matches. Every failure is a one-line :class:`ModelError`.
+progress bar on stderr (tqdm) and a SHA-256 check, through a temporary file that is renamed
+into place only when the digest matches and every promised byte came. Every failure is a
+one-line :class:`ModelError`.
+
+Not ``torch.hub.download_url_to_file``: it has no timeout (a server that stops answering
+hangs the download for good) and does not compare the bytes received with Content-Length,
+so with no known digest a download that broke off is cached as if whole (checked with
+torch 2.13: 5000 of 5100 promised bytes were moved into place).
 """
 from __future__ import annotations
 
@@ -11,9 +17,7 @@ import http.client
 import importlib
 import logging
 import os
-import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -22,9 +26,11 @@ from typing import IO
 
 import torch
 from torch import Tensor
+from tqdm import tqdm
 
 from engine.errors import ModelError
 from engine.models.registry import ModelSpec
+from stream.io.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -110,19 +116,19 @@ def download(url: str, dest: Path, *, sha256: str | None = None, progress: bool 
 def _fetch(url: str, out: IO[bytes], *, progress: bool, hint: str) -> str:
     """Stream ``url`` into ``out``; return the hex SHA-256 of what was written."""
     sha = hashlib.sha256()
-    bar: _ProgressBar | None = None
+    bar: tqdm | None = None
     done = total = 0
     try:
         request = urllib.request.Request(url, headers={"User-Agent": "dreamstream"})
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
             total = int(response.headers.get("Content-Length") or 0)
-            bar = _ProgressBar(total, Path(url).name) if progress else None
+            bar = progress_bar(total or None, "B", enabled=progress, desc=Path(url).name, unit_scale=True,
+                               unit_divisor=1024)
             while chunk := response.read(CHUNK):
                 out.write(chunk)
                 sha.update(chunk)
                 done += len(chunk)
-                if bar:
-                    bar.update(done)
+                bar.update(len(chunk))
     except urllib.error.HTTPError as exc:
         raise ModelError(f"could not download {url} (HTTP {exc.code} {exc.reason}); {hint}") from exc
     except urllib.error.URLError as exc:
@@ -130,7 +136,7 @@ def _fetch(url: str, out: IO[bytes], *, progress: bool, hint: str) -> str:
     except (OSError, http.client.HTTPException, ValueError) as exc:
         raise ModelError(f"could not download {url} ({_reason(exc)}); {hint}") from exc
     finally:
-        if bar:
+        if bar is not None:
             bar.close()  # ends the bar's line, also when the download broke off
     if total and done != total:
         raise ModelError(f"could not download {url} (got {done} of {total} bytes); {hint}")
@@ -141,38 +147,6 @@ def _reason(exc: object) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__
-
-
-class _ProgressBar:
-    """A one-line text bar on stderr: ``name  42% [=====     ] 41.2/98.0 MB``."""
-
-    def __init__(self, total: int, name: str, stream: IO[str] | None = None, width: int = 30) -> None:
-        self.total, self.name, self.width = total, name, width
-        self.stream = stream or sys.stderr
-        self._last = 0.0
-        self._done = 0
-
-    def update(self, done: int, force: bool = False) -> None:
-        self._done = done
-        now = time.monotonic()
-        if not force and now - self._last < 0.2:
-            return
-        self._last = now
-        mb = f"{done / 1e6:.1f}"
-        if self.total:
-            frac = min(done / self.total, 1.0)
-            fill = int(frac * self.width)
-            bar = "=" * fill + " " * (self.width - fill)
-            line = f"{self.name} {frac:4.0%} [{bar}] {mb}/{self.total / 1e6:.1f} MB"
-        else:
-            line = f"{self.name} {mb} MB"
-        self.stream.write("\r" + line)
-        self.stream.flush()
-
-    def close(self) -> None:
-        self.update(self._done, force=True)
-        self.stream.write("\n")
-        self.stream.flush()
 
 
 def _package_file(package: str, filename: str) -> Path:

@@ -85,15 +85,15 @@ def open_outputs(specs: Sequence[str], ls: LiveSettings) -> list[Sink]:
     if doubled:
         raise ConfigError(f"output {doubled[0]!r} is given twice; each output once")
     enc = encoder_settings(ls)
-    key = stream_key(ls) if "twitch" in specs else None
+    wants_key = "twitch" in specs or any("{stream_key}" in spec for spec in specs)
+    key = stream_key(ls) if wants_key else None  # the environment or the key file, read once
     sinks: list[Sink] = []
     try:
         for spec in specs:
             if "{stream_key}" in spec:
-                k = stream_key(ls)
-                if not k:
+                if not key:
                     raise SinkError(f"output uses {{stream_key}} but ${STREAM_KEY_ENV} is not set")
-                spec = spec.replace("{stream_key}", k)
+                spec = spec.replace("{stream_key}", key)
             sinks.append(open_sink(spec, enc, twitch_ingest=ls.twitch_ingest, stream_key=key))
     except BaseException:
         close_all(sinks)

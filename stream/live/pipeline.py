@@ -39,6 +39,7 @@ from stream.settings.live import LiveSettings
 
 log = logging.getLogger(__name__)
 
+OUTPUT_BUFFER_BYTES = 256 << 20
 AUDIO_QUEUE_CHUNKS = 2000  # about 20-40 s of decoded audio: more means nobody is taking it
 
 
@@ -88,7 +89,9 @@ class LivePipeline:
         self.frames: StageQueue[SourceFrame] = StageQueue(settings.capture_queue)
         self.audio: deque[AudioChunk] = deque()
         self.audio_lock = threading.Lock()
-        feed_size = max(4, settings.fps)  # about a second of frames per output
+        # Up to 3 s of frames per output, within about 256 MB: enough to ride out a slow moment.
+        frame_bytes = settings.width * settings.height * 3
+        feed_size = max(4, min(3 * settings.fps, OUTPUT_BUFFER_BYTES // frame_bytes))
         self.feeds = [OutputFeed(s, feed_size, block=not source.live) for s in self.sinks]
         self.newest: Dreamed | None = None
         self._taken = 0  # sequence number of the newest dream the output has sent

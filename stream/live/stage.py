@@ -12,7 +12,7 @@ from engine.imagenet import display_name
 from engine.models.registry import DreamModel
 from engine.objectives import Objective, klass, layer
 from engine.temporal import TemporalDreamer, TemporalSettings
-from stream.settings.controls import ControlBoard, LiveControls
+from stream.settings.controls import ControlBoard, LiveControls, scaled_steps, with_strength
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +53,19 @@ class DreamStage:
 
     def _objective(self, c: LiveControls) -> tuple[Objective, DreamSettings]:
         objective, is_class = self.objective_for(self.model, c)
-        base = self.base["class" if is_class else "dream"]
-        settings = dataclasses.replace(base, octaves=c.octaves, step_size=base.step_size * c.strength)
-        return objective, settings
+        preset = c.class_dream if is_class else c.dream  # !preset's settings, else the start ones
+        base = preset or self.base["class" if is_class else "dream"]
+        return objective, with_strength(base, c.strength, c.octaves)
+
+    def _temporal(self, c: LiveControls) -> TemporalSettings:
+        """The temporal settings with ``c.flow``, and the steps per carried frame scaled by ``c.strength``."""
+        steps = scaled_steps(self.temporal_settings.steps_per_frame, c.strength)
+        return dataclasses.replace(self.temporal_settings, flow=c.flow, steps_per_frame=steps)
 
     def _build(self, c: LiveControls) -> TemporalDreamer:
         objective, settings = self._objective(c)
-        temporal = dataclasses.replace(self.temporal_settings, flow=c.flow)
         self.applied = c
-        return TemporalDreamer(Dreamer(self.model, objective, settings), temporal)
+        return TemporalDreamer(Dreamer(self.model, objective, settings), self._temporal(c))
 
     def apply(self) -> None:
         """Take the board's controls if they changed (between frames, atomically)."""
@@ -82,10 +86,12 @@ class DreamStage:
             return
         objective, settings = self._objective(c)
         self.temporal.dreamer.settings = settings
+        self.temporal.settings = self._temporal(c)
         self.temporal.set_objective(objective)
         self.applied = c
         what = f"class {display_name(c.target)}" if c.target is not None else f"layer {c.layer}"
-        log.info("now dreaming %s (strength %.2g, octaves %d)", what, c.strength, c.octaves)
+        log.info("now dreaming %s (strength %.2g, octaves %d, steps %d, step size %.3g, preset %s)", what,
+                 c.strength, c.octaves, settings.steps, settings.step_size, c.preset)
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         self.apply()

@@ -109,8 +109,9 @@ def dream_video(reader: Any, writer: Any, dream: Any, bar: Any = None) -> VideoR
                 kind = getattr(dream, "last_kind", None) or "frame"
                 run.kinds[kind] += 1
                 run.frame_seconds.append((kind, time.monotonic() - began))
-                if bar is not None:
-                    bar.update(run.frames, kind)
+                if bar is not None:  # a tqdm bar
+                    bar.set_postfix_str(kind, refresh=False)
+                    bar.update(1)
     except KeyboardInterrupt:
         run.interrupted = 130
     except Terminated:

@@ -8,11 +8,13 @@ configured budget (octaves, strength as a multiplier on steps/step size, model, 
 from __future__ import annotations
 
 import dataclasses
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from engine.dream import DreamSettings
 from engine.errors import ConfigError, DreamError, did_you_mean
 from stream.settings.chat import ChatLimits
 from stream.settings.checks import is_finite_number
@@ -24,8 +26,10 @@ class LiveControls:
     """One consistent set of live settings; the pipeline reads it once per frame.
 
     ``target`` is an ImageNet class index (``None`` = dream the layer), ``target_name`` its
-    display name; ``strength`` multiplies steps/step size; ``requested_by`` the viewers whose
-    request is active; ``active_until`` the ``time.monotonic()`` second it ends (or ``None``).
+    display name; ``strength`` multiplies steps and step size (:func:`with_strength`);
+    ``requested_by`` the viewers whose request is active; ``active_until`` the
+    ``time.monotonic()`` second it ends (or ``None``).  ``dream``/``class_dream`` are the
+    settings of ``preset`` (``!preset`` loads them; ``None``: the ones the stage started with).
     """
 
     model: str = "efficientnet_lite0"
@@ -39,6 +43,23 @@ class LiveControls:
     requested_by: tuple[str, ...] = ()
     active_until: float | None = None
     locked: bool = False
+    dream: DreamSettings | None = None
+    class_dream: DreamSettings | None = None
+
+
+def scaled_steps(steps: int, strength: float) -> int:
+    """``steps`` times ``strength``, rounded down but at least 1 (0 stays 0): never more than asked."""
+    return 0 if steps <= 0 else max(1, math.floor(steps * strength + 1e-9))
+
+
+def with_strength(settings: DreamSettings, strength: float, octaves: int) -> DreamSettings:
+    """``settings`` with ``octaves``, and steps and step size scaled by ``strength``.
+
+    Rounding the steps down keeps the cost of a frame within ``strength`` times the
+    preset's, so :class:`ChatLimits`' ``max_strength`` bounds it.
+    """
+    return dataclasses.replace(settings, octaves=octaves, steps=scaled_steps(settings.steps, strength),
+                               step_size=settings.step_size * strength)
 
 
 LayerResolver = Callable[[str, str], str]
@@ -46,7 +67,11 @@ LayerResolver = Callable[[str, str], str]
 
 
 def registry_layer(model: str, layer: str) -> str:
-    """Resolve ``layer`` (a name or alias such as ``eyes``) with the model registry."""
+    """Resolve ``layer`` (a name or alias such as ``eyes``) with the model registry.
+
+    The one resolver of stream/: it asks :meth:`engine.models.registry.ModelSpec.layer`, and
+    everything above (the board, chat's ``!layer``) goes through a :class:`ControlBoard`.
+    """
     from engine.models.registry import get_spec
 
     return get_spec(model).layer(layer).name
@@ -82,6 +107,9 @@ def check_controls(
         raise ConfigError(f"active_until {c.active_until!r} is not a finite time")
     if not isinstance(c.requested_by, tuple) or not all(isinstance(u, str) for u in c.requested_by):
         raise ConfigError(f"requested_by {c.requested_by!r} is not a tuple of names")
+    for key in ("dream", "class_dream"):
+        if getattr(c, key) is not None and not isinstance(getattr(c, key), DreamSettings):
+            raise ConfigError(f"{key} {getattr(c, key)!r} is not a DreamSettings (or None)")
     try:
         layer = resolve_layer(c.model, c.layer)
     except DreamError as e:
@@ -124,6 +152,15 @@ class ControlBoard:
     def initial(self) -> LiveControls:
         """The controls the board started with (what ``!reset`` goes back to)."""
         return self._initial
+
+    def base_layer(self) -> str:
+        """The layer dreamed when no request is active: the start layer, or the current model's default."""
+        model = self.get().model
+        return self._initial.layer if model == self._initial.model else self._default_layer(model)
+
+    def resolve_layer(self, model: str, layer: str) -> str:
+        """The canonical name of ``layer`` (a name or alias) in ``model``; raises :class:`DreamError`."""
+        return self._resolve_layer(model, layer)
 
     @property
     def version(self) -> int:

@@ -5,6 +5,9 @@ from dataclasses import dataclass
 
 from engine.errors import ConfigError, did_you_mean
 
+#: The sample rate of every decoded input and generated sound (stereo float32), and the default output rate.
+AUDIO_RATE = 48000
+
 X264_PRESETS = (
     "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
 )
@@ -25,7 +28,7 @@ class EncoderSettings:
     preset: str = "veryfast"
     keyframe_interval_s: float = 2.0
     audio_bitrate_kbps: int = 128
-    audio_rate: int = 48000
+    audio_rate: int = AUDIO_RATE
     audio: bool = True
     threads: int = 1
 
@@ -50,7 +53,7 @@ class EncoderSettings:
             raise bad("keyframe_interval_s", "0.1 to 20 seconds")
         if not 32 <= self.audio_bitrate_kbps <= 512:
             raise bad("audio_bitrate_kbps", "32 to 512")
-        if self.audio_rate not in (44100, 48000):
+        if self.audio_rate not in (44100, AUDIO_RATE):
             raise bad("audio_rate", "44100 or 48000")
         if not isinstance(self.threads, int) or not 0 <= self.threads <= 64:
             raise bad("threads", "0 (auto) to 64")

@@ -1,4 +1,4 @@
-"""The names the settings, the command layer and the live pipeline share: flows, roles, commands."""
+"""The names the settings, the command layer and the live pipeline share: flows, roles, commands, containers."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -12,7 +12,18 @@ FLOWS = TEMPORAL_FLOWS  # what a dream can follow: "dis", "farneback" or "none" 
 FLOW_PRESETS = tuple(DIS_PRESETS)  # DIS quality presets
 
 
-ROLES = ("viewer", "moderator", "broadcaster", "off")  # "off" disables a command for everyone
+ROLES = ("viewer", "moderator", "broadcaster", "off")
+"""Chat roles, lowest first: a command set to a role is open to that role and every role after it;
+``off`` disables a command for everyone."""
+
+
+ROLE_RANK: Mapping[str, int] = MappingProxyType({role: rank for rank, role in enumerate(ROLES)})
+
+
+ROLE_PLURAL: Mapping[str, str] = MappingProxyType(
+    {"viewer": "viewers", "moderator": "moderators", "broadcaster": "the broadcaster", "off": "nobody"}
+)
+"""How a refusal names the people a command is for ("!skip is for moderators only")."""
 
 
 NUM_CLASSES = 1000
@@ -33,3 +44,14 @@ DEFAULT_ROLES: Mapping[str, str] = MappingProxyType(
 
 
 RTMP_SCHEMES = ("rtmp", "rtmps", "rtmpt", "rtmpts", "rtmpe", "rtmpte")
+
+
+#: Output file extension -> FFmpeg muxer: the one table for ``video`` outputs, live recordings and clips.
+CONTAINERS: Mapping[str, str] = MappingProxyType({
+    ".mp4": "mp4",
+    ".mov": "mov",
+    ".mkv": "matroska",
+    ".webm": "webm",
+    ".flv": "flv",
+    ".ts": "mpegts",
+})

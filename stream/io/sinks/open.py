@@ -54,10 +54,11 @@ from engine.errors import SinkError, did_you_mean
 from stream.io.backoff import BackoffPolicy
 from stream.io.redact import redact_url, secrets_of
 from stream.io.sinks.base import NullSink, Sink
-from stream.io.sinks.encode import FILE_FORMATS, AvSink
+from stream.io.sinks.file import FileSink
 from stream.io.sinks.preview import PreviewSink
 from stream.io.sinks.reconnect import ReconnectingSink
 from stream.settings.encoder import EncoderSettings
+from stream.settings.names import CONTAINERS
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ SINK_FORMS = (
     "rtmp://host/app/KEY",
     "rtmps://host/app/KEY",
     "twitch",
-    "a file path ending in .mp4, .mkv, .flv or .ts",
+    "a file path ending in " + ", ".join(CONTAINERS),
     "udp://host:port",
     "preview",
     "null",
@@ -152,15 +153,10 @@ def open_sink(
         extra = " (srt is not available in this FFmpeg build)" if scheme == "srt" else ""
         raise SinkError(f"output {redact_url(spec)!r} has an unsupported scheme {scheme!r}{extra}; {allowed}")
     path = Path(spec)
-    format = FILE_FORMATS.get(path.suffix.lower())
-    if format is None:
+    if path.suffix.lower() not in CONTAINERS:
         raise SinkError(f"output {spec!r} is not a known output; {allowed}"
                         + did_you_mean(spec, ("twitch", "preview", "null")))
-    options = {}
-    if format == "mp4":
-        # Fragmented MP4: playable even if the process dies before the trailer.
-        options["movflags"] = "+frag_keyframe+empty_moov+default_base_moof"
-    return AvSink(str(path), settings, format=format, name=str(path), live=False, container_options=options)
+    return FileSink(str(path), settings)
 
 
 def _network_sink(

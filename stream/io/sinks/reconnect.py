@@ -13,7 +13,7 @@ from engine.errors import SinkError
 from stream.io.backoff import BackoffPolicy
 from stream.io.redact import scrubbed_reason
 from stream.io.sinks.base import Sink, SinkStats, check_audio, check_image
-from stream.io.sinks.encode import _NETWORK_ERRORS
+from stream.io.sinks.encode import NETWORK_ERRORS
 from stream.settings.encoder import EncoderSettings
 
 log = logging.getLogger(__name__)
@@ -119,14 +119,14 @@ class ReconnectingSink(Sink):
                     self._written += 1
                 else:
                     inner.write_audio(data, pts_s)
-            except _NETWORK_ERRORS as exc:
+            except NETWORK_ERRORS as exc:
                 self._dropped += kind == "v"
                 self._fail(inner, exc)
         inner = self._inner
         if inner is not None:
             try:
                 inner.close()
-            except _NETWORK_ERRORS as exc:
+            except NETWORK_ERRORS as exc:
                 log.warning("output %s did not close cleanly: %s", self.name, exc)
 
     def _fail(self, inner: Sink, exc: BaseException) -> None:
@@ -143,13 +143,13 @@ class ReconnectingSink(Sink):
         log.warning("%s; reconnecting in %.1f s", reason, delay)
         try:
             inner.close()
-        except _NETWORK_ERRORS:
+        except NETWORK_ERRORS:
             pass
 
     def _try_connect(self) -> None:
         try:
             self._inner = self._opener()
-        except _NETWORK_ERRORS as exc:
+        except NETWORK_ERRORS as exc:
             self._failures += 1
             delay = self._backoff.delay(self._failures)
             self._next_attempt = self._clock() + delay

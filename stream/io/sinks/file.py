@@ -1,0 +1,94 @@
+"""A live recording: the one file writer (:class:`~stream.io.video_io.VideoWriter`) behind the sink interface."""
+from __future__ import annotations
+
+import logging
+from collections import deque
+from fractions import Fraction
+
+import numpy as np
+
+from engine.errors import SinkError
+from stream.io.encoding import x264_options
+from stream.io.sinks.base import Sink, SinkStats, check_audio, check_image
+from stream.io.video_io import VideoSpec, VideoWriter
+from stream.settings.encoder import EncoderSettings
+
+log = logging.getLogger(__name__)
+
+_MAX_PENDING_AUDIO = 500  # chunks written before the first frame, kept until it sets time zero
+
+
+class FileSink(Sink):
+    """Record the live output to a file, written as ``video`` writes its outputs (same encoder, tags, audio).
+
+    Constant frame rate: a frame's pts is ``round((pts_s - first_pts_s) * fps)``, bumped to the next tick when it
+    does not advance. libx264 at the settings' bitrate (ABR); an MP4/MOV is fragmented, so it stays playable if
+    the process dies. Audio (settings.audio) is AAC at ``settings.audio_rate``, placed on the sample clock from
+    the first frame's time and as long as the video. ``close`` finalises (SinkError if that fails).
+    """
+
+    live = False
+
+    def __init__(self, path: str, settings: EncoderSettings) -> None:
+        self.name = path
+        self.settings = settings
+        self._t0: float | None = None
+        self._last_index = -1
+        self._frames = 0
+        self._pending_audio: deque[tuple[np.ndarray, float]] = deque()
+        self._closed = False
+        spec = VideoSpec(settings.width, settings.height, Fraction(settings.fps))
+        try:
+            self._writer = VideoWriter(
+                path, spec, preset=settings.preset, video_options=x264_options(settings, live=False),
+                audio_rate=settings.audio_rate if settings.audio else None,
+                audio_bitrate_kbps=settings.audio_bitrate_kbps, fragmented=True,
+            )
+        except SinkError as e:
+            raise SinkError(f"cannot open output {path}: {str(e).removeprefix(path + ': ')}") from None
+        log.info("output %s open (%dx%d %d fps, %d kbps)", path, settings.width, settings.height, settings.fps,
+                 settings.video_bitrate_kbps)
+
+    def write_video(self, image: np.ndarray, pts_s: float) -> None:
+        check_image(image, self.settings, self.name)
+        if self._closed:
+            raise SinkError(f"output {self.name} is closed")
+        if self._t0 is None:
+            self._t0 = pts_s
+        index = max(round((pts_s - self._t0) * self.settings.fps), self._last_index + 1)
+        self._writer.write(image, index)
+        self._last_index = index
+        self._frames += 1
+        while self._pending_audio:
+            samples, start_s = self._pending_audio.popleft()
+            self._writer.write_audio(samples, start_s - self._t0)
+
+    def write_audio(self, samples: np.ndarray, pts_s: float) -> None:
+        if not self.settings.audio:
+            return
+        check_audio(samples, self.name)
+        if self._closed:
+            raise SinkError(f"output {self.name} is closed")
+        if self._t0 is None:  # the first video frame sets time zero
+            self._pending_audio.append((samples, pts_s))
+            while len(self._pending_audio) > _MAX_PENDING_AUDIO:
+                self._pending_audio.popleft()
+            return
+        self._writer.write_audio(samples, pts_s - self._t0)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._writer.close()
+        except SinkError:
+            if self._frames:
+                raise
+            log.info("output %s closed with no frame; nothing written", self.name)  # and no empty file left
+            return
+        log.info("output %s closed after %d frames", self.name, self._frames)
+
+    @property
+    def stats(self) -> SinkStats:
+        return SinkStats(frames_written=self._frames)
