@@ -359,9 +359,15 @@ def test_changed_settings_or_input_start_over(clip: Path, tmp_path: Path, caplog
     assert "reusing" not in caplog.text
 
 
-def test_bad_input_fails_before_any_worker_starts(clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_bad_input_fails_before_any_worker_starts(
+    clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from stream.cli import main
+    from stream.render import pools
 
+    started: list[str] = []
+    for pool in (pools.LocalPool, pools.RayPool):
+        monkeypatch.setattr(pool, "run", lambda self, *args: started.append(type(self).__name__))
     out = tmp_path / "out.mp4"
     for argv, code, message in [
         ([str(tmp_path / "missing.mp4"), str(out)], 4, "no such file"),
@@ -373,7 +379,7 @@ def test_bad_input_fails_before_any_worker_starts(clip: Path, tmp_path: Path, ca
         assert main(["video", *argv, "--workers", "2"]) == code
         assert message in one_error_line(capsys.readouterr().err)
         assert not out.exists() and not Path(str(out) + ".parts").exists()
-    assert "ray" not in sys.modules or not sys.modules["ray"].is_initialized()
+    assert started == []  # no pool was asked to dream
 
 
 def test_plain_runs_do_not_import_ray(clip: Path, tmp_path: Path) -> None:
