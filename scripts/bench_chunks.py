@@ -8,6 +8,7 @@ the original, as ``dreamstream flicker``) of each frame pair across a seam, agai
 the pairs inside chunks. Then an estimate, with its arithmetic, for N GPU machines.
 
     .venv/bin/python scripts/bench_chunks.py [--frames 240] [--size 1280x720] [--chunk-s 2.5] [--overlap 24]
+        [--set video.dream_max_side=256 --set dream.octaves=2 ...]   # cheaper dreams, for a CPU
 """
 from __future__ import annotations
 
@@ -43,6 +44,16 @@ def size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def setting(text: str) -> tuple[str, object]:
+    """``section.key=value`` (the value read as YAML: 2, 0.5, true, dis)."""
+    import yaml
+
+    key, sep, value = text.partition("=")
+    if not sep or "." not in key:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected section.key=value")
+    return key.strip(), yaml.safe_load(value)
+
+
 def cpu_name() -> str:
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
@@ -59,6 +70,17 @@ def single_pass(clip: Path, out: Path, overrides: list[str]) -> float:
     env = {**os.environ, "PYTHONPATH": str(root)}
     subprocess.run([sys.executable, "-c", code, "-q", "video", str(clip), str(out), *overrides], check=True, cwd=root, env=env)
     return time.monotonic() - began
+
+
+def dump_overrides(overrides: dict[str, object]) -> str:
+    """Dotted overrides as a YAML config file."""
+    import yaml
+
+    tree: dict[str, dict[str, object]] = {}
+    for key, value in overrides.items():
+        section, _, name = key.partition(".")
+        tree.setdefault(section, {})[name] = value
+    return yaml.safe_dump(tree)
 
 
 def frames_of(path: Path) -> list[np.ndarray]:
@@ -104,8 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gpu-s-per-frame", type=float, default=0.04,
                    help="assumed dream time per 1080p frame on one GPU, for the estimate (not measured here)")
     p.add_argument("--film-frames", type=int, default=14_400, help="frames of the film in the estimate (10 min at 24 fps)")
+    p.add_argument("--film-chunk-s", type=float, default=None,
+                   help="video.chunk_s of the film in the estimate (default: the config's, not --chunk-s)")
     p.add_argument("--runs", default="single,1,2",
                    help="which runs: single (one pass), 1 (chunked, 1 worker), 2 (chunked, 2 Ray workers); default %(default)s")
+    p.add_argument("--set", type=setting, action="append", default=[], metavar="KEY=VALUE",
+                   help="a config override for every run (e.g. video.dream_max_side=256); repeatable")
     p.add_argument("--keep", type=Path, help="keep the clips and outputs in this folder")
     p.add_argument("--json", action="store_true", help="print JSON only")
     args = p.parse_args(argv)
@@ -118,10 +144,12 @@ def main(argv: list[str] | None = None) -> int:
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
     say(f"writing a {w}x{h} pan clip of {args.frames} frames ...")
     clip = Path(write_pan_clip(folder / f"pan_{w}x{h}.mp4", getattr(data, args.photo)(), frames=args.frames, width=w, height=h, fps=args.fps))
-    overrides = {"video.chunk_s": args.chunk_s}
+    overrides = {"video.chunk_s": args.chunk_s, **dict(args.set)}
     if args.overlap is not None:
         overrides["video.chunk_overlap"] = args.overlap
     cfg = load_config(overrides=overrides)
+    user_file = folder / "bench.yaml"  # the same overrides for the single pass's command line
+    user_file.write_text(dump_overrides(overrides))
     video = cfg.section("video")
     plan = plan_chunks(args.frames, [], chunk_frames(video.chunk_s, args.fps), video.chunk_overlap)
     seams = [c.start for c in plan[1:]]
@@ -131,13 +159,14 @@ def main(argv: list[str] | None = None) -> int:
         "chunks": [[c.start, c.stop, c.lead_in] for c in plan],
         "chunk_s": video.chunk_s,
         "overlap": video.chunk_overlap,
+        "settings": dict(args.set),
     }
 
     runs = args.runs.split(",")
     single = folder / "single.mp4"
     if "single" in runs:
         say("single pass ...")
-        wall = single_pass(clip, single, [])
+        wall = single_pass(clip, single, ["--config", str(user_file)])
         result["single"] = {"wall_s": wall, "s_per_frame": wall / args.frames}
 
     for workers in [int(r) for r in runs if r in ("1", "2")]:
@@ -170,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"chunk {c.index}": {"mean": float(np.mean(diff[c.start:c.stop])), "max": float(np.max(diff[c.start:c.stop]))}
                 for c in plan
             }
+            # chunk 0 up to where the next chunk's fade begins: the frames a single pass dreams the same way
+            fade_from = plan[1].start - (plan[1].lead_in - plan[1].lead_in // 2) if len(plan) > 1 else plan[0].stop
+            result["difference"][name]["chunk 0 before the fade"] = {
+                "mean": float(np.mean(diff[:fade_from])), "max": float(np.max(diff[:fade_from])), "frames": fade_from}
     if "workers_1" in result and "workers_2" in result:
         result["speedup_2_over_1"] = result["workers_1"]["wall_s"] / result["workers_2"]["wall_s"]
     overhead = sum(c.lead_in for c in plan) / args.frames
@@ -193,7 +226,8 @@ def estimate(args: argparse.Namespace, video, one: dict, overhead: float) -> dic
     scale_1080 = (1920 * 1080) / (args.size[0] * args.size[1])
     scan = one["scan_s"] / args.frames * scale_1080  # s per 1080p frame, decode and cut detection
     join = one["join_s"] / args.frames * scale_1080  # s per 1080p frame, lossless decode and H.264 encode
-    per_chunk = chunk_frames(video.chunk_s, args.fps)
+    chunk_s = args.film_chunk_s if args.film_chunk_s is not None else load_config().section("video").chunk_s
+    per_chunk = chunk_frames(chunk_s, args.fps)
     chunks = math.ceil(frames / per_chunk)
     film_overhead = (chunks - 1) * video.chunk_overlap / frames  # every seam inside a scene (no cuts: worst case)
     t = args.gpu_s_per_frame
@@ -202,15 +236,16 @@ def estimate(args: argparse.Namespace, video, one: dict, overhead: float) -> dic
         rounds = math.ceil(chunks / n)  # chunks are dealt out whole: the slowest worker's share
         dream = rounds * per_chunk * (1 + film_overhead) * t
         rows[n] = {"dream_s": dream, "total_s": frames * scan + dream + frames * join}
-    return {"frames": frames, "chunks": chunks, "chunk_frames": per_chunk, "overhead": film_overhead,
+    return {"frames": frames, "chunks": chunks, "chunk_frames": per_chunk, "chunk_s": chunk_s, "overhead": film_overhead,
             "scan_s_per_frame": scan, "join_s_per_frame": join, "gpu_s_per_frame": t, "rows": rows}
 
 
 def report(r: dict, args: argparse.Namespace) -> None:
     c = r["clip"]
     print(f"machine: {r['machine']} (shared; figures taken under contention)")
+    print(f"settings: {r['settings'] or 'the defaults'}; chunk_s {r['chunk_s']}, overlap {r['overlap']}")
     print(f"clip: {c['photo']} pan {c['size']}, {c['frames']} frames at {c['fps']} fps; chunks (start, stop, lead-in): {r['chunks']}")
-    print(f"{'run':<22} {'wall s':>8} {'s/frame':>8} {'scan s':>7} {'dream s':>8} {'join s':>7}")
+    print(f"{'run':<22} {'wall s':>8} {'s/frame':>8} {'scan s':>7} {'dream s':>8} {'join s':>7} {'worker s/dreamed frame':>23}")
     if "single" in r:
         print(f"{'single pass':<22} {r['single']['wall_s']:8.1f} {r['single']['s_per_frame']:8.3f}")
     for n in (1, 2):
@@ -218,7 +253,8 @@ def report(r: dict, args: argparse.Namespace) -> None:
             continue
         x = r[f"workers_{n}"]
         label = "chunked, 1 worker" if n == 1 else "chunked, 2 Ray workers"
-        print(f"{label:<22} {x['wall_s']:8.1f} {x['s_per_frame']:8.3f} {x['scan_s']:7.1f} {x['dream_s']:8.1f} {x['join_s']:7.1f}")
+        print(f"{label:<22} {x['wall_s']:8.1f} {x['s_per_frame']:8.3f} {x['scan_s']:7.1f} {x['dream_s']:8.1f} {x['join_s']:7.1f} "
+              f"{x['chunk_s_per_dreamed_frame']:23.3f}")
     if "speedup_2_over_1" in r:
         print(f"2 workers / 1 worker: {r['speedup_2_over_1']:.2f}x (one process already uses both cores)")
     print(f"lead-in overhead: {r['overlap_overhead']:.1%} of the frames dreamed twice")
@@ -228,14 +264,15 @@ def report(r: dict, args: argparse.Namespace) -> None:
         print(f"  {name:<10} inside {s['inside_mean']:.2e} (p95 {s['inside_p95']:.2e}); fades {seams}; "
               f"ratio mean {s['ratio_mean']:.2f}, max {s['ratio_max']:.2f}; boundary pair max {s['boundary_ratio_max']:.2f}; "
               f"worst single pair {s['worst_ratio_max']:.2f}")
-    print("difference from the single pass, mean |a-b| per chunk (0-255):")
+    print("difference from the single pass, mean |a-b| per chunk (0-255); both at --crf 18, whose look-ahead changes"
+          " the encoded frames before any change in what is encoded (identical dreams then differ by up to ~2):")
     for name, d in r.get("difference", {}).items():
         print(f"  {name:<10} " + "; ".join(f"{k}: {v['mean']:.2f} (max {v['max']:.2f})" for k, v in d.items()))
     print(f"  {'met ' if r['goal_met'] else 'MISSED'} seam ratio <= {MAX_SEAM_RATIO} (fade mean and boundary pair, every seam, every chunked run)")
     if "estimate" not in r:
         return
     e = r["estimate"]
-    print(f"estimate for {e['frames']} frames of 1080p ({e['chunks']} chunks of {e['chunk_frames']}, "
+    print(f"estimate for {e['frames']} frames of 1080p ({e['chunks']} chunks of {e['chunk_frames']} frames = chunk_s {e['chunk_s']}, "
           f"lead-in overhead {e['overhead']:.1%}), at an assumed {e['gpu_s_per_frame']} s per frame per GPU:")
     print(f"  scan {e['scan_s_per_frame'] * 1e3:.1f} ms/frame and join {e['join_s_per_frame'] * 1e3:.1f} ms/frame on the driver "
           "(measured here, scaled by pixels to 1080p), serial")
