@@ -310,7 +310,7 @@ def _done_chunks(parts: Path) -> dict[str, int]:
 def test_resume_after_sigkill_reuses_exactly_the_finished_chunks(clip: Path, tmp_path: Path) -> None:
     """SIGKILL after 2 of 4 chunks; the same command again reuses those 2 and writes what one run writes."""
     out, whole = tmp_path / "resumed.mp4", tmp_path / "whole.mp4"
-    args = [*FAST, "--chunk-s", "0.5", "--chunk-overlap", "4", "--workers", "1", "--resume"]
+    args = [*FAST, "--chunk-s", "0.5", "--chunk-overlap", "4", "--workers", "1", "--resume", "--keep-parts"]
     cli = [sys.executable, "-c", "import sys; from stream.cli import main; sys.exit(main(sys.argv[1:]))"]
     command = [*cli, "video", str(clip), str(out), *args]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -322,12 +322,17 @@ def test_resume_after_sigkill_reuses_exactly_the_finished_chunks(clip: Path, tmp
     job.send_signal(signal.SIGKILL)
     job.communicate()
     done = _done_chunks(parts)
-    assert len(done) == 2, done  # killed after 2 of 4
+    assert sorted(done) == ["0", "1"], done  # killed after 2 of 4
     assert not out.exists()
+    files = {i: (parts / f"chunk_{int(i):05d}.mkv").stat() for i in done}
 
     again = subprocess.run(command, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     assert "reusing 2 of 4 finished chunks (24 frames)" in again.stderr
+    for i, before in files.items():  # those 2 files untouched; the other 2 dreamed now
+        after = (parts / f"chunk_{int(i):05d}.mkv").stat()
+        assert (after.st_ino, after.st_mtime_ns, after.st_size) == (before.st_ino, before.st_mtime_ns, before.st_size)
+    assert sorted(_done_chunks(parts)) == ["0", "1", "2", "3"]
     once = subprocess.run([*cli, "video", str(clip), str(whole), *args], check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert once.returncode == 0, once.stderr
     assert "reusing" not in once.stderr
