@@ -1,9 +1,11 @@
 """A fake Twitch (OAuth, Helix, EventSub websocket) on 127.0.0.1 for the chat bot tests.
 
 Runs an aiohttp server on its own thread and event loop.  It checks what real Twitch
-checks for the calls the bot makes (client credentials, token owners, the websocket
-session of a subscription) and records subscriptions and posted chat messages.  Payloads
-follow Twitch's EventSub websocket documentation and what twitchio 3.3.2 parses.
+checks for the calls the bot makes (client credentials, token owners and scopes, the
+websocket session of a subscription, which app created a reward) and records
+subscriptions, posted chat messages, custom rewards and redemption status changes.
+Payloads follow Twitch's Helix and EventSub websocket documentation and what twitchio
+3.3.2 parses.
 """
 from __future__ import annotations
 
@@ -51,6 +53,10 @@ class FakeTwitch:
         self.device_polls = 0
         self.device_user: str | None = None  # user id the device flow logs in as
         self.refuse_websockets = 0  # answer this many websocket handshakes with 503 (an outage)
+        self.rewards: dict[str, dict[str, Any]] = {}  # custom rewards by id (+ "_client_id": who made it)
+        self.reward_posts = 0  # POST /helix/channel_points/custom_rewards calls
+        self.redemptions: dict[str, dict[str, Any]] = {}  # by id: the event, its status now
+        self.status_updates: list[tuple[str, str]] = []  # (redemption id, new status), in order
         self._sessions: dict[str, web.WebSocketResponse] = {}
         self._session_subs: dict[str, list[dict[str, Any]]] = {}
         self._cond = threading.Condition()
@@ -116,6 +122,10 @@ class FakeTwitch:
         app.router.add_get("/helix/users", self._get_users)
         app.router.add_post("/helix/eventsub/subscriptions", self._subscribe)
         app.router.add_post("/helix/chat/messages", self._chat_message)
+        app.router.add_get("/helix/channel_points/custom_rewards", self._get_rewards)
+        app.router.add_post("/helix/channel_points/custom_rewards", self._create_reward)
+        app.router.add_patch("/helix/channel_points/custom_rewards", self._update_reward)
+        app.router.add_patch("/helix/channel_points/custom_rewards/redemptions", self._update_redemption)
         app.router.add_get("/ws", self._websocket)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
@@ -139,6 +149,21 @@ class FakeTwitch:
                   badges: tuple[str, ...] = ()) -> int:
         """Deliver a chat message to every session subscribed to the channel; returns how many."""
         return self._call(self._send_chat(user_id, login, text, broadcaster_id, badges))
+
+    def add_reward(self, broadcaster_id: str, title: str, cost: int = 100, *, client_id: str = "someone-else",
+                   prompt: str = "") -> dict[str, Any]:
+        """A reward made elsewhere (by hand on the dashboard: ``client_id`` is not ours)."""
+        reward = self._reward(broadcaster_id, {"title": title, "cost": cost, "prompt": prompt}, client_id)
+        self.rewards[reward["id"]] = reward
+        return reward
+
+    def redeem(self, reward_id: str, user_id: str, login: str, user_input: str) -> str:
+        """A viewer redeems a reward: the redemption is UNFULFILLED and notified; returns its id."""
+        return self._call(self._redeem(reward_id, user_id, login, user_input))
+
+    def status_of(self, redemption_id: str) -> str:
+        with self._cond:
+            return self.redemptions[redemption_id]["status"]
 
     def drop_websockets(self, code: int = 4000) -> int:
         """Close every EventSub websocket (4000: Twitch's internal server error)."""
@@ -246,10 +271,16 @@ class FakeTwitch:
         cond = body.get("condition", {})
         if user is None:
             return self._error(401, "invalid access token")
-        if body.get("type") != "channel.chat.message" or user.user_id != cond.get("user_id"):
-            return self._error(403, "subscription missing proper authorization")
-        if not {"user:read:chat", "user:bot"} <= set(user.scopes):
-            return self._error(403, "subscription missing proper authorization")
+        kind = body.get("type")
+        if kind == "channel.chat.message":
+            if user.user_id != cond.get("user_id") or not {"user:read:chat", "user:bot"} <= set(user.scopes):
+                return self._error(403, "subscription missing proper authorization")
+        elif kind == "channel.channel_points_custom_reward_redemption.add":
+            scopes = {"channel:read:redemptions", "channel:manage:redemptions"}
+            if user.user_id != cond.get("broadcaster_user_id") or not scopes & set(user.scopes):
+                return self._error(403, "subscription missing proper authorization")
+        else:
+            return self._error(400, f"unsupported subscription type {kind}")
         session_id = body.get("transport", {}).get("session_id")
         if session_id not in self._sessions:
             return self._error(400, "websocket transport session does not exist or has already disconnected")
@@ -273,6 +304,156 @@ class FakeTwitch:
             self.messages.append(body)
             self._cond.notify_all()
         return web.json_response({"data": [{"message_id": str(uuid.uuid4()), "is_sent": True, "drop_reason": None}]})
+
+    # ------------------------------------------------------------------ channel points
+
+    def _broadcaster_for(self, request: web.Request, scopes: set[str]) -> FakeUser | web.Response:
+        """The broadcaster whose user token this is, with one of ``scopes``; or the error Twitch answers."""
+        user = self._user_by_token(self._bearer(request))
+        if user is None:
+            return self._error(401, "invalid access token")
+        if request.query.get("broadcaster_id") != user.user_id:
+            return self._error(403, "the ID in broadcaster_id must match the user ID in the access token")
+        if not scopes & set(user.scopes):
+            return self._error(401, "missing required scope " + " or ".join(sorted(scopes)))
+        return user
+
+    def _reward(self, broadcaster_id: str, body: dict[str, Any], client_id: str) -> dict[str, Any]:
+        owner = self.users[broadcaster_id]
+        cooldown = int(body.get("global_cooldown_seconds") or 0)
+        per_stream = int(body.get("max_per_stream") or 0)
+        per_user = int(body.get("max_per_user_per_stream") or 0)
+        return {
+            "broadcaster_id": owner.user_id, "broadcaster_login": owner.login, "broadcaster_name": owner.login.title(),
+            "id": str(uuid.uuid4()), "title": str(body["title"]), "prompt": str(body.get("prompt") or ""),
+            "cost": int(body["cost"]), "image": None,
+            "default_image": {"url_1x": f"{self.base}/r1.png", "url_2x": f"{self.base}/r2.png",
+                              "url_4x": f"{self.base}/r4.png"},
+            "background_color": str(body.get("background_color") or "#9147FF"),
+            "is_enabled": bool(body.get("is_enabled", True)),
+            "is_user_input_required": bool(body.get("is_user_input_required", False)),
+            "max_per_stream_setting": {"is_enabled": bool(body.get("is_max_per_stream_enabled")),
+                                       "max_per_stream": per_stream},
+            "max_per_user_per_stream_setting": {"is_enabled": bool(body.get("is_max_per_user_per_stream_enabled")),
+                                                "max_per_user_per_stream": per_user},
+            "global_cooldown_setting": {"is_enabled": bool(body.get("is_global_cooldown_enabled")),
+                                        "global_cooldown_seconds": cooldown},
+            "is_paused": False, "is_in_stock": True,
+            "should_redemptions_skip_request_queue": bool(body.get("should_redemptions_skip_request_queue")),
+            "redemptions_redeemed_current_stream": None, "cooldown_expires_at": None,
+            "_client_id": client_id,
+        }
+
+    @staticmethod
+    def _public(reward: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in reward.items() if not k.startswith("_")}
+
+    async def _get_rewards(self, request: web.Request) -> web.Response:
+        user = self._broadcaster_for(request, {"channel:read:redemptions", "channel:manage:redemptions"})
+        if isinstance(user, web.Response):
+            return user
+        only_ours = request.query.get("only_manageable_rewards", "false").lower() == "true"
+        ids = request.query.getall("id", [])
+        data = [self._public(r) for r in self.rewards.values()
+                if r["broadcaster_id"] == user.user_id and (not only_ours or r["_client_id"] == self.client_id)
+                and (not ids or r["id"] in ids)]
+        return web.json_response({"data": data})
+
+    async def _create_reward(self, request: web.Request) -> web.Response:
+        user = self._broadcaster_for(request, {"channel:manage:redemptions"})
+        if isinstance(user, web.Response):
+            return user
+        body = await request.json()
+        with self._cond:
+            self.reward_posts += 1
+        title = str(body.get("title", ""))
+        if not title or len(title) > 45 or int(body.get("cost", 0)) < 1:
+            return self._error(400, "title (1-45 characters) and cost (at least 1) are required")
+        if any(r["title"].lower() == title.lower() and r["broadcaster_id"] == user.user_id
+               for r in self.rewards.values()):
+            return self._error(400, "CREATE_CUSTOM_REWARD_DUPLICATE_REWARD")
+        reward = self._reward(user.user_id, body, self.client_id)
+        with self._cond:
+            self.rewards[reward["id"]] = reward
+            self._cond.notify_all()
+        return web.json_response({"data": [self._public(reward)]})
+
+    async def _update_reward(self, request: web.Request) -> web.Response:
+        user = self._broadcaster_for(request, {"channel:manage:redemptions"})
+        if isinstance(user, web.Response):
+            return user
+        reward = self.rewards.get(request.query.get("id", ""))
+        if reward is None:
+            return self._error(404, "custom reward not found")
+        if reward["_client_id"] != self.client_id:
+            return self._error(403, "the app may only update rewards it created")
+        body = await request.json()
+        for key in ("title", "prompt", "cost", "is_enabled", "is_user_input_required", "is_paused"):
+            if key in body:
+                reward[key] = body[key]
+        if "global_cooldown_seconds" in body:
+            reward["global_cooldown_setting"] = {"is_enabled": bool(body.get("is_global_cooldown_enabled", True)),
+                                                 "global_cooldown_seconds": int(body["global_cooldown_seconds"])}
+        if "max_per_stream" in body:
+            reward["max_per_stream_setting"] = {"is_enabled": bool(body.get("is_max_per_stream_enabled", True)),
+                                                "max_per_stream": int(body["max_per_stream"])}
+        return web.json_response({"data": [self._public(reward)]})
+
+    async def _update_redemption(self, request: web.Request) -> web.Response:
+        user = self._broadcaster_for(request, {"channel:manage:redemptions"})
+        if isinstance(user, web.Response):
+            return user
+        reward = self.rewards.get(request.query.get("reward_id", ""))
+        if reward is None or reward["_client_id"] != self.client_id:
+            return self._error(403, "the app may only update redemptions of rewards it created")
+        status = (await request.json()).get("status")
+        if status not in ("FULFILLED", "CANCELED"):
+            return self._error(400, "status must be FULFILLED or CANCELED")
+        with self._cond:
+            redemption = self.redemptions.get(request.query.get("id", ""))
+            if redemption is None or redemption["status"] != "UNFULFILLED":
+                return self._error(404, "no UNFULFILLED redemption with that id")
+            redemption["status"] = status
+            self.status_updates.append((redemption["event"]["id"], status))
+            self._cond.notify_all()
+        event = redemption["event"]
+        return web.json_response({"data": [{
+            "broadcaster_id": event["broadcaster_user_id"], "broadcaster_login": event["broadcaster_user_login"],
+            "broadcaster_name": event["broadcaster_user_name"], "id": event["id"], "user_id": event["user_id"],
+            "user_login": event["user_login"], "user_name": event["user_name"], "user_input": event["user_input"],
+            "status": status, "redeemed_at": event["redeemed_at"],
+            "reward": {"id": reward["id"], "title": reward["title"], "prompt": reward["prompt"],
+                       "cost": reward["cost"]},
+        }]})
+
+    async def _redeem(self, reward_id: str, user_id: str, login: str, user_input: str) -> str:
+        reward = self.rewards[reward_id]
+        owner = self.users[reward["broadcaster_id"]]
+        event = {
+            "id": str(uuid.uuid4()), "broadcaster_user_id": owner.user_id, "broadcaster_user_login": owner.login,
+            "broadcaster_user_name": owner.login.title(), "user_id": user_id, "user_login": login,
+            "user_name": login.title(), "user_input": user_input, "status": "unfulfilled",
+            "reward": {"id": reward["id"], "title": reward["title"], "cost": reward["cost"],
+                       "prompt": reward["prompt"]},
+            "redeemed_at": _now(),
+        }
+        with self._cond:
+            self.redemptions[event["id"]] = {"event": event, "status": "UNFULFILLED"}
+        kind = "channel.channel_points_custom_reward_redemption.add"
+        for session_id, subs in list(self._session_subs.items()):
+            ws = self._sessions.get(session_id)
+            for sub in subs:
+                cond = sub["condition"]
+                if ws is None or ws.closed or sub["type"] != kind or cond.get("broadcaster_user_id") != owner.user_id:
+                    continue
+                if cond.get("reward_id") and cond["reward_id"] != reward_id:
+                    continue
+                await ws.send_str(json.dumps({
+                    "metadata": {"message_id": str(uuid.uuid4()), "message_type": "notification",
+                                 "message_timestamp": _now(), "subscription_type": kind, "subscription_version": "1"},
+                    "payload": {"subscription": sub, "event": event},
+                }))
+        return event["id"]
 
     # ------------------------------------------------------------------ EventSub websocket
 
@@ -325,7 +506,8 @@ class FakeTwitch:
         for session_id, subs in list(self._session_subs.items()):
             ws = self._sessions.get(session_id)
             for sub in subs:
-                if ws is None or ws.closed or sub["condition"].get("broadcaster_user_id") != broadcaster_id:
+                if (ws is None or ws.closed or sub["type"] != "channel.chat.message"
+                        or sub["condition"].get("broadcaster_user_id") != broadcaster_id):
                     continue
                 event = {
                     "broadcaster_user_id": owner.user_id, "broadcaster_user_login": owner.login,

@@ -40,6 +40,7 @@ from engine.errors import ConfigError, DreamError
 from stream.chat.dispatcher import CommandCenter
 from stream.chat.message import ChatMessage
 from stream.chat.outgoing import OutgoingQueue
+from stream.chat.rewards import RewardDesk
 from stream.io.redact import SecretFilter
 
 logger = logging.getLogger(__name__)
@@ -180,6 +181,10 @@ class DreamBot(commands.Bot):
         self._wake = asyncio.Event()
         self._pump_task: asyncio.Task[None] | None = None
         self.sent = 0
+        self.desk: RewardDesk | None = None
+        if settings.rewards:
+            self.desk = RewardDesk(self, center, settings.rewards, broadcaster_id=settings.broadcaster_id,
+                                   rewards_first=settings.rewards_first, clock=clock, describe=describe_error)
 
     def __repr__(self) -> str:
         return (f"DreamBot(client_id={self.settings.client_id!r}, bot_id={self.settings.bot_id!r}, "
@@ -231,6 +236,8 @@ class DreamBot(commands.Bot):
         sub = eventsub.ChatMessageSubscription(broadcaster_user_id=self.settings.broadcaster_id,
                                                user_id=self.settings.bot_id)
         await self.subscribe_websocket(payload=sub)
+        if self.desk is not None:
+            await self.desk.setup()
         self._pump_task = asyncio.create_task(self._pump(), name="twitch-chat-pump")
 
     async def event_ready(self) -> None:
@@ -240,6 +247,10 @@ class DreamBot(commands.Bot):
             self._on_ready()
 
     async def close(self, **options: Any) -> None:
+        if self.desk is not None:
+            with contextlib.suppress(Exception):
+                await self.desk.close()  # refunds what still waits
+                await self._flush_replies()
         if self._pump_task is not None:
             self._pump_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -269,6 +280,23 @@ class DreamBot(commands.Bot):
                 self.outgoing.put(reply)
             self._wake.set()
 
+    async def event_custom_redemption_add(self, payload: twitchio.ChannelPointsRedemptionAdd) -> None:
+        if self.desk is None:
+            return
+        replies = self.desk.redeemed(payload)
+        if replies and self.settings.reply:
+            for reply in replies:
+                self.outgoing.put(reply)
+        self._wake.set()
+
+    async def _flush_replies(self) -> None:
+        channel = self.create_partialuser(self.settings.broadcaster_id)
+        for text in self.center.drain_announcements():
+            if self.settings.reply:
+                self.outgoing.put(text)
+        for text in self.outgoing.pop_ready(self.clock()):
+            await self._send(channel, text)
+
     async def _pump(self) -> None:
         channel = self.create_partialuser(self.settings.broadcaster_id)
         while True:
@@ -278,6 +306,8 @@ class DreamBot(commands.Bot):
             try:
                 now = self.clock()
                 self.center.tick(now)
+                if self.desk is not None:
+                    await self.desk.settle()
                 for text in self.center.drain_announcements():
                     if self.settings.reply:
                         self.outgoing.put(text)
@@ -421,7 +451,7 @@ def twitch_login(settings: TwitchSettings, announce: Callable[[str], None], *, a
     user what to do (the CLI passes ``print``): open the verification URL, enter the code
     while logged in as that account.  ``account="bot"`` asks for ``user:read:chat
     user:write:chat user:bot``; ``"broadcaster"`` for ``channel:bot`` (not needed when the bot
-    is a moderator of the channel).  Checks that the account that logged in is
+    is a moderator of the channel) and ``channel:manage:redemptions`` (channel-point rewards).  Checks that the account that logged in is
     ``settings.bot_id`` / ``settings.broadcaster_id`` and has the scopes; returns its user id.
     Raises :class:`ConfigError` when Twitch refuses or the user takes longer than the code
     lives (or ``timeout_s``).

@@ -11,15 +11,17 @@ import math
 import threading
 from collections.abc import Callable
 
+from engine.errors import DreamError
 from stream.chat.catalogs import Catalogs, ClassCatalog, LayerCatalog
 from stream.chat.handlers import Handlers
 from stream.chat.limits import INFO_COMMANDS, LOOKUP_COMMANDS, REQUEST_COMMANDS, RateLimits
 from stream.chat.message import ChatMessage
-from stream.chat.parse import clean_reply, echo, parse_command
-from stream.chat.requests import RequestQueue
+from stream.chat.parse import MAX_INPUT, MAX_QUERY, clean_reply, echo, parse_command, suggestions
+from stream.chat.requests import Redemption, RequestQueue
 from stream.chat.roles import is_privileged, may_run, refusal, required_role
 from stream.settings.chat import ChatLimits
 from stream.settings.controls import ControlBoard
+from stream.settings.names import NUM_CLASSES
 from stream.settings.presets import PresetLoader, load_dream_preset
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,11 @@ class CommandCenter:
     :class:`~stream.chat.limits.RateLimits` (cooldowns, lookups, refusals) and
     :class:`~stream.chat.handlers.Handlers` (the commands).  Moderators and the broadcaster
     skip cooldowns and the lock.
+
+    Channel-point redemptions (:meth:`redeem`) become the same requests with no cooldown (the
+    viewer paid); each is settled once (:meth:`drain_settled`): FULFILLED when on screen,
+    CANCELED when its input is no class or layer, chat is locked, the queue refuses it, it
+    waits too long, the queue is cleared or the stream stops (:meth:`cancel_redemptions`).
 
     ``classes`` defaults to the ``engine.imagenet`` module, ``model_spec`` to the model
     registry's ``get_spec``; ``load_preset`` (``!preset``) to :func:`load_dream_preset`.
@@ -96,6 +103,39 @@ class CommandCenter:
             self.requests.announcements.clear()
             return out
 
+    def redeem(self, redemption_id: str, user_id: str, user_name: str, command: str, text: str, now: float, *,
+               max_wait_s: float = 300.0, first: bool = False) -> list[str]:
+        """A channel-point redemption: ``text`` (the viewer's input) as ``!command text``; the replies.
+
+        ``first`` puts it ahead of the free requests waiting (after other paid ones). Never
+        raises: a bug cancels the redemption (points refunded).
+        """
+        with self._lock:
+            r = Redemption(str(redemption_id), str(user_id), echo(str(user_name), 25), now + max_wait_s)
+            try:
+                self._advance(now)
+                replies = [self._redeem(r, command, str(text), now, first)]
+            except Exception:
+                logger.exception("channel-point redemption from user %s failed", echo(str(user_id)))
+                replies = [self.requests.refuse(r, f"@{r.user_name} something went wrong; points refunded")]
+            return [x for x in (clean_reply(y) for y in replies) if x]
+
+    def cancel_redemptions(self, reason: str = "the stream stopped") -> None:
+        """Cancel every redemption still waiting (e.g. the stream stops), telling each viewer."""
+        with self._lock:
+            self.requests.cancel_paid(reason)
+
+    def drain_settled(self) -> list[Redemption]:
+        """Redemptions settled (FULFILLED or CANCELED) since the last call, in order; clears them."""
+        with self._lock:
+            out, self.requests.settled = self.requests.settled, []
+            return out
+
+    def waiting_paid(self) -> list[int]:
+        """How many channel-point redemptions ride on each waiting request, next first."""
+        with self._lock:
+            return [len(r.paid) for r in self.requests.waiting]
+
     def queue_length(self) -> int:
         with self._lock:
             return len(self.requests.waiting)
@@ -129,6 +169,35 @@ class CommandCenter:
         if not privileged and name in LOOKUP_COMMANDS and args and not self.rates.take_lookup(now):
             return self._refuse(msg, now, f"@{user} chat is busy, try again in a few seconds")
         return self.handlers.get(name)(msg, user, args, now)
+
+    def _redeem(self, r: Redemption, command: str, text: str, now: float, first: bool) -> str:
+        user, refuse = r.user_name, self.requests.refuse
+        if self.board.get().locked:
+            return refuse(r, f"@{user} chat control is locked right now; points refunded")
+        query = " ".join(clean_reply(text[: MAX_INPUT * 2], MAX_INPUT).split())[:MAX_QUERY]
+        r.label = echo(query)
+        if not query:
+            return refuse(r, f"@{user} type what to dream when you redeem (e.g. goldfish); points refunded")
+        if command == "dream":
+            classes = self.catalogs.classes
+            try:
+                index = int(classes.find_class(query))
+            except DreamError as e:
+                return refuse(r, f"@{user} no class '{echo(query)}'{suggestions(e)}; points refunded")
+            if not 0 <= index < NUM_CLASSES:
+                return refuse(r, f"@{user} no class '{echo(query)}'; points refunded")
+            kind, value, label = "dream", index, echo(classes.display_name(index), 60)
+        elif command == "layer":
+            model = self.board.get().model
+            try:
+                canonical = self.board.resolve_layer(model, query.lower())
+            except DreamError as e:
+                return refuse(r, f"@{user} no layer '{echo(query)}'{suggestions(e)}; points refunded")
+            alias = query.lower() in self.catalogs.spec(model).aliases
+            kind, value, label = "layer", canonical, echo(f"{query.lower()} ({canonical})" if alias else canonical, 40)
+        else:
+            return refuse(r, f"@{user} this reward is not set up right; points refunded")
+        return self.requests.submit(r.user_id, user, kind, value, label, now, paid=r, first=first).reply
 
     def _refuse(self, msg: ChatMessage, now: float, text: str) -> list[str]:
         """A refusal reply, at most one per viewer per ``info_cooldown_s`` (no reply spam)."""

@@ -6,6 +6,11 @@ has at most one waiting request (a new one replaces it); asking for a request th
 already waiting joins it and moves it up one place; asking for the active one joins it.
 Time is passed in (``now``); the queue writes the active request to the
 :class:`~stream.settings.controls.ControlBoard` and nothing else.
+
+Channel-point redemptions ride on requests (:class:`Redemption`): they skip nothing of the
+queue's fairness but may go ahead of free requests (``first``), and each is settled once into
+``settled``: FULFILLED when its request goes on screen, CANCELED when the queue refuses it,
+it waits past its deadline, its viewer replaces it, the queue is cleared or the stream stops.
 """
 from __future__ import annotations
 
@@ -26,6 +31,23 @@ MAX_ANNOUNCEMENTS = 20  # unsent "your zebra is on now" messages kept
 
 
 @dataclass
+class Redemption:
+    """A channel-point redemption riding on a request; settled once: ``FULFILLED`` or ``CANCELED``.
+
+    ``deadline`` is the ``now`` second after which it is cancelled if still waiting;
+    ``reason`` the chat line that told the viewer why it was cancelled.
+    """
+
+    id: str
+    user_id: str
+    user_name: str
+    deadline: float
+    label: str = ""
+    status: str = "UNFULFILLED"
+    reason: str = ""
+
+
+@dataclass
 class Request:
     """A dream or layer request and the viewers asking for it (``user_id -> name``, in order of asking)."""
 
@@ -33,6 +55,7 @@ class Request:
     value: int | str  # class index or canonical layer name
     label: str
     users: dict[str, str] = field(default_factory=dict)
+    paid: dict[str, Redemption] = field(default_factory=dict)  # user_id -> their redemption riding on it
 
     @property
     def key(self) -> tuple[str, int | str]:
@@ -64,11 +87,13 @@ class RequestQueue:
         self.active_until = 0.0
         self.waiting: list[Request] = []
         self.announcements: deque[str] = deque(maxlen=MAX_ANNOUNCEMENTS)
+        self.settled: list[Redemption] = []  # redemptions settled since the dispatcher last drained them
 
     # ----------------------------------------------------------------- time
 
     def advance(self, now: float) -> None:
         """Expire the active request when its time is up; start the next waiting one."""
+        self._expire_paid(now)
         if self.active is not None and now >= self.active_until:
             logger.info("chat request %s ended", self.active.label)
             self.active = None
@@ -83,15 +108,30 @@ class RequestQueue:
 
     # ----------------------------------------------------------------- changes
 
-    def submit(self, uid: str, user: str, kind: str, value: int | str, label: str, now: float) -> Submitted:
-        """Ask for ``(kind, value)`` as viewer ``uid`` (display name ``user``, already echo-safe)."""
+    def submit(self, uid: str, user: str, kind: str, value: int | str, label: str, now: float, *,
+               paid: Redemption | None = None, first: bool = False) -> Submitted:
+        """Ask for ``(kind, value)`` as viewer ``uid`` (display name ``user``, already echo-safe).
+
+        ``paid`` rides on the request (settled when it is shown or dropped); with ``first`` a
+        paid request goes ahead of every free one waiting.
+        """
         key = (kind, value)
+        if paid is not None:
+            paid.label = label
         if self.active is not None and self.active.key == key:
             self.active.users.setdefault(uid, user)
             self.board.replace(requested_by=self.active.names()[:20])
+            if paid is not None:
+                self._settle(paid, "FULFILLED")
             return Submitted(f"@{user} {label} is on now ({self.seconds_left(now)}s left), you're in", True)
         mine = self.waiting_of(uid)
         if mine is not None and mine.key == key:
+            if paid is not None:
+                if uid in mine.paid:
+                    return self._refuse(paid, f"@{user} {label} is already waiting for you at "
+                                              f"#{self.position(mine)}; points refunded")
+                mine.paid[uid] = paid
+                self._move_up(mine, first)
             return Submitted(f"@{user} {label} is already waiting for you at #{self.position(mine)}", False)
         same = next((r for r in self.waiting if r.key == key), None)
         if same is not None:
@@ -99,22 +139,43 @@ class RequestQueue:
                 self._leave(mine, uid)
             same.users[uid] = user
             i = self.waiting.index(same)
-            if i > 0:
+            if paid is not None:
+                same.paid[uid] = paid
+                self._move_up(same, first)
+            if (paid is None or not first) and i > 0:
+                i = self.waiting.index(same)
                 self.waiting[i - 1], self.waiting[i] = self.waiting[i], self.waiting[i - 1]
             return Submitted(f"@{user} joined {label}: #{self.position(same)}, {len(same.users)} asking", True)
         req = Request(kind, value, label, {uid: user})
+        if paid is not None:
+            req.paid[uid] = paid
         if self.active is None and not self.waiting:
-            if not self._activate(req, now):
-                return Submitted(f"@{user} can't use {label} right now", False)
+            if not self._activate(req, now, announce=False):
+                return Submitted(f"@{user} can't use {label} right now" + ("; points refunded" if paid else ""),
+                                 False)
             return Submitted(f"@{user} now: {label} for {fmt_num(self.limits.hold_s)}s", True)
         freed = 1 if mine is not None and len(mine.users) == 1 else 0
         if len(self.waiting) - freed >= self.limits.queue_size:
-            return Submitted(f"@{user} the queue is full ({self.limits.queue_size}), try again later", False)
+            text = f"@{user} the queue is full ({self.limits.queue_size}), try again later"
+            return self._refuse(paid, text + "; points refunded") if paid is not None else Submitted(text, False)
         if mine is not None:
             self._leave(mine, uid)
         self.waiting.append(req)
+        if paid is not None:
+            self._move_up(req, first)
         replaced = f" (replaces {mine.label})" if mine is not None else ""
         return Submitted(f"@{user} {label} queued #{self.position(req)}{replaced}", True)
+
+    def refuse(self, paid: Redemption, text: str) -> str:
+        """Cancel a redemption that never reached the queue (bad input, locked chat); returns ``text``."""
+        return self._refuse(paid, text).reply
+
+    def cancel_paid(self, reason: str) -> None:
+        """Cancel every redemption still waiting (``reason``: "the stream stopped"), telling each viewer."""
+        for req in self.waiting:
+            for uid in list(req.paid):
+                r = req.paid.pop(uid)
+                self._cancel(r, f"@{r.user_name} {reason} before your {r.label} came on; points refunded")
 
     def end_active(self, now: float) -> str | None:
         """End the active request now (``!skip``); returns its label, or None if there was none."""
@@ -125,13 +186,15 @@ class RequestQueue:
         return ended
 
     def clear(self) -> int:
-        """Drop every waiting request; returns how many there were."""
+        """Drop every waiting request (their redemptions refunded); returns how many there were."""
         n = len(self.waiting)
+        self.cancel_paid("the queue was cleared")
         self.waiting.clear()
         return n
 
     def forget(self) -> None:
         """Drop the waiting and the active request without touching the board (``!reset`` writes it)."""
+        self.cancel_paid("the queue was cleared")
         self.waiting.clear()
         self.active = None
 
@@ -146,6 +209,9 @@ class RequestQueue:
     # ----------------------------------------------------------------- inside
 
     def _leave(self, req: Request, uid: str) -> None:
+        r = req.paid.pop(uid, None)
+        if r is not None:
+            self._cancel(r, f"@{r.user_name} your {r.label} was replaced by your new request; points refunded")
         req.users.pop(uid, None)
         if not req.users:
             self.waiting.remove(req)
@@ -160,7 +226,40 @@ class RequestQueue:
                 return True
         return False
 
-    def _activate(self, req: Request, now: float) -> bool:
+    def _move_up(self, req: Request, first: bool) -> None:
+        """With ``first``, put a paid request ahead of every free one (behind earlier paid ones)."""
+        if not first:
+            return
+        self.waiting.remove(req)
+        at = next((i for i, r in enumerate(self.waiting) if not r.paid), len(self.waiting))
+        self.waiting.insert(at, req)
+
+    def _expire_paid(self, now: float) -> None:
+        for req in list(self.waiting):
+            for uid, r in list(req.paid.items()):
+                if now >= r.deadline:
+                    del req.paid[uid]
+                    self._cancel(r, f"@{r.user_name} your {r.label} did not come on in time; points refunded")
+                    req.users.pop(uid, None)
+            if not req.users:
+                self.waiting.remove(req)
+
+    def _settle(self, r: Redemption, status: str, reason: str = "") -> None:
+        if r.status == "UNFULFILLED":
+            r.status, r.reason = status, reason
+            self.settled.append(r)
+
+    def _cancel(self, r: Redemption, text: str, announce: bool = True) -> None:
+        self._settle(r, "CANCELED", text)
+        if announce:
+            self.announcements.append(clean_reply(text))
+
+    def _refuse(self, r: Redemption, text: str) -> Submitted:
+        self._cancel(r, text, announce=False)  # the reply says it
+        return Submitted(text, False)
+
+    def _activate(self, req: Request, now: float, announce: bool = True) -> bool:
+        """Put ``req`` on screen; False (its redemptions cancelled) when the board refuses it."""
         until = now + self.limits.hold_s
         changes: dict[str, object] = {"requested_by": req.names()[:20], "active_until": until}
         if req.kind == "dream":
@@ -171,8 +270,14 @@ class RequestQueue:
             self.board.replace(**changes)
         except DreamError as e:
             logger.info("chat request %s dropped: %s", req.label, e)
+            for r in req.paid.values():
+                self._cancel(r, f"@{r.user_name} {req.label} can't be shown right now; points refunded", announce)
+            req.paid.clear()
             return False
         self.active, self.active_until = req, until
+        for r in req.paid.values():
+            self._settle(r, "FULFILLED")
+        req.paid.clear()
         logger.info("chat request %s active for %gs (asked by %s)", req.label, self.limits.hold_s,
                     ", ".join(req.names()[:5]))
         return True

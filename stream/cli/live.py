@@ -13,7 +13,7 @@ from typing import Any
 from engine.errors import ConfigError
 from stream.chat.dispatcher import CommandCenter
 from stream.cli.common import add_dream_arguments, config_from_args, overrides_from_args
-from stream.live.build import build_live, initial_controls
+from stream.live.build import Live, build_live, initial_controls
 from stream.live.overlay import overlay_lines
 from stream.settings.controls import ControlBoard
 from stream.settings.live import LiveSettings
@@ -32,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input", required=True, metavar="SRC",
                    help="webcam:N, /dev/videoN, a video file, a URL (rtmp://, http(s)://, udp://) or testsrc")
     p.add_argument("--output", action="append", required=True, metavar="DST",
-                   help="twitch, rtmp(s)://..., a file (.mp4 .mkv .flv .ts), udp://host:port, preview or null; repeatable")
+                   help="twitch, rtmp(s)://..., a file (.mp4 .mkv .flv .ts), udp://host:port, vcam[:/dev/videoN], "
+                        "preview or null; repeatable")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of output")
     p.add_argument("--loop", action="store_true", help="repeat a file input")
     p.add_argument("--size", metavar="WxH", help="output size (default from config live.width/height)")
@@ -41,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--control", action="append", choices=("stdin", "twitch", "none"),
                    help="chat control: stdin (type !commands), twitch (the chat bot); repeatable")
     p.add_argument("--no-overlay", action="store_true", help="do not draw the chat overlay")
+    p.add_argument("--panel", metavar="[HOST:]PORT",
+                   help="serve the web control panel and the OBS overlay page (host 127.0.0.1 unless given)")
     p.add_argument("--flow", choices=FLOWS)
     p.add_argument("--dream-scale", type=float, metavar="F")
     p.add_argument("--steps-per-frame", type=int, metavar="N")
@@ -70,6 +73,13 @@ def run_cli(args: argparse.Namespace) -> int:
                 pass
         except OSError as e:
             raise ConfigError(f"--stats-file {args.stats_file!r} cannot be written: {e.strerror or e}") from None
+    panel_bind = panel_secret = None
+    if args.panel is not None:
+        from stream.web.panel import check_bind, panel_token, parse_bind
+
+        panel_bind = parse_bind(args.panel)
+        panel_secret = panel_token()
+        check_bind(*panel_bind)  # a busy port fails now, not after the model loads
     twitch_settings = cfg.section("twitch") if "twitch" in controls_on else None
     if twitch_settings is not None:
         twitch_settings.client_secret()  # a missing secret fails now, not after the model loads
@@ -79,11 +89,17 @@ def run_cli(args: argparse.Namespace) -> int:
     center = CommandCenter(  # !preset NAME: that preset under the same --config file and flags
         board, limits, load_preset=lambda name: load_dream_preset(name, args.config, overrides_from_args(args, LIVE_FLAGS)))
     overlay = None
-    if controls_on and ls.overlay and not args.no_overlay:
+    if (controls_on or panel_bind) and ls.overlay == "burned" and not args.no_overlay:
         overlay = lambda: overlay_lines(board.get(), center.queue_length(), time.monotonic())  # noqa: E731
+    tap = None
+    if panel_bind is not None:
+        from stream.web.preview import PreviewTap
+
+        tap = PreviewTap()
     live = build_live(cfg, args.input, args.output, board=board, loop=args.loop, duration_s=args.duration,
-                      stats_file=args.stats_file, overlay=overlay, tick=center.tick)
-    bot = console = None
+                      stats_file=args.stats_file, overlay=overlay, tick=center.tick,
+                      on_frame=tap.offer if tap is not None else None)
+    bot = console = panel = None
     if "stdin" in controls_on:
         from stream.chat.console import StdinControl
 
@@ -101,6 +117,10 @@ def run_cli(args: argparse.Namespace) -> int:
     in_main = threading.current_thread() is threading.main_thread()
     old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)} if in_main else {}
     with live:
+        if panel_bind is not None and tap is not None and panel_secret is not None:
+            operator = (twitch_settings.channel if twitch_settings else "") or "streamer"
+            panel = _start_panel(panel_bind, panel_secret, center, live, tap, operator)
+            print(f"dreamstream: panel {panel.url}\ndreamstream: OBS overlay {panel.overlay_url}", file=sys.stderr)
         try:
             result = live.run()
         finally:
@@ -108,7 +128,22 @@ def run_cli(args: argparse.Namespace) -> int:
                 signal.signal(sig, handler)
             if console is not None:
                 console.stop()
+            if panel is not None:
+                panel.stop()
             if bot is not None:
                 bot.stop(5)
     log.info("done: %s", json.dumps(result))
     return 0
+
+
+def _start_panel(bind: tuple[str, int], token: str, center: CommandCenter, live: Live, tap: Any,
+                 operator: str) -> Any:
+    """The web panel over this run's board, command center, stats, outputs and preview."""
+    from stream.web.panel import PanelServer
+    from stream.web.state import LiveState, RateMeter
+
+    pipeline = live.pipeline
+    state = LiveState(live.board, center, stats=RateMeter(pipeline.stats).read, outputs=pipeline.outputs,
+                      preview=tap.jpeg, applied=lambda: live.stage.applied,
+                      running=lambda: not pipeline.stop_event.is_set(), operator=operator)
+    return PanelServer(state, *bind, token=token).start()

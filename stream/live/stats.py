@@ -20,6 +20,7 @@ class LiveStats:
         self.latencies: deque[float] = deque(maxlen=2000)
         # The whole run's latencies in 0.1 ms bins: bounded memory for a stream that runs for hours.
         self.latency_bins: Counter[int] = Counter()
+        self.recent: deque[float] = deque(maxlen=90)  # the newest latencies (about 3 s), never cleared
         self._last = {"t": clock(), **{k: 0 for k in self.COUNTERS}}
 
     def add(self, **counts: int) -> None:
@@ -30,7 +31,14 @@ class LiveStats:
     def latency(self, seconds: float) -> None:
         with self.lock:
             self.latencies.append(seconds)
+            self.recent.append(seconds)
             self.latency_bins[round(seconds * 1e4)] += 1
+
+    def recent_latency_ms(self, q: float) -> float | None:
+        """Percentile ``q`` of the newest latencies (the last 90 frames), in ms; None before any."""
+        with self.lock:
+            values = sorted(self.recent)
+        return round(1000 * percentile(values, q), 1) if values else None
 
     def run_latency_ms(self, q: float) -> float | None:
         """Percentile ``q`` of every latency so far, in ms (0.1 ms resolution); None before any."""

@@ -8,6 +8,10 @@ from engine.dream import DreamSettings
 from engine.errors import ConfigError
 from engine.temporal import TemporalSettings
 
+OVERLAYS = ("burned", "browser", "off")
+_OVERLAY_WORDS = {"burned": "burned", "true": "burned", "yes": "burned", "on": "burned", "1": "burned",
+                  "browser": "browser", "off": "off", "false": "off", "no": "off", "0": "off", "none": "off"}
+
 
 @dataclass(frozen=True)
 class LiveSettings:
@@ -17,6 +21,8 @@ class LiveSettings:
     chat ``!dream`` costs about as much per frame as a layer dream.
     ``dream_scale``, ``steps_per_frame`` and ``step_scale`` replace the ``video`` section's for live
     use, where speed comes first: one step a frame, twice as long, keeps the dream as strong.
+    ``overlay`` is ``burned`` (the chat overlay drawn into the video), ``browser`` (not drawn:
+    the web panel's ``/overlay`` page shows it in OBS instead) or ``off`` (true/false still work).
     ``twitch_ingest`` is the RTMP ingest for the ``twitch`` output (the stream key comes
     from ``$TWITCH_STREAM_KEY`` or ``stream_key_file``, never from the config or argv).
     """
@@ -28,7 +34,7 @@ class LiveSettings:
     audio_bitrate_kbps: int = 128
     x264_preset: str = "veryfast"
     keyframe_interval_s: float = 2.0
-    overlay: bool = True
+    overlay: str = "burned"
     stats_interval_s: float = 5.0
     capture_queue: int = 1
     class_crops: int = 1
@@ -39,6 +45,10 @@ class LiveSettings:
     stream_key_file: str | None = None
 
     def __post_init__(self) -> None:
+        overlay = _OVERLAY_WORDS.get(str(self.overlay).strip().lower())
+        if overlay is None:
+            raise ConfigError(f"live.overlay {self.overlay!r} is not allowed; allowed: {', '.join(OVERLAYS)}")
+        object.__setattr__(self, "overlay", overlay)
         if self.width % 2 or self.height % 2 or not (32 <= self.width <= 3840 and 32 <= self.height <= 2160):
             raise ConfigError(f"live size {self.width}x{self.height} is not allowed; even sizes from 32x32 to 3840x2160")
         if not 1 <= self.fps <= 120:

@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError
+from stream.settings.rewards import RewardSettings, rewards_from
 
 HELIX_URL = "https://api.twitch.tv/helix/"
 OAUTH_URL = "https://id.twitch.tv/"
 EVENTSUB_URL = "wss://eventsub.wss.twitch.tv/ws"
 DEFAULT_TOKEN_FILE = "~/.config/dreamstream/twitch-tokens.json"
 BOT_SCOPES = ("user:read:chat", "user:write:chat", "user:bot")
-BROADCASTER_SCOPES = ("channel:bot",)
+BROADCASTER_SCOPES = ("channel:bot", "channel:manage:redemptions")
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -30,6 +31,8 @@ class TwitchSettings:
     login (for messages only).  Endpoints may be ``http``/``ws`` only on 127.0.0.1/localhost
     (tests).  ``token_file`` ``""`` means tokens only from the environment, never saved.
     ``reply`` ``False`` keeps the bot silent in chat (commands still work).
+    ``rewards`` are the channel-point rewards the bot owns (see :class:`RewardSettings`);
+    ``rewards_first`` puts their requests ahead of free chat requests in the queue.
     """
 
     client_id: str
@@ -44,8 +47,11 @@ class TwitchSettings:
     bot_token_env: str = "TWITCH_BOT_TOKEN"
     bot_refresh_env: str = "TWITCH_BOT_REFRESH_TOKEN"
     reply: bool = True
+    rewards: tuple[RewardSettings, ...] = ()
+    rewards_first: bool = False
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "rewards", rewards_from(self.rewards))
         if not str(self.client_id).strip():
             raise ConfigError("twitch.client_id is empty; allowed: your app's client id from dev.twitch.tv")
         for key in ("bot_id", "broadcaster_id"):

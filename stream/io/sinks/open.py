@@ -69,6 +69,7 @@ SINK_FORMS = (
     "a file path ending in " + ", ".join(CONTAINERS),
     "udp://host:port",
     "preview",
+    "vcam or vcam:/dev/videoN (a virtual camera)",
     "null",
 )
 
@@ -132,6 +133,10 @@ def open_sink(
         return PreviewSink(settings)
     if spec == "null":
         return NullSink(settings)
+    if spec == "vcam" or spec.startswith("vcam:"):
+        from stream.io.sinks.vcam import open_vcam
+
+        return open_vcam(spec, settings)
     try:
         scheme = urlsplit(spec).scheme.lower() if "://" in spec else ""
         if scheme == "udp":
@@ -155,7 +160,7 @@ def open_sink(
     path = Path(spec)
     if path.suffix.lower() not in CONTAINERS:
         raise SinkError(f"output {spec!r} is not a known output; {allowed}"
-                        + did_you_mean(spec, ("twitch", "preview", "null")))
+                        + did_you_mean(spec, ("twitch", "preview", "vcam", "null")))
     return FileSink(str(path), settings)
 
 
