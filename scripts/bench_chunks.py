@@ -264,8 +264,9 @@ def report(r: dict, args: argparse.Namespace) -> None:
         print(f"  {name:<10} inside {s['inside_mean']:.2e} (p95 {s['inside_p95']:.2e}); fades {seams}; "
               f"ratio mean {s['ratio_mean']:.2f}, max {s['ratio_max']:.2f}; boundary pair max {s['boundary_ratio_max']:.2f}; "
               f"worst single pair {s['worst_ratio_max']:.2f}")
-    print("difference from the single pass, mean |a-b| per chunk (0-255); both at --crf 18, whose look-ahead changes"
-          " the encoded frames before any change in what is encoded (identical dreams then differ by up to ~2):")
+    if r.get("difference"):
+        print("difference from the single pass, mean |a-b| per chunk (0-255); both at --crf 18, whose look-ahead changes"
+              " the encoded frames before any change in what is encoded (identical dreams then differ by up to ~2):")
     for name, d in r.get("difference", {}).items():
         print(f"  {name:<10} " + "; ".join(f"{k}: {v['mean']:.2f} (max {v['max']:.2f})" for k, v in d.items()))
     print(f"  {'met ' if r['goal_met'] else 'MISSED'} seam ratio <= {MAX_SEAM_RATIO} (fade mean and boundary pair, every seam, every chunked run)")
