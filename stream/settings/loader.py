@@ -49,6 +49,8 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "video.dream_max_side": (0, 16384),
     "video.cut_threshold": (0.0, 1.0),
     "video.key_every": (0, 1_000_000),
+    "video.chunk_s": (0.1, 86_400.0),
+    "video.chunk_overlap": (0, 10_000),
 }
 CHOICES: dict[str, tuple[str, ...]] = {
     "dream.grad_norm": GRAD_NORMS,
@@ -71,12 +73,12 @@ LAZY_SECTIONS = {"twitch"}
 
 def _sections() -> dict[str, type]:
     # Sections owned by other modules register lazily to keep imports light.
-    from engine.temporal import TemporalSettings
     from stream.settings.chat import ChatLimits
     from stream.settings.live import LiveSettings
     from stream.settings.twitch import TwitchSettings
+    from stream.settings.video import VideoSettings
 
-    return {**SECTIONS, "video": TemporalSettings, "live": LiveSettings, "chat": ChatLimits, "twitch": TwitchSettings}
+    return {**SECTIONS, "video": VideoSettings, "live": LiveSettings, "chat": ChatLimits, "twitch": TwitchSettings}
 
 
 @dataclass(frozen=True)
