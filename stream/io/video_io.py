@@ -538,6 +538,9 @@ class VideoWriter:
     when copying), so a start/duration window, ``max_frames`` or an interruption trim it alike.
     Audio is interleaved with the video as frames are written.
 
+    ``lossless``: RGB kept exactly (libx264rgb at qp 0, .mkv/.mp4/.mov; no padding, no colour
+    conversion), for intermediate files that are encoded again later (the chunks of a render).
+
     ``close()`` (or leaving the ``with`` block, also by an exception) flushes the encoders and
     finalises the file, so an interrupted run leaves a playable file with every frame written so far.
     The file is also written to survive a hard kill: fragmented MP4/MOV, Matroska clusters, at least
@@ -566,8 +569,10 @@ class VideoWriter:
         video_options: Mapping[str, str] | None = None,
         audio_rate: int | None = None,
         audio_bitrate_kbps: int | None = None,
+        lossless: bool = False,
     ) -> None:
         self.path = os.fspath(path)
+        self.lossless = lossless
         if not 0 <= crf <= 51:
             raise ConfigError(f"crf {crf!r}: must be in 0..51")
         if audio_from is not None and audio_rate is not None:
@@ -581,7 +586,8 @@ class VideoWriter:
         self.rotation = int(getattr(like, "rotation", 0) or 0)
         swap = self.rotation % 180 != 0
         self.source_width, self.source_height = (like.height, like.width) if swap else (like.width, like.height)
-        self.width, self.height = like.width + like.width % 2, like.height + like.height % 2
+        pad = not lossless  # yuv420p needs even sizes; RGB does not
+        self.width, self.height = like.width + pad * (like.width % 2), like.height + pad * (like.height % 2)
         self.frames_written = 0
         self.audio_routes: tuple[AudioRoute, ...] = ()
         self._frame_ticks = max(1, round(1 / (self.fps * self.time_base)))
@@ -657,6 +663,16 @@ class VideoWriter:
 
     def _add_video(self, crf: int, preset: str, video_options: Mapping[str, str] | None) -> None:
         assert self._output is not None
+        if self.lossless:
+            if self.format not in ("matroska", "mp4", "mov"):
+                raise ConfigError(f"lossless output needs .mkv, .mp4 or .mov, not {self.format}")
+            stream = self._output.add_stream("libx264rgb", rate=self.fps)
+            stream.options = {"qp": "0", "preset": preset}
+            stream.width, stream.height, stream.pix_fmt = self.width, self.height, "rgb24"
+            stream.time_base = stream.codec_context.time_base = self.time_base
+            stream.codec_context.open()
+            self._video = stream
+            return
         if self.format == "webm":
             # crf on VP9's 0..63 scale, constant quality (b=0); row-mt for speed.
             codec, options = "libvpx-vp9", {"crf": str(crf), "b": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"}
@@ -744,7 +760,10 @@ class VideoWriter:
         if image.shape[:2] != (self.height, self.width):
             pad = ((0, self.height - image.shape[0]), (0, self.width - image.shape[1]), (0, 0))
             image = np.pad(image, pad, mode="edge")
-        frame = yuv_frame(image)
+        if self.lossless:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        else:
+            frame = yuv_frame(image)
         frame.pts, frame.time_base, frame.duration = out_pts, self.time_base, self._frame_ticks
         try:
             if self._pushed is not None:

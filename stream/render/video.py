@@ -101,6 +101,8 @@ def dream_video(reader: Any, writer: Any, dream: Any, bar: Any = None) -> VideoR
         with sigterm_raises():
             for frame in reader:
                 began = time.monotonic()
+                if hasattr(dream, "reseed"):
+                    dream.reseed(frame.index)  # per-frame seeds: a chunked render dreams the same frames
                 image = dream(frame.image)
                 writer.write(image, frame.pts)
                 run.frames += 1
@@ -141,12 +143,14 @@ def compare_videos(
     method: str = "dis",
     preset: str = "medium",
     max_frames: int | None = None,
+    pairs: bool = False,
 ) -> dict[str, Any]:
     """Warping error of ``original`` and ``dreamed`` (same size and frame count), with flow from ``original``.
 
     Warping error: mean over reliable pixels and RGB channels (in [0, 1]) of ``(O_t - warp(O_{t-1}))^2``,
     averaged over frame pairs; the flow and the forward-backward mask come from the original's frames.
     Also the mean absolute change from the original (0-255) over the first and last quarter.
+    ``pairs``: also each pair's error (``pairs[k][i]`` for frames i and i+1; None where no pixel is reliable).
     """
     from engine.flow import FlowEstimator, occlusion_mask, to_gray, warping_error
     from engine.frames import to_tensor
@@ -192,7 +196,7 @@ def compare_videos(
     quarter = max(1, len(change) // 4)
     with np.errstate(all="ignore"):
         err_o, err_d = (float(np.nanmean(errors[k])) if np.isfinite(errors[k]).any() else None for k in ("original", "dreamed"))
-    return {
+    result = {
         "frames": len(change),
         "warping_error": {"original": err_o, "dreamed": err_d},
         "ratio": err_d / err_o if err_o and err_d is not None else None,
@@ -200,6 +204,9 @@ def compare_videos(
         "reliable_fraction": float(np.mean(reliable)),
         "flow": f"{method}" + (f" {preset}" if method == "dis" else ""),
     }
+    if pairs:
+        result["pairs"] = {k: [e if np.isfinite(e) else None for e in v] for k, v in errors.items()}
+    return result
 
 
 # --------------------------------------------------------------------------------------------------

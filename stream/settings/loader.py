@@ -157,6 +157,8 @@ SCHEMA: dict[str, Rule] = {
     "video.dream_max_side": Rule(0, 16384),
     "video.cut_threshold": Rule(0.0, 1.0),
     "video.key_every": Rule(0, 1_000_000),
+    "video.chunk_s": Rule(0.1, 86_400.0),
+    "video.chunk_overlap": Rule(0, 10_000),
     "chat.min_octaves": Rule(1, MAX_OCTAVES),
     "chat.max_octaves": Rule(1, MAX_OCTAVES),
     "chat.min_strength": Rule(0.01, 10.0),
@@ -218,12 +220,13 @@ LAZY_SECTIONS = {"twitch"}
 
 
 def _sections() -> dict[str, type]:
-    from engine.temporal import TemporalSettings
+    # Sections owned by other modules register lazily to keep imports light.
     from stream.settings.chat import ChatLimits
     from stream.settings.live import LiveSettings
     from stream.settings.twitch import TwitchSettings
+    from stream.settings.video import VideoSettings
 
-    return {**SECTIONS, "video": TemporalSettings, "live": LiveSettings, "chat": ChatLimits, "twitch": TwitchSettings}
+    return {**SECTIONS, "video": VideoSettings, "live": LiveSettings, "chat": ChatLimits, "twitch": TwitchSettings}
 
 
 @dataclass(frozen=True)
