@@ -492,9 +492,9 @@ def test_a_rotated_clip_is_dreamed_upright_and_keeps_its_orientation(tmp_path, m
 
     monkeypatch.setattr(engine.temporal.TemporalDreamer, "__call__", spy)
     clip = _phone_clip(tmp_path / "phone.mp4")
-    for suffix in (".mp4", ".mkv"):
+    for suffix, how in ((".mp4", []), (".mkv", []), (".mov", ["--resume"])):  # --resume: the chunked render
         out = tmp_path / f"dream{suffix}"
-        assert main(["video", str(clip), str(out), *FAST]) == 0
+        assert main(["video", str(clip), str(out), *FAST, *how]) == 0
         with av.open(str(out)) as container:
             first = next(container.decode(video=0))
             assert (first.width, first.height, first.rotation) == (96, 64, -90)  # stored as the input, same tag

@@ -151,14 +151,15 @@ def test_a_window_past_the_end_is_a_source_error(clip: Path, tmp_path: Path, cap
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("how", [[], ["--resume"]], ids=["one_pass", "chunked"])
 def test_truncated_input_dreams_what_decodes(
-    clip: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture
+    clip: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture, how: list[str]
 ) -> None:
     """Issue 12 #13: a truncated input exited 0; now a distinct status says the input ended early."""
     cut = truncate(clip, 0.6, tmp_path / "cut.mp4")
     out = tmp_path / "out.mp4"
     with caplog.at_level(logging.WARNING):
-        assert main(["video", str(cut), str(out), *FAST]) == EXIT_INPUT_ENDED_EARLY == 6
+        assert main(["video", str(cut), str(out), *FAST, *how]) == EXIT_INPUT_ENDED_EARLY == 6
     assert any("keeping what decoded" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
     assert one_error_line(capsys.readouterr().err).startswith(f"dreamstream: input ended early: {cut} is cut short")
     n = len(video_times(out))

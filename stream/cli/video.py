@@ -55,7 +55,13 @@ def cmd_video_chunked(args: argparse.Namespace, cfg: Any) -> int:
         args.output, run.frames, run.chunks, run.reused, dreamed, run.dream_seconds, run.join_seconds,
     )
     print(args.output)
-    return 0
+    return _ended_early(args, run.frames) if run.truncated else 0
+
+
+def _ended_early(args: argparse.Namespace, frames: int) -> int:
+    print(f"dreamstream: input ended early: {args.input} is cut short or damaged; {args.output} holds everything "
+          f"readable ({frames} frames)", file=sys.stderr)
+    return EXIT_INPUT_ENDED_EARLY
 
 
 def cmd_video(args: argparse.Namespace) -> int:
@@ -105,11 +111,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(run.kinds.items()))
     log.info("wrote %s: %d frames in %.1f s (%.2f s per frame; %s)", args.output, run.frames, run.seconds, run.seconds_per_frame, kinds)
     print(args.output)
-    if run.truncated:
-        print(f"dreamstream: input ended early: {args.input} is cut short or damaged; {args.output} holds everything "
-              f"readable ({run.frames} frames)", file=sys.stderr)
-        return EXIT_INPUT_ENDED_EARLY
-    return 0
+    return _ended_early(args, run.frames) if run.truncated else 0
 
 
 def cmd_flicker(args: argparse.Namespace) -> int:
