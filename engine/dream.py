@@ -23,6 +23,7 @@ from engine.filters import (
 )
 from engine.models.registry import DreamModel
 from engine.objectives import CROPS, FULL, Objective
+from engine.tiles import TILE_MARGIN, tiled_grad
 
 GRAD_NORMS = ("laplacian", "mean")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -37,7 +38,11 @@ class DreamSettings:
     ``band_falloff`` weights each finer Laplacian band of the gradient by that fraction of the
     next coarser one (1 = all bands equal; below 1 favours large shapes, as class dreams need);
     ``smooth`` is the Gaussian sigma in pixels applied to the gradient (0 = off);
-    ``crops`` random crops of ``crop_min``..1 of the short side feed class objectives.
+    ``crops`` random crops of ``crop_min``..1 of the short side feed class objectives;
+    ``tile_size``: images of more than ``tile_size`` squared pixels get their gradient in tiles
+    of at most this many pixels a side (:mod:`engine.tiles`), so memory stays bounded at any size
+    (0 = never). 1024: 1280x720 and smaller are dreamed whole (tiles cost time: each window reads
+    a margin of context), 4K in about 1.3 GB (``scripts/bench_tiles.py``).
     """
 
     octaves: int = 4
@@ -56,6 +61,7 @@ class DreamSettings:
     max_value: float = 1.0
     seed: int = 0
     precision: str = "fp32"
+    tile_size: int = 1024
 
     def __post_init__(self) -> None:
         if self.grad_norm not in GRAD_NORMS:
@@ -128,10 +134,11 @@ class Dreamer:
         dy = dx = 0
         if s.jitter > 0:
             dy, dx = (int(v) for v in torch.randint(-s.jitter, s.jitter + 1, (2,), generator=self.gen))
-        xr = roll(x.detach(), dy, dx).requires_grad_(True)
-        with autocast(self.device, s.precision):
-            loss = self.objective(self._acts(xr))
-        (grad,) = torch.autograd.grad(loss, xr)
+        xr = roll(x.detach(), dy, dx)
+        if s.tile_size and xr.shape[-2] * xr.shape[-1] > s.tile_size**2:
+            grad, loss = tiled_grad(self._grad, xr, s.tile_size, TILE_MARGIN, self.gen)
+        else:
+            grad, loss = self._grad(xr)
         # The gradient comes back channels_last from the model; the 3-channel filters below
         # (Laplacian pyramid: pooling, bilinear upsampling) are several times faster on NCHW.
         grad = roll(grad.float(), -dy, -dx).contiguous()
@@ -144,7 +151,15 @@ class Dreamer:
         else:
             grad = mean_abs_normalize(grad)
         size = s.step_size if step_size is None else step_size
-        return (x.detach() + size * grad).clamp_(s.min_value, s.max_value), float(loss.detach())
+        return (x.detach() + size * grad).clamp_(s.min_value, s.max_value), loss
+
+    def _grad(self, x: Tensor) -> tuple[Tensor, float]:
+        """The raw gradient of the objective at ``x`` ``(1, 3, h, w)`` and the objective's value."""
+        x = x.detach().requires_grad_(True)
+        with autocast(self.device, self.settings.precision):
+            loss = self.objective(self._acts(x))
+        (grad,) = torch.autograd.grad(loss, x)
+        return grad, float(loss.detach())
 
     def ascend(self, x: Tensor, steps: int, step_size: float | None = None) -> Tensor:
         """``steps`` gradient steps at the current size of ``x`` ``(1, 3, H, W)``."""

@@ -13,6 +13,11 @@ from stream.settings.names import FLOW_METHODS, FLOWS
 
 log = logging.getLogger(__name__)
 
+#: Exit status of a ``video`` run whose input ended early (a truncated or damaged file): the output
+#: holds every frame that could be read, dreamed, with its sound. Not an error: nothing is lost that
+#: could be had, but a script can tell the input was short.
+EXIT_INPUT_ENDED_EARLY = 6
+
 
 #: CLI flag -> config key of the ``video`` section.
 VIDEO_FLAGS = {
@@ -50,7 +55,13 @@ def cmd_video_chunked(args: argparse.Namespace, cfg: Any) -> int:
         args.output, run.frames, run.chunks, run.reused, dreamed, run.dream_seconds, run.join_seconds,
     )
     print(args.output)
-    return 0
+    return _ended_early(args, run.frames) if run.truncated else 0
+
+
+def _ended_early(args: argparse.Namespace, frames: int) -> int:
+    print(f"dreamstream: input ended early: {args.input} is cut short or damaged; {args.output} holds everything "
+          f"readable ({frames} frames)", file=sys.stderr)
+    return EXIT_INPUT_ENDED_EARLY
 
 
 def cmd_video(args: argparse.Namespace) -> int:
@@ -76,11 +87,11 @@ def cmd_video(args: argparse.Namespace) -> int:
                 setup = setup_dream(cfg)
                 temporal = TemporalDreamer(Dreamer(setup.model, setup.objective, setup.settings), settings)
                 info = reader.info
-                dh, dw = temporal.dream_size(info.height, info.width)
+                dh, dw = temporal.dream_size(reader.height, reader.width)  # upright
                 per_frame = "full octaves every frame" if settings.flow == "none" else f"{settings.steps_per_frame} steps per frame"
                 log.info(
                     "dreaming %s (%dx%d, %.3g fps) at %dx%d with %s: %s; flow %s, %s",
-                    args.input, info.width, info.height, float(info.fps), dw, dh, setup.spec.name, setup.label,
+                    args.input, reader.width, reader.height, float(info.fps), dw, dh, setup.spec.name, setup.label,
                     settings.flow, per_frame,
                 )
                 total = expected_frames(info, args.start, args.duration, args.max_frames)
@@ -100,7 +111,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(run.kinds.items()))
     log.info("wrote %s: %d frames in %.1f s (%.2f s per frame; %s)", args.output, run.frames, run.seconds, run.seconds_per_frame, kinds)
     print(args.output)
-    return 0
+    return _ended_early(args, run.frames) if run.truncated else 0
 
 
 def cmd_flicker(args: argparse.Namespace) -> int:

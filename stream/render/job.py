@@ -64,6 +64,7 @@ class RenderRun:
     join_seconds: float = 0.0
     interrupted: int | None = None  # 130 (Ctrl-C) or 143 (SIGTERM)
     parts: Path | None = None
+    truncated: bool = False  # the input ended (or broke) before its header said it would
 
 
 class _NothingToJoin(Exception):
@@ -145,11 +146,13 @@ def render_chunked(cfg: Config, source: str, output: str, window: Window, option
     try:
         with sigterm_raises(), VideoWriter(output, info, crf=options.crf, audio_from=source) as writer:
             manifest = _plan(cfg, source, window, parts, run)
+            run.truncated = manifest.scan.truncated
             if run.reused:
                 frames = sum(manifest.done.values())
                 log.info("%s: reusing %d of %d finished chunks (%d frames)", parts, run.reused, len(manifest.chunks), frames)
             run.chunks = len(manifest.chunks)
-            spec = VideoSpec(info.width, info.height, info.fps, info.time_base)
+            # Chunks hold upright frames (a rotated input's display rotation undone); the output is tagged as the input.
+            spec = VideoSpec(info.display_width, info.display_height, info.fps, info.time_base)
             job = ChunkJob(source, str(parts), manifest.scan, spec)
             _dream(pool, job, manifest, parts, run)
             done = _done_prefix(manifest)

@@ -62,7 +62,7 @@ def scan_input(
         length = info.duration_s
         if window.start_s and length and window.start_s >= length:
             raise SourceError(f"--start {window.start_s:g} s is past the end of {path!r}; allowed 0 to {length:.3g} s")
-        size = dream_size(settings, info.height, info.width)
+        size = dream_size(settings, reader.height, reader.width)  # upright
         detect = settings.flow != "none"  # without flow every frame is dreamed afresh: no scenes to find
         prev = None
         for frame in reader:
