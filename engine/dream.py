@@ -24,6 +24,7 @@ from engine.filters import (
 )
 from engine.models.registry import DreamModel
 from engine.objectives import CROPS, FULL, Objective
+from engine.tiles import TILE_MARGIN, tiled_grad
 
 GRAD_NORMS = ("laplacian", "mean")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -43,6 +44,10 @@ class DreamSettings:
     ``colour`` is the colour prior's pull per step (0 = off; see :mod:`engine.colour`): what the
     dream draws moves that fraction toward the objective's own colours, found by dreaming
     ``colour_probe_size``-pixel TV static ``colour_probe_steps`` steps.
+    ``tile_size``: images of more than ``tile_size`` squared pixels get their gradient in tiles
+    of at most this many pixels a side (:mod:`engine.tiles`), so memory stays bounded at any size
+    (0 = never). 1024: 1280x720 and smaller are dreamed whole (tiles cost time: each window reads
+    a margin of context), 4K in about 1.3 GB (``scripts/bench_tiles.py``).
     """
 
     octaves: int = 4
@@ -65,6 +70,7 @@ class DreamSettings:
     max_value: float = 1.0
     seed: int = 0
     precision: str = "fp32"
+    tile_size: int = 1024
 
     def __post_init__(self) -> None:
         if self.grad_norm not in GRAD_NORMS:
@@ -142,10 +148,11 @@ class Dreamer:
         dy = dx = 0
         if s.jitter > 0:
             dy, dx = (int(v) for v in torch.randint(-s.jitter, s.jitter + 1, (2,), generator=self.gen))
-        xr = roll(x.detach(), dy, dx).requires_grad_(True)
-        with autocast(self.device, s.precision):
-            loss = self.objective(self._acts(xr))
-        (grad,) = torch.autograd.grad(loss, xr)
+        xr = roll(x.detach(), dy, dx)
+        if s.tile_size and xr.shape[-2] * xr.shape[-1] > s.tile_size**2:
+            grad, loss = tiled_grad(self._grad, xr, s.tile_size, TILE_MARGIN, self.gen)
+        else:
+            grad, loss = self._grad(xr)
         # The gradient comes back channels_last from the model; the 3-channel filters below
         # (Laplacian pyramid: pooling, bilinear upsampling) are several times faster on NCHW.
         grad = roll(grad.float(), -dy, -dx).contiguous()
@@ -158,7 +165,15 @@ class Dreamer:
         else:
             grad = mean_abs_normalize(grad)
         size = s.step_size if step_size is None else step_size
-        return (x.detach() + size * grad).clamp_(s.min_value, s.max_value), float(loss.detach())
+        return (x.detach() + size * grad).clamp_(s.min_value, s.max_value), loss
+
+    def _grad(self, x: Tensor) -> tuple[Tensor, float]:
+        """The raw gradient of the objective at ``x`` ``(1, 3, h, w)`` and the objective's value."""
+        x = x.detach().requires_grad_(True)
+        with autocast(self.device, self.settings.precision):
+            loss = self.objective(self._acts(x))
+        (grad,) = torch.autograd.grad(loss, x)
+        return grad, float(loss.detach())
 
     def ascend(self, x: Tensor, steps: int, step_size: float | None = None) -> Tensor:
         """``steps`` gradient steps at the current size of ``x`` ``(1, 3, H, W)``."""

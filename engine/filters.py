@@ -92,8 +92,17 @@ def roll(x: Tensor, dy: int, dx: int) -> Tensor:
     return torch.roll(x, shifts=(dy, dx), dims=(-2, -1))
 
 
+#: Most octaves a dream may have: 1.05 ** 12 is already a fifth of the size (and ``scale ** octaves`` overflows
+#: for counts that chat or a config could otherwise ask for).
+MAX_OCTAVES = 12
+
+
 def octave_sizes(height: int, width: int, octaves: int, scale: float, min_side: int = 32) -> list[tuple[int, int]]:
-    """Sizes ``(H, W)`` from the coarsest octave to the full size; octaves smaller than ``min_side`` are dropped."""
+    """Sizes ``(H, W)`` from the coarsest octave to the full size; octaves smaller than ``min_side`` are dropped.
+
+    ``octaves`` is capped at :data:`MAX_OCTAVES`.
+    """
+    octaves = max(1, min(int(octaves), MAX_OCTAVES))
     sizes = []
     for i in range(octaves - 1, -1, -1):
         f = scale ** i

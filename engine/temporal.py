@@ -74,6 +74,29 @@ class TemporalSettings:
             raise ConfigError("steps_per_frame, step_scale, dream_max_side, key_every and settle_frames must be >= 0")
 
 
+def dream_size(settings: TemporalSettings, height: int, width: int) -> tuple[int, int]:
+    """The internal size ``(h, w)`` at which a ``height`` x ``width`` frame is dreamed."""
+    s, cap = settings.dream_scale, settings.dream_max_side
+    if cap and max(height, width) * s > cap:
+        s = cap / max(height, width)
+    return max(8, round(height * s)), max(8, round(width * s))
+
+
+def scene_gray(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``frame`` RGB uint8 ``(H, W, 3)`` as grey uint8 at ``size`` ``(h, w)``: what cut detection compares."""
+    small = frame if frame.shape[:2] == size else cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+
+
+def frame_seed(seed: int, index: int) -> int:
+    """The dream's random seed for frame ``index`` of a run seeded ``seed``.
+
+    Seeding each frame by its index makes a frame's dream independent of which process dreamed
+    the frames before it, so a video split into chunks matches a single pass.
+    """
+    return (seed * 0x9E3779B97F4A7C15 + index * 0xBF58476D1CE4E5B9 + 1) % (1 << 63)
+
+
 def _lowpass(x: Tensor, factor: int = 16) -> Tensor:
     """The coarse part of ``x`` ``(1, C, H, W)``: shrunk ``factor`` times (area) and upscaled again."""
     h, w = x.shape[-2:]
@@ -107,16 +130,17 @@ class TemporalDreamer:
         self._size: tuple[int, int] | None = None  # frame size (H, W)
         self._since_key = 0
 
+    def reseed(self, index: int) -> None:
+        """Seed the dream's random jitter and crops for frame ``index`` (:func:`frame_seed`)."""
+        self.dreamer.gen.manual_seed(frame_seed(self.dreamer.settings.seed, index))
+
     def set_objective(self, objective: Objective) -> None:
         """Dream another objective from the next frame on, keeping the carried dream and the flow state."""
         self.dreamer.objective = objective
 
     def dream_size(self, height: int, width: int) -> tuple[int, int]:
         """The internal size ``(h, w)`` for a ``height`` x ``width`` frame."""
-        s, cap = self.settings.dream_scale, self.settings.dream_max_side
-        if cap and max(height, width) * s > cap:
-            s = cap / max(height, width)
-        return max(8, round(height * s)), max(8, round(width * s))
+        return dream_size(self.settings, height, width)
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
@@ -128,7 +152,7 @@ class TemporalDreamer:
             self._size = (h, w)
         dh, dw = self.dream_size(h, w)
         small = frame if (dh, dw) == (h, w) else cv2.resize(frame, (dw, dh), interpolation=cv2.INTER_AREA)
-        gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        gray = scene_gray(small, (dh, dw))
         base = to_tensor(small, d.device)
         kind = self._kind(gray)
         dreamed = self._warm(base, gray) if kind == "warm" else None

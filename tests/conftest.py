@@ -1,5 +1,11 @@
 from __future__ import annotations
 
+import os
+
+# As the CLI does (stream/cli/__init__.py), before torch loads: OpenMP threads that spin while they
+# wait make every torch call crawl beside another busy process (the test machines are shared).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import numpy as np
 import pytest
 import torch

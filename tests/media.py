@@ -13,7 +13,9 @@ import numpy as np
 
 _CONTAINERS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".ts": "mpegts", ".flv": "flv"}
 _AUDIO_FORMATS = {"aac": "fltp", "pcm_s16le": "s16", "libopus": "flt", "opus": "fltp", "mp3": "fltp"}
-PATTERNS = ("moving", "static", "cut")
+PATTERNS = ("moving", "static", "cut", "scenes")
+#: First frame of the second scene of the ``scenes`` pattern.
+SCENES_CUT = 24
 
 
 def clip_frame(index: int, width: int = 64, height: int = 48, pattern: str = "moving") -> np.ndarray:
@@ -21,12 +23,16 @@ def clip_frame(index: int, width: int = 64, height: int = 48, pattern: str = "mo
 
     ``moving``: smooth colour waves drifting 2 px per frame with a white square moving 3 px per frame;
     ``static``: frame 0 of ``moving`` every time; ``cut``: ``moving``, then from the middle of a 16-frame
-    clip (index >= 8) an unrelated checkerboard scene drifting 1 px per frame.
+    clip (index >= 8) an unrelated checkerboard scene drifting 1 px per frame; ``scenes``: ``moving``, then
+    from ``SCENES_CUT`` on a dim, low-contrast version of it drifting the other way (one clean scene cut).
     """
     if pattern not in PATTERNS:
         raise ValueError(f"pattern {pattern!r} not in {PATTERNS}")
     if pattern == "static":
         index = 0
+    if pattern == "scenes" and index >= SCENES_CUT:
+        bright = clip_frame(2 * SCENES_CUT - index + 40, width, height).astype(np.float32)
+        return (40 + 0.3 * bright[..., ::-1]).astype(np.uint8)
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     if pattern == "cut" and index >= 8:
         board = (((x + index) // 8 + y // 8) % 2).astype(np.float32)

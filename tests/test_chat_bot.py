@@ -168,13 +168,23 @@ def test_twitch_login_device_flow_saves_tokens_0600(fake, tmp_path):
 
 
 def test_settings_validation(monkeypatch):
+    from stream.settings.loader import build_section
+
+    def twitch(**kw):
+        return build_section("twitch", TwitchSettings, {"client_id": "c", "bot_id": "1", "broadcaster_id": "2", **kw})
+
     with pytest.raises(ConfigError, match="helix_url"):
-        TwitchSettings(client_id="c", bot_id="1", broadcaster_id="2", helix_url="http://api.example.com/helix/")
+        twitch(helix_url="http://api.example.com/helix/")
     with pytest.raises(ConfigError, match="bot_id"):
-        TwitchSettings(client_id="c", bot_id="dreambot", broadcaster_id="2")
+        twitch(bot_id="dreambot")
     with pytest.raises(ConfigError, match="unknown key twitch.chanel"):
-        TwitchSettings.from_mapping({"client_id": "c", "bot_id": "1", "broadcaster_id": "2", "chanel": "x"})
-    s = TwitchSettings(client_id="c", bot_id=1, broadcaster_id=2, eventsub_url="ws://localhost:1/ws")
+        twitch(chanel="x")
+    with pytest.raises(ConfigError, match="twitch.client_id: is empty"):
+        twitch(client_id=" ")
+    with pytest.raises(ConfigError, match="twitch.client_id is not set; put client_id"):
+        build_section("twitch", TwitchSettings, {"bot_id": "1", "broadcaster_id": "2"})
+    s = twitch(bot_id=1, broadcaster_id=2, eventsub_url="ws://localhost:1/ws")
+    assert s.bot_id == "1"
     monkeypatch.delenv("TWITCH_CLIENT_SECRET", raising=False)
     with pytest.raises(ConfigError, match="TWITCH_CLIENT_SECRET"):
         run_bot_in_thread(s, None)  # type: ignore[arg-type]

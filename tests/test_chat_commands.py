@@ -11,6 +11,7 @@ import unicodedata
 import pytest
 
 from engine.errors import ConfigError
+from stream.settings.loader import build_section
 from stream.chat import ChatMessage, CommandCenter, OutgoingQueue, clean_reply, echo, parse_command
 from stream.chat.console import StdinControl
 from stream.live.overlay import overlay_lines
@@ -78,9 +79,9 @@ def test_roles_are_configurable():
     assert "broadcaster only" in center.handle(mod("!lock"), 0.0)[0]
     assert "locked" in center.handle(boss("!lock"), 0.0)[0]
     with pytest.raises(ConfigError, match="roles.strength"):
-        limits(roles={"strength": "admin"})
+        build_section("chat", ChatLimits, {"roles": {"strength": "admin"}})
     with pytest.raises(ConfigError, match="did you mean dream"):
-        limits(roles={"dreem": "viewer"})
+        build_section("chat", ChatLimits, {"roles": {"dreem": "viewer"}})
 
 
 def test_locked_refuses_viewer_commands_with_a_reply():
@@ -269,8 +270,29 @@ def test_board_validates_and_swaps_atomically():
     with pytest.raises(ConfigError, match="octaves 7 out of range; allowed: 1-4"):
         ControlBoard(LiveControls(octaves=7), lim)
     with pytest.raises(ConfigError, match="unknown key chat.hold"):
-        ChatLimits.from_mapping({"hold": 3})
-    assert ChatLimits.from_mapping({"allowed_flows": ["dis"], "hold_s": 30}).allowed_flows == ("dis",)
+        build_section("chat", ChatLimits, {"hold": 3})
+    assert build_section("chat", ChatLimits, {"allowed_flows": ["dis"], "hold_s": 30}).allowed_flows == ("dis",)
+
+
+def test_chat_section_gets_the_loaders_conversions_and_checks():
+    """Issue 8: a string for a tuple field is one item (it was a tuple of characters), ranges from SCHEMA."""
+    assert build_section("chat", ChatLimits, {"allowed_models": "efficientnet_lite0"}).allowed_models == (
+        "efficientnet_lite0",)
+    with pytest.raises(ConfigError, match=r"chat.allowed_models: 'efficientnet_lite9' is not allowed \(did you mean"):
+        build_section("chat", ChatLimits, {"allowed_models": "efficientnet_lite9"})
+    with pytest.raises(ConfigError, match="chat.roles: expected a mapping"):
+        build_section("chat", ChatLimits, {"roles": ["dream"]})
+    with pytest.raises(ConfigError, match="chat.roles: unknown key 'dreem'"):
+        build_section("chat", ChatLimits, {"roles": {"dreem": "viewer"}})
+    with pytest.raises(ConfigError, match="chat.roles.dream: 'admin' is not allowed"):
+        build_section("chat", ChatLimits, {"roles": {"dream": "admin"}})
+    assert build_section("chat", ChatLimits, {"roles": {"!dream": "moderator"}}).roles["dream"] == "moderator"
+    with pytest.raises(ConfigError, match="chat.max_octaves: 1000000000 is out of range; allowed 1 to 12"):
+        build_section("chat", ChatLimits, {"max_octaves": 1_000_000_000})
+    with pytest.raises(ConfigError, match="chat.max_octaves: 2 is below chat.min_octaves"):
+        build_section("chat", ChatLimits, {"min_octaves": 3, "max_octaves": 2})
+    with pytest.raises(ConfigError, match="chat.queue_size: expected a whole number"):
+        build_section("chat", ChatLimits, {"queue_size": "ten"})
 
 
 def test_board_snapshots_are_consistent_across_threads():

@@ -291,7 +291,8 @@ def test_temporal_settings_reject_bad_values(bad: dict) -> None:
 
 
 def test_config_schema_matches_the_engine() -> None:
-    from stream.settings.loader import CHOICES, load_config
+    from stream.settings.loader import SCHEMA, load_config
+    from stream.settings.video import VideoSettings
 
-    assert CHOICES["video.flow"] == TEMPORAL_FLOWS and CHOICES["video.flow_preset"] == tuple(DIS_PRESETS)
-    assert load_config().section("video") == TemporalSettings()  # default.yaml states the defaults
+    assert SCHEMA["video.flow"].choices == TEMPORAL_FLOWS and SCHEMA["video.flow_preset"].choices == tuple(DIS_PRESETS)
+    assert load_config().section("video") == VideoSettings()  # default.yaml states the defaults

@@ -14,6 +14,7 @@ from media import audio_span, truncate, video_times, write_clip
 
 import engine.temporal
 from stream.cli.main import main
+from stream.cli.video import EXIT_INPUT_ENDED_EARLY
 from stream.io.clips import write_pan_clip
 from stream.io.video_io import VideoReader, probe
 from stream.render.video import expected_frames
@@ -150,12 +151,17 @@ def test_a_window_past_the_end_is_a_source_error(clip: Path, tmp_path: Path, cap
 
 
 @pytest.mark.slow
-def test_truncated_input_dreams_what_decodes(clip: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("how", [[], ["--resume"]], ids=["one_pass", "chunked"])
+def test_truncated_input_dreams_what_decodes(
+    clip: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture, how: list[str]
+) -> None:
+    """Issue 12 #13: a truncated input exited 0; now a distinct status says the input ended early."""
     cut = truncate(clip, 0.6, tmp_path / "cut.mp4")
     out = tmp_path / "out.mp4"
     with caplog.at_level(logging.WARNING):
-        assert main(["video", str(cut), str(out), *FAST]) == 0
+        assert main(["video", str(cut), str(out), *FAST, *how]) == EXIT_INPUT_ENDED_EARLY == 6
     assert any("keeping what decoded" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    assert one_error_line(capsys.readouterr().err).startswith(f"dreamstream: input ended early: {cut} is cut short")
     n = len(video_times(out))
     assert 1 <= n < 16 and probe(out).frame_count == n
 

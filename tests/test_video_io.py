@@ -241,7 +241,9 @@ def test_nothing_written_leaves_no_file(tmp_path: Path) -> None:
     assert not out.exists()
 
 
-def test_failed_finalise_removes_the_partial_file(tmp_path: Path) -> None:
+def test_failed_finalise_keeps_what_reached_the_disk(tmp_path: Path) -> None:
+    """Issue 12 #1: a failed finalise (a full disk) removed the file; now what was flushed stays playable."""
+
     class FullDisk:
         def encode(self, frame: object) -> list[object]:
             if frame is None:
@@ -251,13 +253,38 @@ def test_failed_finalise_removes_the_partial_file(tmp_path: Path) -> None:
     out = tmp_path / "out.mp4"
     writer = VideoWriter(out, VideoSpec(64, 48, Fraction(24)))
     real, writer._video = writer._video, FullDisk()
-    for i in range(30):  # enough for the encoder to emit packets, so the file exists
+    for i in range(72):  # 3 s: the first fragments are on disk
         writer.write(clip_frame(i))
-    assert out.exists()
     with pytest.raises(SinkError, match="No space left on device") as caught:
         writer.close()
-    assert "\n" not in str(caught.value)
-    assert not out.exists()
+    assert "\n" not in str(caught.value) and "kept what was written before" in str(caught.value)
+    assert 48 <= len(video_times(out)) < 72
+
+
+def test_a_failed_write_stops_the_writer_and_keeps_the_file(tmp_path: Path) -> None:
+    """Issue 12 #1: the first failed write raises at once; later writes are refused; close keeps the file."""
+
+    class FullDiskAfter:
+        def __init__(self) -> None:
+            self.frames = 0
+
+        def encode(self, frame: object) -> list[object]:
+            self.frames += 1
+            if self.frames > 60:
+                raise av.error.OSError(28, "No space left on device")
+            return real.encode(frame)
+
+    out = tmp_path / "out.mkv"
+    writer = VideoWriter(out, VideoSpec(64, 48, Fraction(24)))
+    real, writer._video = writer._video, FullDiskAfter()
+    for i in range(60):
+        writer.write(clip_frame(i))
+    with pytest.raises(SinkError, match=r"cannot write after 60 frames \(No space left on device\); stopped, kept"):
+        writer.write(clip_frame(60))
+    with pytest.raises(SinkError, match="closed"):
+        writer.write(clip_frame(61))
+    writer.close()  # releases the file, no second error
+    assert 24 <= len(video_times(out)) <= 60
 
 
 def test_odd_size_is_padded_and_colours_survive(tmp_path: Path) -> None:

@@ -15,6 +15,8 @@ from stream.settings.names import COMMANDS
 logger = logging.getLogger(__name__)
 
 CONSOLE_USER_ID = "console"
+#: Failures in a row after which the console stops reading (a broken stream, not a bad line).
+MAX_FAILURES = 20
 
 
 class StdinControl:
@@ -60,12 +62,39 @@ class StdinControl:
             self.reply(r)
         return replies
 
+    def _readline(self) -> str:
+        """One line; bytes that are not valid in the stream's encoding become U+FFFD.
+
+        A text stream decoding strictly (``PYTHONIOENCODING=utf-8:strict``) would raise on one bad
+        byte and lose its place; its byte buffer is read instead and decoded here with replacement.
+        """
+        buffer = getattr(self.stream, "buffer", None)
+        if buffer is None:
+            return self.stream.readline()
+        raw = buffer.readline()
+        return raw.decode(getattr(self.stream, "encoding", None) or "utf-8", errors="replace")
+
     def run(self) -> None:
+        """Read and run lines until end of stream or :meth:`stop`.
+
+        A line that fails in an unexpected way is reported in one line and reading goes on, so
+        the console is never silently dead; after ``MAX_FAILURES`` failures in a row it stops, saying so.
+        """
+        failures = 0
         while not self._stop.is_set():
-            line = self.stream.readline()
-            if not line:
-                break
-            self.feed(line)
+            try:
+                line = self._readline()
+                if not line:
+                    break
+                self.feed(line)
+                failures = 0
+            except Exception as e:  # noqa: BLE001 (the console thread must not die silently)
+                failures += 1
+                if failures >= MAX_FAILURES:
+                    logger.error("stdin console: stopped after %d failures in a row (last: %s)", failures,
+                                 type(e).__name__)
+                    break
+                logger.error("stdin console: a line failed (%s: %.80s); still reading", type(e).__name__, e)
 
     def start(self) -> StdinControl:
         self._thread = threading.Thread(target=self.run, name="stdin-control", daemon=True)

@@ -21,7 +21,6 @@ from stream.chat.requests import Redemption, RequestQueue
 from stream.chat.roles import is_privileged, may_run, refusal, required_role
 from stream.settings.chat import ChatLimits
 from stream.settings.controls import ControlBoard
-from stream.settings.names import NUM_CLASSES
 from stream.settings.presets import PresetLoader, load_dream_preset
 
 logger = logging.getLogger(__name__)

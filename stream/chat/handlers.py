@@ -20,7 +20,7 @@ from stream.chat.requests import RequestQueue
 from stream.chat.roles import commands_for
 from stream.settings.chat import ChatLimits
 from stream.settings.controls import ControlBoard, LiveControls
-from stream.settings.names import COMMANDS, NUM_CLASSES
+from stream.settings.names import COMMANDS
 from stream.settings.presets import PresetLoader
 
 logger = logging.getLogger(__name__)
@@ -58,8 +58,7 @@ class Handlers:
 
     def dream(self, msg: ChatMessage, user: str, args: str, now: float) -> list[str]:
         if not args:
-            return [f"@{user} usage: !dream <class>, e.g. !dream goldfish or !dream banana*0.7+dog "
-                    "(see !targets <word>)"]
+            return [f"@{user} usage: !dream <class>, e.g. !dream goldfish or !dream banana*0.7+dog (see !targets <word>)"]
         try:
             value, label = self.catalogs.target(args[:MAX_QUERY], self.limits.max_targets)
         except TargetProblem as e:

@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 def cmd_image(args: argparse.Namespace) -> int:
     from engine.frames import to_image, to_tensor
     from stream.io.dreaming import setup_dream
-    from stream.io.images import check_output, read_image, write_image
+    from stream.io.images import check_not_input, check_output, read_image, write_image
     from stream.io.progress import progress_bar
 
     cfg = config_from_args(args)
@@ -22,6 +22,7 @@ def cmd_image(args: argparse.Namespace) -> int:
 
         raise ConfigError(f"--max-side {args.max_side} is out of range; allowed 32 or more (0 = no limit)")
     check_output(args.output)  # before the slow part
+    check_not_input(args.input, args.output)
     image = read_image(args.input, max_side=args.max_side or None, seed=cfg.dream.seed)
     setup = setup_dream(cfg)
     from engine.dream import Dreamer

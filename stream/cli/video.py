@@ -13,6 +13,11 @@ from stream.settings.names import FLOW_METHODS, FLOWS
 
 log = logging.getLogger(__name__)
 
+#: Exit status of a ``video`` run whose input ended early (a truncated or damaged file): the output
+#: holds every frame that could be read, dreamed, with its sound. Not an error: nothing is lost that
+#: could be had, but a script can tell the input was short.
+EXIT_INPUT_ENDED_EARLY = 6
+
 
 #: CLI flag -> config key of the ``video`` section.
 VIDEO_FLAGS = {
@@ -20,7 +25,43 @@ VIDEO_FLAGS = {
     "flow_blend": "video.flow_blend",
     "steps_per_frame": "video.steps_per_frame",
     "dream_scale": "video.dream_scale",
+    "chunk_s": "video.chunk_s",
+    "chunk_overlap": "video.chunk_overlap",
 }
+
+
+def chunked(args: argparse.Namespace) -> bool:
+    """Whether the options ask for a chunked render (a work folder) rather than the plain single pass."""
+    return bool(args.resume or args.keep_parts or args.ray_address or (args.workers or 1) > 1)
+
+
+def cmd_video_chunked(args: argparse.Namespace, cfg: Any) -> int:
+    """``video`` with ``--workers N``, ``--ray-address`` or ``--resume``: chunks in ``OUT.parts/``, then one join."""
+    from stream.render.job import RenderOptions, render_chunked
+    from stream.render.scan import Window
+
+    workers = args.workers if args.workers is not None else (0 if args.ray_address else 1)
+    options = RenderOptions(workers=workers, ray_address=args.ray_address, keep_parts=args.keep_parts, crf=args.crf)
+    run = render_chunked(cfg, args.input, args.output, Window(args.start, args.duration, args.max_frames), options)
+    if run.interrupted is not None:
+        how = "interrupted" if run.interrupted == 130 else "terminated"
+        done = f"{len(run.results) + run.reused} of {run.chunks} chunks done"
+        held = f"{args.output} holds the first {run.frames} frames" if run.frames else "no output yet"
+        print(f"dreamstream: {how}; {done}, {held}; run the same command again to go on", file=sys.stderr)
+        return run.interrupted
+    dreamed = sum(r.dreamed for r in run.results)
+    log.info(
+        "wrote %s: %d frames, %d chunks (%d reused); dreamed %d frames in %.1f s, joined in %.1f s",
+        args.output, run.frames, run.chunks, run.reused, dreamed, run.dream_seconds, run.join_seconds,
+    )
+    print(args.output)
+    return _ended_early(args, run.frames) if run.truncated else 0
+
+
+def _ended_early(args: argparse.Namespace, frames: int) -> int:
+    print(f"dreamstream: input ended early: {args.input} is cut short or damaged; {args.output} holds everything "
+          f"readable ({frames} frames)", file=sys.stderr)
+    return EXIT_INPUT_ENDED_EARLY
 
 
 def cmd_video(args: argparse.Namespace) -> int:
@@ -32,6 +73,8 @@ def cmd_video(args: argparse.Namespace) -> int:
     from stream.io.video_io import VideoReader, VideoWriter
 
     cfg = config_from_args(args, VIDEO_FLAGS)
+    if chunked(args):
+        return cmd_video_chunked(args, cfg)
     settings = cfg.section("video")
     try:
         with sigterm_raises():
@@ -44,11 +87,11 @@ def cmd_video(args: argparse.Namespace) -> int:
                 setup = setup_dream(cfg)
                 temporal = TemporalDreamer(Dreamer(setup.model, setup.objective, setup.settings), settings)
                 info = reader.info
-                dh, dw = temporal.dream_size(info.height, info.width)
+                dh, dw = temporal.dream_size(reader.height, reader.width)  # upright
                 per_frame = "full octaves every frame" if settings.flow == "none" else f"{settings.steps_per_frame} steps per frame"
                 log.info(
                     "dreaming %s (%dx%d, %.3g fps) at %dx%d with %s: %s; flow %s, %s",
-                    args.input, info.width, info.height, float(info.fps), dw, dh, setup.spec.name, setup.label,
+                    args.input, reader.width, reader.height, float(info.fps), dw, dh, setup.spec.name, setup.label,
                     settings.flow, per_frame,
                 )
                 total = expected_frames(info, args.start, args.duration, args.max_frames)
@@ -68,7 +111,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(run.kinds.items()))
     log.info("wrote %s: %d frames in %.1f s (%.2f s per frame; %s)", args.output, run.frames, run.seconds, run.seconds_per_frame, kinds)
     print(args.output)
-    return 0
+    return _ended_early(args, run.frames) if run.truncated else 0
 
 
 def cmd_flicker(args: argparse.Namespace) -> int:
@@ -101,6 +144,15 @@ def register(subparsers: Any) -> None:
     g.add_argument("--duration", type=float, metavar="S", help="dream only S seconds")
     g.add_argument("--max-frames", type=_positive_int, metavar="N", help="dream at most N frames")
     g.add_argument("--crf", type=int, default=18, metavar="N", help="H.264 quality, 0-51, lower is better (default %(default)s)")
+    g = p.add_argument_group("long videos (chunks in OUT.parts/, resumable)")
+    g.add_argument("--workers", type=_positive_int, metavar="N",
+                   help="dream chunks on N workers (N > 1: local Ray workers; on a cluster: default one per GPU or machine)")
+    g.add_argument("--ray-address", metavar="ADDRESS", help="use this Ray cluster (host:port, or auto)")
+    g.add_argument("--resume", action="store_true", help="work in chunks and reuse the finished ones of an earlier run")
+    g.add_argument("--keep-parts", action="store_true", help="keep OUT.parts/ after the join")
+    g.add_argument("--chunk-s", type=float, metavar="S", help="split scenes longer than S seconds into chunks (video.chunk_s)")
+    g.add_argument("--chunk-overlap", type=int, metavar="N",
+                   help="frames dreamed before a chunk that starts inside a scene, then dropped (video.chunk_overlap)")
     p.set_defaults(handler=cmd_video)
 
     p = subparsers.add_parser("flicker", help="print the warping error of a video and of its dream (JSON)")

@@ -8,8 +8,13 @@ import cv2
 import numpy as np
 
 from engine.errors import SinkError, SourceError
+from stream.io.image_header import HEAD_BYTES, image_size
 
 WRITABLE = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+#: Most pixels an input image may have (checked from its header before decoding): 100 MP, about
+#: 300 MB decoded. A larger JPEG is decoded at 1/2, 1/4 or 1/8 of its size by the decoder itself.
+MAX_PIXELS = 100_000_000
+_REDUCED = ((2, cv2.IMREAD_REDUCED_COLOR_2), (4, cv2.IMREAD_REDUCED_COLOR_4), (8, cv2.IMREAD_REDUCED_COLOR_8))
 
 
 NOISE = "noise"
@@ -45,7 +50,7 @@ def read_image(path: str | os.PathLike[str], max_side: int | None = None, seed: 
     if not p.is_file():
         raise SourceError(f"image {str(p)!r} does not exist" if not p.exists() else f"image {str(p)!r} is not a file")
     data = np.fromfile(str(p), dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    img = cv2.imdecode(data, _decode_flag(p, data)) if data.size else None
     if img is None:
         raise SourceError(f"image {str(p)!r} is not a readable picture (PNG, JPEG, WebP, BMP, TIFF)")
     img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
@@ -67,6 +72,33 @@ def _static(size: tuple[int, int], max_side: int | None, seed: int) -> np.ndarra
         f = max_side / max(w, h)
         w, h = max(1, round(w * f)), max(1, round(h * f))
     return to_image(tv_static(h, w, torch.Generator().manual_seed(seed)))
+def _decode_flag(p: Path, data: np.ndarray) -> int:
+    """The OpenCV decode flag for ``data``: full size, or reduced for a JPEG above MAX_PIXELS.
+
+    Raises :class:`SourceError` for other images above MAX_PIXELS (a 1 MB PNG can hold 20000x20000).
+    """
+    head = data.tobytes() if data[:2].tobytes() == b"\xff\xd8" else data[:HEAD_BYTES].tobytes()
+    size = image_size(head)
+    if size is None or size[0] * size[1] <= MAX_PIXELS:
+        return cv2.IMREAD_COLOR
+    w, h = size
+    if head.startswith(b"\xff\xd8"):
+        for factor, flag in _REDUCED:
+            if (w // factor) * (h // factor) <= MAX_PIXELS:
+                return flag
+    raise SourceError(f"image {str(p)!r} is {w}x{h} ({w * h / 1e6:.0f} megapixels); allowed: at most "
+                      f"{MAX_PIXELS // 1_000_000} megapixels (shrink it first, or save it as JPEG)")
+
+
+def check_not_input(source: str | os.PathLike[str], output: str | os.PathLike[str]) -> None:
+    """Refuse an ``output`` that is the ``source`` file, by any name (symlink, hard link, ``../``)."""
+    try:
+        same = os.path.samefile(source, output)
+    except OSError:  # one of them does not exist (yet)
+        return
+    if same:
+        raise SinkError(f"output {str(output)!r} is the input {str(source)!r} (the same file); "
+                        "write the dream to another file")
 
 
 def check_output(path: str | os.PathLike[str]) -> Path:

@@ -53,7 +53,12 @@ COPY_AUDIO: dict[str, frozenset[str]] = {
     "mpegts": frozenset({"aac", "mp3", "mp2", "ac3", "eac3"}),
 }
 
-_FRAGMENTED_MP4 = "+frag_keyframe+empty_moov+default_base_moof"
+#: Every output is written so that a hard kill (SIGKILL, an OOM kill) keeps all but about its last second:
+#: MP4/MOV fragmented (an empty ``moov`` up front, a fragment at least every second), Matroska/WebM with a
+#: cluster at least every second, and every packet handed to the OS as it is muxed (``flush_packets``), so a
+#: write that fails (a full disk) fails at once, not when a buffer fills later.
+_FRAGMENTED_MP4 = "+frag_keyframe+empty_moov+delay_moov+default_base_moof"  # delay_moov: an edit list for B-frames
+_FLUSH_S = 1.0
 _MAX_PENDING_AUDIO = 500  # chunks written before the first frame, kept until it sets time zero
 
 
@@ -101,6 +106,7 @@ class VideoSpec:
     height: int
     fps: Fraction
     time_base: Fraction | None = None  # default 1/fps
+    rotation: int = 0  # display rotation, degrees counter-clockwise (as VideoInfo.rotation)
 
 
 @dataclass(frozen=True)
@@ -109,7 +115,10 @@ class VideoInfo:
 
     ``frame_count`` is exact when ``frame_count_exact`` (the container stores it, e.g. mp4/mov),
     otherwise estimated from the duration and the frame rate. ``start_s`` is the video stream's
-    start time (usually 0; MPEG-TS files start later).
+    start time (usually 0; MPEG-TS files start later). ``width`` x ``height`` is the size as stored;
+    ``rotation`` (0, 90, 180 or -90) is the display matrix's turn, counter-clockwise in degrees (a phone
+    held upright records landscape pictures tagged -90): the reader delivers frames turned upright,
+    ``display_width`` x ``display_height``.
     """
 
     path: str
@@ -123,10 +132,51 @@ class VideoInfo:
     start_s: float
     codec: str
     audio: tuple[AudioInfo, ...]
+    rotation: int = 0
 
     @property
     def has_audio(self) -> bool:
         return bool(self.audio)
+
+    @property
+    def display_width(self) -> int:
+        return self.height if self.rotation % 180 else self.width
+
+    @property
+    def display_height(self) -> int:
+        return self.width if self.rotation % 180 else self.height
+
+
+def _quarter_turns(rotation: float | None) -> int:
+    """A display rotation in degrees as counter-clockwise quarter turns 0..3 (np.rot90's ``k``)."""
+    return round((rotation or 0) / 90) % 4
+
+
+def upright(image: np.ndarray, rotation: int) -> np.ndarray:
+    """A stored ``(H, W, C)`` picture turned as its display matrix says (``rotation`` degrees counter-clockwise)."""
+    k = _quarter_turns(rotation)
+    return np.ascontiguousarray(np.rot90(image, k)) if k else image
+
+
+def stored(image: np.ndarray, rotation: int) -> np.ndarray:
+    """The inverse of :func:`upright`: an upright picture turned back to how a file with ``rotation`` stores it."""
+    k = _quarter_turns(rotation)
+    return np.ascontiguousarray(np.rot90(image, -k)) if k else image
+
+
+def _display_rotation(path: str) -> int:
+    """The first video frame's display rotation (0, 90, 180 or -90 degrees); 0 when it cannot be had."""
+    try:
+        with av.open(path, metadata_errors="replace") as container:
+            stream = _video_stream(container, path)
+            for frame in container.decode(stream):
+                k = _quarter_turns(frame.rotation)
+                if round(frame.rotation or 0) % 90:
+                    log.warning("%s: display rotation %s degrees; using the nearest quarter turn", path, frame.rotation)
+                return {0: 0, 1: 90, 2: 180, 3: -90}[k]
+    except (av.FFmpegError, OSError, SourceError, UnicodeDecodeError):
+        pass
+    return 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -181,7 +231,7 @@ def _video_stream(container: av.container.InputContainer, name: str) -> av.video
 
 
 def _describe(container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: str,
-              fallback_fps: float | None = None) -> VideoInfo:
+              fallback_fps: float | None = None, rotation: int = 0) -> VideoInfo:
     tb = stream.time_base or Fraction(1, 90000)
     fps = _fraction(stream.average_rate) or _fraction(stream.guessed_rate) or _fraction(stream.base_rate)
     if not fps and fallback_fps:
@@ -223,6 +273,7 @@ def _describe(container: av.container.InputContainer, stream: av.video.stream.Vi
         start_s=float(start * tb),
         codec=stream.codec_context.name,
         audio=audio,
+        rotation=rotation,
     )
 
 
@@ -230,7 +281,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
     """Describe the video file at ``path``; SourceError if it is missing, unreadable or has no video."""
     container, stream = _open_input(path)
     try:
-        return _describe(container, stream, os.fspath(path))
+        return _describe(container, stream, os.fspath(path), rotation=_display_rotation(os.fspath(path)))
     finally:
         container.close()
 
@@ -276,7 +327,7 @@ class VideoReader:
         self.duration_s = duration_s
         self.max_frames = max_frames
         container, stream = _open_input(self.path)
-        self._setup(container, stream, width, height, audio, frame_threads=True)
+        self._setup(container, stream, width, height, audio, frame_threads=True, rotation=_display_rotation(self.path))
 
     @classmethod
     def of_container(
@@ -301,17 +352,19 @@ class VideoReader:
 
     def _setup(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream,
                width: int | None, height: int | None, audio: bool, frame_threads: bool,
-               fallback_fps: float | None = None) -> None:
+               fallback_fps: float | None = None, rotation: int = 0) -> None:
         self._container, self._stream = container, stream
         try:
-            self.info = _describe(container, stream, self.path, fallback_fps)
+            self.info = _describe(container, stream, self.path, fallback_fps, rotation)
         except BaseException:
             container.close()
             raise
         if frame_threads:
             stream.thread_type = "AUTO"
-        self.width, self.height = fit_size(width, height, self.info.width, self.info.height)
-        self._resize = (self.width, self.height) != (self.info.width, self.info.height)
+        info = self.info
+        #: The delivered size, upright (a file's display rotation is undone).
+        self.width, self.height = fit_size(width, height, info.display_width, info.display_height)
+        self._resize = (self.width, self.height) != (info.display_width, info.display_height)
         self._audio = container.streams.audio[0] if audio and container.streams.audio else None
         self._resampler = (av.AudioResampler(format="fltp", layout=AUDIO_LAYOUT, rate=AUDIO_RATE)
                            if self._audio is not None else None)
@@ -386,10 +439,12 @@ class VideoReader:
                 if end is not None and pts >= end:
                     return
                 self.frames_read += 1
-                if self._resize:
-                    image = decoded.to_ndarray(format="rgb24", width=self.width, height=self.height)
+                if self._resize:  # at the stored orientation's size, then turned
+                    w, h = (self.height, self.width) if self.info.rotation % 180 else (self.width, self.height)
+                    image = decoded.to_ndarray(format="rgb24", width=w, height=h)
                 else:
                     image = decoded.to_ndarray(format="rgb24")
+                image = upright(image, self.info.rotation)
                 yield Frame(image, pts, float(pts * tb), self.frames_read - 1)
                 if self.max_frames is not None and self.frames_read >= self.max_frames:
                     return
@@ -472,7 +527,9 @@ class VideoWriter:
     :class:`VideoSpec`). Frames are written with their pts in that time base, shifted so the first
     written frame starts at 0; colours are converted with BT.709 (limited range) and tagged so.
     Odd width or height: yuv420p needs even sizes, so the picture is **padded** by one pixel (the
-    last column/row repeated); ``width``/``height`` give the encoded size.
+    last column/row repeated); ``width``/``height`` give the encoded size. ``like.rotation`` (a
+    rotated phone clip's): frames are given upright (``source_width`` x ``source_height``), stored
+    turned back and tagged with the same display matrix, so the output shows as the input does.
 
     ``audio_from``: every audio stream of that file goes to the output, copied packet by packet when
     the container takes the codec (see ``COPY_AUDIO``), otherwise re-encoded to AAC 48 kHz stereo
@@ -481,17 +538,23 @@ class VideoWriter:
     when copying), so a start/duration window, ``max_frames`` or an interruption trim it alike.
     Audio is interleaved with the video as frames are written.
 
+    ``lossless``: RGB kept exactly (libx264rgb at qp 0, .mkv/.mp4/.mov; no padding, no colour
+    conversion), for intermediate files that are encoded again later (the chunks of a render).
+
     ``close()`` (or leaving the ``with`` block, also by an exception) flushes the encoders and
     finalises the file, so an interrupted run leaves a playable file with every frame written so far.
-    If finalising fails, or no frame was written, the partial file is removed (SinkError when no
-    other exception is in flight). Opening checks that the path is writable and sets up the encoders
-    (SinkError), and opens ``audio_from`` (SourceError), before any frame is written.
+    The file is also written to survive a hard kill: fragmented MP4/MOV, Matroska clusters, at least
+    every second, each packet handed to the OS as it is muxed (``_FLUSH_S``); a kill loses the frames
+    still in the encoder and the last fragment (about a second), the rest plays, with its sound.
+    A write that fails (a full disk) raises SinkError at once; the file is kept with what reached
+    the disk, and ``close`` then only releases it. If finalising fails the file is kept too
+    (SinkError); with no frame written it is removed. Opening checks that the path is writable and
+    sets up the encoders (SinkError), and opens ``audio_from`` (SourceError), before any frame is written.
 
     For live recordings (:class:`stream.io.sinks.file.FileSink`): ``video_options`` replace the
     crf/preset libx264 options (e.g. a bitrate from :func:`stream.io.encoding.x264_options`);
     ``audio_rate`` adds one audio track fed by :meth:`write_audio` (AAC, or Opus for .webm) at
-    ``audio_bitrate_kbps``; ``fragmented`` writes a fragmented MP4/MOV that stays playable if the
-    process dies before ``close``. Every re-encoded sound goes through the one placement of
+    ``audio_bitrate_kbps``. Every re-encoded sound goes through the one placement of
     :class:`stream.io.encoding.AudioOut` and ends with the video.
     """
 
@@ -506,21 +569,25 @@ class VideoWriter:
         video_options: Mapping[str, str] | None = None,
         audio_rate: int | None = None,
         audio_bitrate_kbps: int | None = None,
-        fragmented: bool = False,
+        lossless: bool = False,
     ) -> None:
         self.path = os.fspath(path)
+        self.lossless = lossless
         if not 0 <= crf <= 51:
             raise ConfigError(f"crf {crf!r}: must be in 0..51")
         if audio_from is not None and audio_rate is not None:
             raise ConfigError(f"{self.path}: sound comes from audio_from or from write_audio, not both")
         self.format = self._check_path(audio_from)
-        self.fragmented = fragmented
         self.fps = Fraction(like.fps)
         if self.fps <= 0:
             raise ConfigError(f"frame rate {like.fps!r}: must be > 0")
         self.time_base = Fraction(like.time_base) if like.time_base else 1 / self.fps
-        self.source_width, self.source_height = like.width, like.height
-        self.width, self.height = like.width + like.width % 2, like.height + like.height % 2
+        #: The display rotation written (the input's): frames come upright and are stored turned back.
+        self.rotation = int(getattr(like, "rotation", 0) or 0)
+        swap = self.rotation % 180 != 0
+        self.source_width, self.source_height = (like.height, like.width) if swap else (like.width, like.height)
+        pad = not lossless  # yuv420p needs even sizes; RGB does not
+        self.width, self.height = like.width + pad * (like.width % 2), like.height + pad * (like.height % 2)
         self.frames_written = 0
         self.audio_routes: tuple[AudioRoute, ...] = ()
         self._frame_ticks = max(1, round(1 / (self.fps * self.time_base)))
@@ -537,6 +604,7 @@ class VideoWriter:
         self._pending_audio: deque[tuple[np.ndarray, float]] = deque()  # before the first frame
         self._closed = False
         self._touched = False
+        self.failed: str | None = None  # why a write failed (the file keeps what reached the disk)
         self._output: av.container.OutputContainer | None = None
         try:
             try:
@@ -585,12 +653,26 @@ class VideoWriter:
         return fmt
 
     def _container_options(self) -> dict[str, str]:
-        if self.format not in ("mp4", "mov"):
-            return {}
-        return {"movflags": _FRAGMENTED_MP4 if self.fragmented else "+faststart"}
+        """Options that keep the file playable after a hard kill and make a failed write fail at once."""
+        options = {"flush_packets": "1"}
+        if self.format in ("mp4", "mov"):
+            options.update(movflags=_FRAGMENTED_MP4, frag_duration=str(round(_FLUSH_S * 1e6)))
+        elif self.format in ("matroska", "webm"):
+            options["cluster_time_limit"] = str(round(_FLUSH_S * 1000))
+        return options
 
     def _add_video(self, crf: int, preset: str, video_options: Mapping[str, str] | None) -> None:
         assert self._output is not None
+        if self.lossless:
+            if self.format not in ("matroska", "mp4", "mov"):
+                raise ConfigError(f"lossless output needs .mkv, .mp4 or .mov, not {self.format}")
+            stream = self._output.add_stream("libx264rgb", rate=self.fps)
+            stream.options = {"qp": "0", "preset": preset}
+            stream.width, stream.height, stream.pix_fmt = self.width, self.height, "rgb24"
+            stream.time_base = stream.codec_context.time_base = self.time_base
+            stream.codec_context.open()
+            self._video = stream
+            return
         if self.format == "webm":
             # crf on VP9's 0..63 scale, constant quality (b=0); row-mt for speed.
             codec, options = "libvpx-vp9", {"crf": str(crf), "b": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"}
@@ -599,6 +681,8 @@ class VideoWriter:
         # Opened now, so that bad settings fail before any frame is dreamed.
         self._video = add_video_stream(self._output, codec, width=self.width, height=self.height, fps=self.fps,
                                        time_base=self.time_base, options=options)
+        if self.rotation:
+            self._video.set_display_rotation(self.rotation)
 
     def _audio_codec(self) -> str:
         return ("libopus" if has_encoder("libopus") else "opus") if self.format == "webm" else "aac"
@@ -656,7 +740,7 @@ class VideoWriter:
 
     def write(self, image: np.ndarray, pts: int | None = None) -> None:
         """Encode one RGB uint8 (H, W, 3) frame at ``pts`` (input time base; default: one frame after the last)."""
-        if self._closed or self._output is None:
+        if self._closed or self._output is None or self.failed:
             raise SinkError(f"{self.path}: writer is closed")
         if image.dtype != np.uint8 or image.shape != (self.source_height, self.source_width, 3):
             raise SinkError(
@@ -672,10 +756,14 @@ class VideoWriter:
         if out_pts <= self._last_pts:
             log.warning("%s: pts %s not after %s; using %s", self.path, out_pts, self._last_pts, self._last_pts + 1)
             out_pts = self._last_pts + 1
+        image = stored(image, self.rotation)
         if image.shape[:2] != (self.height, self.width):
             pad = ((0, self.height - image.shape[0]), (0, self.width - image.shape[1]), (0, 0))
             image = np.pad(image, pad, mode="edge")
-        frame = yuv_frame(image)
+        if self.lossless:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        else:
+            frame = yuv_frame(image)
         frame.pts, frame.time_base, frame.duration = out_pts, self.time_base, self._frame_ticks
         try:
             if self._pushed is not None:
@@ -687,14 +775,14 @@ class VideoWriter:
             self._end_s = float((out_pts + self._frame_ticks) * self.time_base)
             self._pump_audio(self._end_s)
         except (av.FFmpegError, OSError) as exc:
-            raise SinkError(f"{self.path}: writing frame {self.frames_written} failed ({_reason(exc)})") from exc
+            raise self._write_failed(exc) from exc
 
     def write_audio(self, samples: np.ndarray, time_s: float) -> None:
         """Add float32 stereo ``(2, N)`` samples (at ``audio_rate``) starting at ``time_s`` on the frames' clock.
 
         Needs ``audio_rate``. Sound before the first frame is held until it sets time zero.
         """
-        if self._closed or self._output is None:
+        if self._closed or self._output is None or self.failed:
             raise SinkError(f"{self.path}: writer is closed")
         if self._pushed is None:
             raise SinkError(f"{self.path}: writer was opened without audio_rate; it takes no sound")
@@ -707,7 +795,13 @@ class VideoWriter:
             self._pushed.place(samples, time_s - self._origin_s)
             self._pushed.encode()
         except (av.FFmpegError, OSError) as exc:
-            raise SinkError(f"{self.path}: writing audio failed ({_reason(exc)})") from exc
+            raise self._write_failed(exc) from exc
+
+    def _write_failed(self, exc: BaseException) -> SinkError:
+        """Note a failed write (a full disk): nothing more is written; the file keeps what reached the disk."""
+        self.failed = _reason(exc)
+        kept = "kept what was written before, playable" if self.frames_written else "nothing written"
+        return SinkError(f"{self.path}: cannot write after {self.frames_written} frames ({self.failed}); stopped, {kept}")
 
     # -- audio -------------------------------------------------------------------------------------
 
@@ -786,8 +880,15 @@ class VideoWriter:
     # -- closing -----------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Flush the encoders and finalise the file; remove it and raise SinkError if that fails."""
+        """Flush the encoders and finalise the file; SinkError if that fails (the file keeps what was written).
+
+        After a failed write only releases the file (what reached the disk stays); with no frame
+        written, removes it (SinkError).
+        """
         if self._closed:
+            return
+        if self.failed:
+            self._release()
             return
         if self.frames_written == 0:
             self._discard()
@@ -805,8 +906,10 @@ class VideoWriter:
             assert self._output is not None
             self._output.close()
         except (av.FFmpegError, OSError, ValueError) as exc:
-            self._discard()
-            raise SinkError(f"{self.path}: cannot finalise the output ({_reason(exc)}); removed it") from exc
+            self.failed = _reason(exc)
+            self._release()
+            raise SinkError(f"{self.path}: cannot finalise the output ({self.failed}); kept what was written before, "
+                            "playable") from exc
         except BaseException:
             self._discard()
             raise
@@ -824,6 +927,18 @@ class VideoWriter:
         if self._audio_source is not None:
             self._audio_source.close()
             self._audio_source = None
+
+    def _release(self) -> None:
+        """Close without finalising and keep the file (its fragments up to the failure play)."""
+        self._closed = True
+        self._close_audio_source()
+        if self._output is not None:
+            try:
+                self._output.close()  # tries the trailer; on a full disk that fails too
+            except (av.FFmpegError, OSError, ValueError):
+                pass
+            self._output = None
+        log.debug("%s: kept %d frames written before the failure (%s)", self.path, self.frames_written, self.failed)
 
     def _discard(self) -> None:
         """Close without finalising and delete the file if FFmpeg started writing it."""

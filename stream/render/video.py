@@ -101,6 +101,8 @@ def dream_video(reader: Any, writer: Any, dream: Any, bar: Any = None) -> VideoR
         with sigterm_raises():
             for frame in reader:
                 began = time.monotonic()
+                if hasattr(dream, "reseed"):
+                    dream.reseed(frame.index)  # per-frame seeds: a chunked render dreams the same frames
                 image = dream(frame.image)
                 writer.write(image, frame.pts)
                 run.frames += 1
@@ -131,18 +133,24 @@ def dream_video(reader: Any, writer: Any, dream: Any, bar: Any = None) -> VideoR
 # Flicker
 
 
+#: Most pixels by which a dream's size may differ from its original's for ``flicker`` (even-size rounding).
+SIZE_SLACK = 2
+
+
 def compare_videos(
     original: str | Path,
     dreamed: str | Path,
     method: str = "dis",
     preset: str = "medium",
     max_frames: int | None = None,
+    pairs: bool = False,
 ) -> dict[str, Any]:
     """Warping error of ``original`` and ``dreamed`` (same size and frame count), with flow from ``original``.
 
     Warping error: mean over reliable pixels and RGB channels (in [0, 1]) of ``(O_t - warp(O_{t-1}))^2``,
     averaged over frame pairs; the flow and the forward-backward mask come from the original's frames.
     Also the mean absolute change from the original (0-255) over the first and last quarter.
+    ``pairs``: also each pair's error (``pairs[k][i]`` for frames i and i+1; None where no pixel is reliable).
     """
     from engine.flow import FlowEstimator, occlusion_mask, to_gray, warping_error
     from engine.frames import to_tensor
@@ -154,10 +162,14 @@ def compare_videos(
     reliable: list[float] = []
     prev: tuple[Any, Any, np.ndarray] | None = None
     with VideoReader(original, max_frames=max_frames) as a, VideoReader(dreamed, max_frames=max_frames) as b:
-        if (a.info.width, a.info.height) != (b.info.width, b.info.height):
+        # An odd-size input is encoded one pixel larger (H.264 4:2:0 needs even sizes): compare the
+        # common area. Sizes further apart are another video.
+        if max(abs(a.width - b.width), abs(a.height - b.height)) > SIZE_SLACK:  # upright sizes
             raise SourceError(
-                f"{dreamed}: {b.info.width}x{b.info.height} does not match {original}'s {a.info.width}x{a.info.height}"
+                f"{dreamed}: {b.width}x{b.height} does not match {original}'s {a.width}x{a.height}"
+                f" (allowed: sizes within {SIZE_SLACK} pixels)"
             )
+        h, w = min(a.height, b.height), min(a.width, b.width)
         count_a = count_b = 0
         frames_b = iter(b)
         for fa in a:
@@ -166,8 +178,9 @@ def compare_videos(
             if fb is None:
                 break
             count_b += 1
-            change.append(float(np.abs(fa.image.astype(np.float32) - fb.image).mean()))
-            cur = (to_tensor(fa.image), to_tensor(fb.image), to_gray(fa.image))
+            ia, ib = np.ascontiguousarray(fa.image[:h, :w]), np.ascontiguousarray(fb.image[:h, :w])
+            change.append(float(np.abs(ia.astype(np.float32) - ib).mean()))
+            cur = (to_tensor(ia), to_tensor(ib), to_gray(ia))
             if prev is not None:
                 back, ahead = flow(cur[2], prev[2]), flow(prev[2], cur[2])
                 unreliable = occlusion_mask(back, ahead)
@@ -183,7 +196,7 @@ def compare_videos(
     quarter = max(1, len(change) // 4)
     with np.errstate(all="ignore"):
         err_o, err_d = (float(np.nanmean(errors[k])) if np.isfinite(errors[k]).any() else None for k in ("original", "dreamed"))
-    return {
+    result = {
         "frames": len(change),
         "warping_error": {"original": err_o, "dreamed": err_d},
         "ratio": err_d / err_o if err_o and err_d is not None else None,
@@ -191,6 +204,9 @@ def compare_videos(
         "reliable_fraction": float(np.mean(reliable)),
         "flow": f"{method}" + (f" {preset}" if method == "dis" else ""),
     }
+    if pairs:
+        result["pairs"] = {k: [e if np.isfinite(e) else None for e in v] for k, v in errors.items()}
+    return result
 
 
 # --------------------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ def check_keys(section: str, cls: type, data: Mapping[str, Any]) -> None:
     known = {f.name for f in dataclasses.fields(cls)}
     for key in data:
         if key not in known:
-            raise ConfigError(f"unknown key {section}.{key}{did_you_mean(str(key), known)}; "
+            shown = str(key) if len(str(key)) <= 60 else f"{str(key)[:57]}..."
+            raise ConfigError(f"unknown key {section}.{shown}{did_you_mean(str(key)[:100], known)}; "
                               f"allowed: {', '.join(sorted(known))}")
 
 

@@ -5,12 +5,11 @@ import dataclasses
 from dataclasses import dataclass
 
 from engine.dream import DreamSettings
-from engine.errors import ConfigError
 from engine.live_dream import LiveDreamSettings
 from engine.temporal import TemporalSettings
 
 OVERLAYS = ("burned", "browser", "off")
-_OVERLAY_WORDS = {"burned": "burned", "true": "burned", "yes": "burned", "on": "burned", "1": "burned",
+OVERLAY_WORDS = {"burned": "burned", "true": "burned", "yes": "burned", "on": "burned", "1": "burned",
                   "browser": "browser", "off": "off", "false": "off", "no": "off", "0": "off", "none": "off"}
 
 
@@ -28,6 +27,7 @@ class LiveSettings:
     the web panel's ``/overlay`` page shows it in OBS instead) or ``off`` (true/false still work).
     ``twitch_ingest`` is the RTMP ingest for the ``twitch`` output (the stream key comes
     from ``$TWITCH_STREAM_KEY`` or ``stream_key_file``, never from the config or argv).
+    Ranges and choices: :data:`stream.settings.loader.SCHEMA`.
     """
 
     width: int = 640
@@ -51,36 +51,6 @@ class LiveSettings:
     fade_s: float = 1.0
     twitch_ingest: str = "rtmp://live.twitch.tv/app"
     stream_key_file: str | None = None
-
-    def __post_init__(self) -> None:
-        overlay = _OVERLAY_WORDS.get(str(self.overlay).strip().lower())
-        if overlay is None:
-            raise ConfigError(f"live.overlay {self.overlay!r} is not allowed; allowed: {', '.join(OVERLAYS)}")
-        object.__setattr__(self, "overlay", overlay)
-        if self.width % 2 or self.height % 2 or not (32 <= self.width <= 3840 and 32 <= self.height <= 2160):
-            raise ConfigError(f"live size {self.width}x{self.height} is not allowed; even sizes from 32x32 to 3840x2160")
-        if not 1 <= self.fps <= 120:
-            raise ConfigError(f"live.fps {self.fps} is out of range; allowed 1 to 120")
-        if not 0.05 <= self.dream_scale <= 1.0:
-            raise ConfigError(f"live.dream_scale {self.dream_scale} is out of range; allowed 0.05 to 1")
-        if not 0 <= self.steps_per_frame <= 20:
-            raise ConfigError(f"live.steps_per_frame {self.steps_per_frame} is out of range; allowed 0 to 20")
-        if not 0.0 <= self.step_scale <= 10.0:
-            raise ConfigError(f"live.step_scale {self.step_scale} is out of range; allowed 0 to 10")
-        if not 1 <= self.class_crops <= 8:
-            raise ConfigError(f"live.class_crops {self.class_crops} is out of range; allowed 1 to 8")
-        if not 64 <= self.class_size <= 512:
-            raise ConfigError(f"live.class_size {self.class_size} is out of range; allowed 64 to 512")
-        if not self.octave_scales or not all(0.05 <= f <= 1.0 for f in self.octave_scales):
-            raise ConfigError(f"live.octave_scales {list(self.octave_scales)} is not allowed; one or more scales, each 0.05 to 1")
-        if not 0.0 <= self.decay <= 1.0:
-            raise ConfigError(f"live.decay {self.decay} is out of range; allowed 0 to 1")
-        if not 0.0 < self.limit <= 1.0:
-            raise ConfigError(f"live.limit {self.limit} is out of range; allowed above 0 to 1")
-        if not 0.0 <= self.fade_s <= 30.0:
-            raise ConfigError(f"live.fade_s {self.fade_s} is out of range; allowed 0 to 30")
-        if self.capture_queue < 1:
-            raise ConfigError(f"live.capture_queue {self.capture_queue} must be at least 1")
 
 
 def live_temporal(video: TemporalSettings, live: LiveSettings) -> LiveDreamSettings:

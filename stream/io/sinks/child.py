@@ -31,6 +31,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from engine.errors import SinkError
+from stream.io.child_env import child_env
 from stream.io.sinks.base import Sink, SinkStats, check_audio, check_image
 from stream.io.sinks.encode import AvSink
 from stream.settings.encoder import EncoderSettings
@@ -68,9 +69,11 @@ class ChildSink(Sink):
         self._frames = 0
         self._failed = False
         self._closed = False
+        secrets = list(secrets)
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "stream.io.sinks.child"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True,  # Ctrl-C is the parent's
+            env=child_env(secrets),  # the key travels in the pipe only, never in /proc/PID/environ
         )
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._in = self._proc.stdin.fileno()

@@ -42,7 +42,7 @@ class FileSink(Sink):
             self._writer = VideoWriter(
                 path, spec, preset=settings.preset, video_options=x264_options(settings, live=False),
                 audio_rate=settings.audio_rate if settings.audio else None,
-                audio_bitrate_kbps=settings.audio_bitrate_kbps, fragmented=True,
+                audio_bitrate_kbps=settings.audio_bitrate_kbps,
             )
         except SinkError as e:
             raise SinkError(f"cannot open output {path}: {str(e).removeprefix(path + ': ')}") from None

@@ -10,6 +10,7 @@ import threading
 import numpy as np
 
 from engine.errors import SinkError
+from stream.io.child_env import child_env
 from stream.io.sinks.base import Sink, SinkStats, check_image
 from stream.settings.encoder import EncoderSettings
 
@@ -60,7 +61,7 @@ class PreviewSink(Sink):
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-c", _PREVIEW_CHILD, str(settings.width), str(settings.height), title],
-                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=child_env(),
             )
         except OSError as exc:
             raise SinkError(f"output preview cannot start its window process: {exc}") from None

@@ -1,0 +1,218 @@
+"""A chunked, resumable render of a video file: ``dreamstream video IN OUT --workers N | --resume``.
+
+1. Check everything the user gave (settings, input, output) before any worker starts.
+2. One pass over the input finds every frame's timestamp and the scene cuts (:mod:`.scan`);
+   the frames are planned into chunks (:mod:`.chunks`) and recorded in ``OUT.parts/manifest.json``.
+   A manifest with the same settings and input is reused: its finished chunks are not dreamed again.
+3. Workers (this process, or Ray actors) dream the remaining chunks into ``OUT.parts/``.
+4. The chunks are joined into OUT with the input's timestamps and sound; the work folder is
+   removed unless ``keep_parts``.
+
+Ctrl-C or SIGTERM stop the workers; the chunks finished from the start on are joined into OUT
+(a playable file) and the work folder is kept for the next run.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.errors import SinkError
+from stream.io.video_io import VideoSpec, VideoWriter, probe
+from stream.render.chunks import Chunk, chunk_frames, plan_chunks
+from stream.render.manifest import Manifest, file_hash, read_manifest, settings_hash, write_manifest
+from stream.render.pools import LocalPool, OnAssign, RayPool
+from stream.render.scan import Window, scan_input
+from stream.render.video import Terminated, signals_ignored, sigterm_raises
+from stream.render.worker import ChunkJob, ChunkResult
+from stream.settings.loader import Config
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How a chunked render runs (not what it dreams: that is the config)."""
+
+    workers: int = 1
+    ray_address: str | None = None  # "auto" or host:port; None = local (Ray only when workers > 1)
+    keep_parts: bool = False
+    crf: int = 18
+    max_retries: int = 2
+    on_assign: OnAssign | None = None  # Ray workers only: (chunk, worker pid) as each chunk starts
+
+    @property
+    def uses_ray(self) -> bool:
+        return self.workers > 1 or self.ray_address is not None
+
+
+@dataclass
+class RenderRun:
+    """What :func:`render_chunked` did."""
+
+    frames: int = 0  # frames in the output
+    chunks: int = 0
+    reused: int = 0  # chunks taken from an earlier run
+    results: list[ChunkResult] = field(default_factory=list)  # chunks dreamed by this run
+    scan_seconds: float = 0.0
+    dream_seconds: float = 0.0
+    join_seconds: float = 0.0
+    interrupted: int | None = None  # 130 (Ctrl-C) or 143 (SIGTERM)
+    parts: Path | None = None
+    truncated: bool = False  # the input ended (or broke) before its header said it would
+
+
+class _NothingToJoin(Exception):
+    """Leaves the output writer's block with no frame written, so that it removes the file."""
+
+
+def parts_folder(output: str | Path) -> Path:
+    """The work folder beside ``output``: ``OUT.parts``."""
+    return Path(str(output) + ".parts")
+
+
+def job_identity(cfg: Config, window: Window) -> dict[str, Any]:
+    """Everything that shapes the dreamed frames and the chunks (not threads, device, workers or the output's crf)."""
+    model = {k: v for k, v in dataclasses.asdict(cfg.model).items() if k not in ("threads", "device")}
+    return {
+        "model": model,
+        "dream": dataclasses.asdict(cfg.dream),
+        "class_dream": dataclasses.asdict(cfg.class_dream),
+        "video": dataclasses.asdict(cfg.section("video")),
+        "window": dataclasses.asdict(window),
+    }
+
+
+def _bar(total: int, initial: int, desc: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="frame", disable=None, dynamic_ncols=True, smoothing=0.1)
+
+
+def _plan(cfg: Config, source: str, window: Window, parts: Path, run: RenderRun) -> Manifest:
+    """The manifest to work from: the earlier run's when it matches (``run.reused`` its done chunks)."""
+    settings = cfg.section("video")
+    size, digest = file_hash(source)
+    key = settings_hash(job_identity(cfg, window))
+    old = read_manifest(parts)
+    if old is not None and (old.input_size, old.input_hash, old.settings_hash) == (size, digest, key):
+        missing = [i for i in old.done if not (parts / old.chunks[i].name).is_file()]
+        for i in missing:
+            del old.done[i]
+        run.reused = len(old.done)
+        return old
+    if old is not None:
+        what = "the input" if (old.input_size, old.input_hash) != (size, digest) else "the settings"
+        log.warning("%s: %s changed since the last run; starting over", parts, what)
+    if parts.is_dir():
+        shutil.rmtree(parts)
+    bar = _bar(0, 0, "scanning")
+    began = time.monotonic()
+    try:
+        info, scan = scan_input(source, window, settings, progress=lambda n: bar.update(n - bar.n))
+    finally:
+        bar.close()
+    run.scan_seconds = time.monotonic() - began
+    overlap = settings.chunk_overlap if settings.flow != "none" else 0  # nothing is carried without flow
+    chunks = plan_chunks(scan.frames, scan.cuts, chunk_frames(settings.chunk_s, float(info.fps)), overlap)
+    manifest = Manifest(key, size, digest, scan, chunks)
+    parts.mkdir(parents=True, exist_ok=True)
+    write_manifest(parts, manifest)
+    log.info(
+        "%s: %d frames, %d scene cuts, %d chunks (%d lead-in frames)",
+        source, scan.frames, len(scan.cuts), len(chunks), sum(c.lead_in for c in chunks),
+    )
+    return manifest
+
+
+def render_chunked(cfg: Config, source: str, output: str, window: Window, options: RenderOptions) -> RenderRun:
+    """Dream ``source`` into ``output`` in chunks (see the module); returns what was done."""
+    from stream.io.dreaming import check_objective
+
+    run = RenderRun()
+    check_objective(cfg.model)  # typos in layers, targets, devices: before anything is read
+    info = probe(source)
+    parts = parts_folder(output)
+    if parts.exists() and not parts.is_dir():
+        raise SinkError(f"{parts}: exists and is not a folder; the render needs it for its chunks")
+    pool = RayPool(cfg, options.workers, options.ray_address, options.max_retries, options.on_assign) if options.uses_ray \
+        else LocalPool(cfg)
+    run.parts = parts
+    try:
+        with sigterm_raises(), VideoWriter(output, info, crf=options.crf, audio_from=source) as writer:
+            manifest = _plan(cfg, source, window, parts, run)
+            run.truncated = manifest.scan.truncated
+            if run.reused:
+                frames = sum(manifest.done.values())
+                log.info("%s: reusing %d of %d finished chunks (%d frames)", parts, run.reused, len(manifest.chunks), frames)
+            run.chunks = len(manifest.chunks)
+            # Chunks hold upright frames (a rotated input's display rotation undone); the output is tagged as the input.
+            spec = VideoSpec(info.display_width, info.display_height, info.fps, info.time_base)
+            job = ChunkJob(source, str(parts), manifest.scan, spec)
+            _dream(pool, job, manifest, parts, run)
+            done = _done_prefix(manifest)
+            if not done:
+                raise _NothingToJoin()
+            began = time.monotonic()
+            bar = _bar(sum(c.frames for c in done), 0, "joining")
+            try:
+                with signals_ignored() if run.interrupted else contextlib.nullcontext():
+                    run.frames = _join(job, done, writer, bar)
+            finally:
+                bar.close()
+            run.join_seconds = time.monotonic() - began
+    except _NothingToJoin:
+        return run
+    if run.interrupted is None and not options.keep_parts:
+        shutil.rmtree(parts, ignore_errors=True)
+    return run
+
+
+def _dream(pool: LocalPool | RayPool, job: ChunkJob, manifest: Manifest, parts: Path, run: RenderRun) -> None:
+    """Dream the chunks not done yet, recording each in the manifest as it finishes."""
+    todo = [c for c in manifest.chunks if c.index not in manifest.done]
+    if not todo:
+        return
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    bar = _bar(manifest.scan.frames, sum(manifest.done.values()), "dreaming")
+    bar.set_postfix_str(f"chunks {len(manifest.done)}/{len(manifest.chunks)}")
+
+    def on_done(result: ChunkResult) -> None:
+        manifest.done[result.index] = result.frames
+        write_manifest(parts, manifest)
+        run.results.append(result)
+        bar.set_postfix_str(f"chunks {len(manifest.done)}/{len(manifest.chunks)}")
+
+    began = time.monotonic()
+    try:
+        with logging_redirect_tqdm():  # log lines above the bar, not through it
+            pool.run(job, todo, on_done, bar.update)
+    except KeyboardInterrupt:
+        run.interrupted = 130
+    except Terminated:
+        run.interrupted = 143
+    finally:
+        bar.close()
+        run.dream_seconds = time.monotonic() - began
+
+
+def _done_prefix(manifest: Manifest) -> list[Chunk]:
+    """The finished chunks from the first on, up to the first unfinished one."""
+    done: list[Chunk] = []
+    for chunk in manifest.chunks:
+        if chunk.index not in manifest.done:
+            break
+        done.append(chunk)
+    return done
+
+
+def _join(job: ChunkJob, chunks: list[Chunk], writer: VideoWriter, bar: Any) -> int:
+    from stream.render.join import join_chunks
+
+    return join_chunks(job, chunks, writer, on_frame=lambda: bar.update(1))

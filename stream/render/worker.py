@@ -1,0 +1,107 @@
+"""A render worker: loads the model once, then dreams chunks, each into a lossless file in the work folder.
+
+The same class runs in the command's own process (``--workers 1``) and as a Ray actor. A chunk is
+read from the input from its first lead-in frame, dreamed with a fresh :class:`TemporalDreamer`
+whose random jitter is seeded per frame index (so a frame's dream does not depend on which process
+dreamed it), and every dreamed frame (lead-in included) is written with :class:`VideoWriter`
+``lossless=True`` to ``chunk_NNNNN.partial.mkv``, renamed to ``chunk_NNNNN.mkv`` once complete.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import SourceError
+from stream.io.video_io import VideoReader, VideoSpec, VideoWriter
+from stream.render.chunks import Chunk
+from stream.render.scan import Scan
+from stream.settings.loader import Config
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChunkJob:
+    """What every chunk of one render shares: the input, the work folder, the frames and the video's shape."""
+
+    input: str
+    parts: str
+    scan: Scan
+    spec: VideoSpec
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """A finished chunk: ``frames`` kept, ``dreamed`` with the lead-in (its file holds those), in ``seconds``."""
+
+    index: int
+    frames: int
+    dreamed: int
+    seconds: float
+    host: str
+
+
+def part_path(job: ChunkJob, chunk: Chunk) -> Path:
+    return Path(job.parts) / chunk.name
+
+
+class ChunkDreamer:
+    """Holds the loaded model; :meth:`dream` dreams one chunk. ``threads`` > 0 sets torch's threads."""
+
+    def __init__(self, cfg: Config, threads: int = 0) -> None:
+        import torch
+
+        from engine.dream import Dreamer
+        from stream.io.dreaming import setup_dream
+
+        if threads > 0:
+            torch.set_num_threads(threads)
+        setup = setup_dream(cfg)
+        self.dreamer = Dreamer(setup.model, setup.objective, setup.settings)
+        self.settings = cfg.section("video")
+        self.label = f"{setup.spec.name}: {setup.label} on {setup.device}"
+        self.current = -1  # the chunk in progress
+        self.kept = 0  # its frames written so far (read by progress polls)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def progress(self) -> tuple[int, int]:
+        """The chunk in progress and its frames written so far."""
+        return self.current, self.kept
+
+    def dream(self, job: ChunkJob, chunk: Chunk, on_frame: Callable[[], None] | None = None) -> ChunkResult:
+        """Dream ``chunk`` into its file in ``job.parts``; ``on_frame()`` after each kept frame."""
+        from engine.temporal import TemporalDreamer
+
+        began = time.monotonic()
+        self.current, self.kept = chunk.index, 0
+        temporal = TemporalDreamer(self.dreamer, self.settings)
+        final = part_path(job, chunk)
+        partial = final.with_suffix(".partial.mkv")
+        scan = job.scan
+        reader = VideoReader(job.input, start_s=scan.start_s(chunk.first), max_frames=chunk.dreamed)
+        with reader, VideoWriter(partial, job.spec, lossless=True, preset="ultrafast") as writer:
+            for offset, frame in enumerate(reader):
+                index = chunk.first + offset
+                if frame.pts != scan.pts[index]:
+                    raise SourceError(
+                        f"{job.input}: frame {index} has pts {frame.pts}, the first pass saw {scan.pts[index]}; "
+                        "did the file change?"
+                    )
+                temporal.reseed(index)
+                writer.write(temporal(frame.image), frame.pts)  # lead-in too: the join fades into it
+                if index >= chunk.start:
+                    self.kept += 1
+                    if on_frame is not None:
+                        on_frame()
+        if writer.frames_written != chunk.dreamed:
+            raise SourceError(f"{job.input}: {chunk.describe()} decoded {writer.frames_written} of {chunk.dreamed} frames")
+        os.replace(partial, final)
+        seconds = time.monotonic() - began
+        log.debug("%s: %d frames (+%d lead-in) in %.1f s", chunk.describe(), chunk.frames, chunk.lead_in, seconds)
+        return ChunkResult(chunk.index, chunk.frames, chunk.dreamed, seconds, os.uname().nodename)

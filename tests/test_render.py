@@ -1,0 +1,439 @@
+"""Chunked, resumable renders (``dreamstream video --workers N | --resume``): plan, manifest, Ray, resume, faults.
+
+The end-to-end tests dream a clip with a sound track and one scene cut (``media`` pattern
+``scenes``) with the real default model at tiny settings, and compare with a single pass written
+at ``--crf 0`` (lossless in YUV), so that equal dreams give equal decoded frames.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import itertools
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from media import audio_span, video_times, write_clip
+
+from engine.errors import SourceError
+from stream.render.chunks import Chunk, fade_weights, plan_chunks, scenes
+from stream.render.manifest import MANIFEST, Manifest, read_manifest, settings_hash, write_manifest
+from stream.render.scan import Scan
+
+FPS = 24
+FRAME_S = 1 / FPS
+FAST = ["--octaves", "1", "--steps", "1", "--steps-per-frame", "1", "--jitter", "2", "--crf", "0"]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --------------------------------------------------------------------------------------------------
+# Planning (pure)
+
+
+def test_scenes_split_at_cuts() -> None:
+    assert scenes(10, [4, 7]) == [(0, 4), (4, 7), (7, 10)]
+    assert scenes(10, [0, 10, 4, 4]) == [(0, 4), (4, 10)]  # edges and repeats ignored
+
+
+def test_chunks_cut_at_scenes_and_split_long_ones_with_a_lead_in() -> None:
+    chunks = plan_chunks(100, [40], chunk_frames=20, overlap=5)
+    assert [(c.start, c.stop, c.lead_in) for c in chunks] == [
+        (0, 20, 0), (20, 40, 5),  # scene 1: the second piece starts inside it, 5 frames early
+        (40, 60, 0), (60, 80, 5), (80, 100, 5),  # scene 2 starts at the cut: no lead-in
+    ]
+    assert [c.index for c in chunks] == list(range(5))
+    assert chunks[1].first == 15 and chunks[1].dreamed == 25 and chunks[1].frames == 20
+
+
+def test_lead_in_never_reaches_into_the_previous_scene() -> None:
+    chunks = plan_chunks(30, [10], chunk_frames=4, overlap=8)
+    for c in chunks:
+        scene_start = 0 if c.start < 10 else 10
+        assert c.first >= scene_start
+    assert chunks[1].start == 5 and chunks[1].lead_in == 5  # only 5 frames of its scene before it, not 8
+
+
+def test_short_scenes_share_a_chunk_up_to_its_length() -> None:
+    chunks = plan_chunks(40, [5, 10, 15, 30], chunk_frames=16, overlap=4)
+    assert [(c.start, c.stop) for c in chunks] == [(0, 15), (15, 30), (30, 40)]
+    assert all(c.lead_in == 0 for c in chunks)
+
+
+def test_lead_in_warms_up_then_fades() -> None:
+    assert fade_weights(0) == []
+    assert fade_weights(4) == [0.0, 0.0, pytest.approx(1 / 3), pytest.approx(2 / 3)]
+    weights = fade_weights(25)
+    assert weights[:12] == [0.0] * 12 and all(0 < a < b < 1 for a, b in itertools.pairwise(weights[12:]))
+
+
+def test_plan_covers_every_frame_once() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        n = int(rng.integers(1, 500))
+        cuts = sorted(set(rng.integers(0, n, size=int(rng.integers(0, 8))).tolist()))
+        chunks = plan_chunks(n, cuts, chunk_frames=int(rng.integers(1, 80)), overlap=int(rng.integers(0, 30)))
+        assert chunks[0].start == 0 and chunks[-1].stop == n
+        assert all(a.stop == b.start for a, b in itertools.pairwise(chunks))
+        assert all(c.frames >= 1 and c.first >= 0 for c in chunks)
+        assert all(b.lead_in <= a.frames for a, b in itertools.pairwise(chunks))  # a fade needs frames to fade from
+
+
+# --------------------------------------------------------------------------------------------------
+# Manifest
+
+
+def _manifest() -> Manifest:
+    scan = Scan((0, 512, 1024, 1536), (2,), 0, Fraction(1, 12288), False)
+    return Manifest("abc", 1234, "f00d", scan, [Chunk(0, 0, 2), Chunk(1, 2, 4)], {0: 2})
+
+
+def test_manifest_round_trip(tmp_path: Path) -> None:
+    write_manifest(tmp_path, _manifest())
+    assert not (tmp_path / (MANIFEST + ".tmp")).exists()
+    back = read_manifest(tmp_path)
+    assert back is not None and back.to_json() == _manifest().to_json()
+    assert back.chunks[1] == Chunk(1, 2, 4) and back.done == {0: 2}
+
+
+def test_an_unreadable_manifest_starts_over(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / MANIFEST).write_text('{"version": 1, "settings_hash": ')  # what a crash mid-write would leave
+    assert read_manifest(tmp_path) is None
+    assert "unreadable" in caplog.text
+    assert read_manifest(tmp_path / "nothing") is None
+
+
+def test_settings_hash_follows_the_values() -> None:
+    a = settings_hash({"dream": {"steps": 3, "octaves": 4}})
+    assert a == settings_hash({"dream": {"octaves": 4, "steps": 3}})
+    assert a != settings_hash({"dream": {"steps": 4, "octaves": 4}})
+
+
+# --------------------------------------------------------------------------------------------------
+# Join
+
+
+class _Frames:
+    """A writer that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[int, np.ndarray]] = []
+
+    def write(self, image: np.ndarray, pts: int) -> None:
+        self.frames.append((pts, image))
+
+
+def test_join_fades_the_previous_chunk_into_the_lead_in(tmp_path: Path) -> None:
+    from stream.io.video_io import VideoSpec, VideoWriter
+    from stream.render.join import join_chunks
+    from stream.render.worker import ChunkJob, part_path
+
+    chunks = [Chunk(0, 0, 10), Chunk(1, 10, 20, lead_in=4)]
+    scan = Scan(tuple(range(100, 120)), (), 0, Fraction(1, 24), False)
+    job = ChunkJob("unused.mp4", str(tmp_path), scan, VideoSpec(33, 17, Fraction(24)))  # odd sizes: no padding
+    for chunk, value in zip(chunks, (0, 210)):
+        with VideoWriter(part_path(job, chunk), job.spec, lossless=True) as writer:
+            for i in range(chunk.dreamed):
+                writer.write(np.full((17, 33, 3), value + i % 2, np.uint8), i)
+    out = _Frames()
+    assert join_chunks(job, chunks, out) == 20
+    assert [pts for pts, _ in out.frames] == list(range(100, 120))  # the input's timestamps
+    values = [int(image[0, 0, 0]) for _, image in out.frames]
+    # frames 6-7 warm chunk 1 up (chunk 0 kept), 8-9 fade to it (1/3, 2/3), from 10 on chunk 1 alone
+    assert values == [0, 1, 0, 1, 0, 1, 0, 1, 70, 141, 210, 211, 210, 211, 210, 211, 210, 211, 210, 211]
+    assert all(image.shape == (17, 33, 3) for _, image in out.frames)
+    part_path(job, chunks[1]).write_bytes(part_path(job, chunks[1]).read_bytes()[:2000])  # a damaged part
+    with pytest.raises(SourceError, match="chunk_00001.mkv: holds"):
+        join_chunks(job, chunks, _Frames())
+
+
+# --------------------------------------------------------------------------------------------------
+# End to end: a clip with sound and a scene cut
+
+
+CLIP_FRAMES = 48  # scene cut at SCENES_CUT = 24
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """48 frames of 96x64 at 24 fps, one scene cut at frame 24, with a stereo AAC sine track."""
+    return write_clip(tmp_path_factory.mktemp("clip") / "in.mp4", width=96, height=64, frames=CLIP_FRAMES, fps=FPS,
+                      pattern="scenes")
+
+
+@pytest.fixture(scope="module")
+def single(clip: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The single-process dream of ``clip`` (plain ``dreamstream video``)."""
+    from stream.cli import main
+
+    out = tmp_path_factory.mktemp("single") / "single.mp4"
+    assert main(["video", str(clip), str(out), *FAST]) == 0
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _restore_signals():
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for s, h in old.items():
+        signal.signal(s, h)
+
+
+def frames_of(path: Path) -> list[np.ndarray]:
+    from stream.io.video_io import VideoReader
+
+    with VideoReader(path) as reader:
+        return [f.image.astype(np.int16) for f in reader]
+
+
+def relative(times: list[Fraction]) -> list[Fraction]:
+    return [t - times[0] for t in times]
+
+
+def per_frame_difference(a: Path, b: Path) -> np.ndarray:
+    """Mean absolute difference (0-255) of each pair of decoded frames."""
+    fa, fb = frames_of(a), frames_of(b)
+    assert len(fa) == len(fb)
+    return np.array([float(np.abs(x - y).mean()) for x, y in zip(fa, fb)])
+
+
+def one_error_line(err: str) -> str:
+    lines = [line for line in err.strip().splitlines() if line.startswith("dreamstream")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def assert_same_timing(out: Path, ref: Path) -> None:
+    from stream.io.video_io import probe
+
+    a, b = probe(out), probe(ref)
+    assert (a.width, a.height, a.fps, a.frame_count) == (b.width, b.height, b.fps, b.frame_count)
+    assert video_times(out) == video_times(ref)
+    (a0, a1), (b0, b1) = audio_span(out), audio_span(ref)
+    assert abs((a1 - a0) - (b1 - b0)) <= 1e-3 and abs(a0 - b0) <= 1e-3
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    """A local Ray with 2 CPUs, shared by this module's Ray tests."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+# chunk_s 0.5 s = 12 frames: scene 1 (frames 0-23) in 2 chunks, the second with a 4-frame lead-in;
+# scene 2 (24-47) in 2 chunks, starting at the cut (exact) and inside the scene (lead-in).
+CHUNKS = ["--chunk-s", "0.5", "--chunk-overlap", "4"]
+
+
+@pytest.fixture(scope="module")
+def ray_output(ray_local, clip: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """``clip`` dreamed by 2 Ray workers, and what the command printed."""
+    from stream.cli import main
+
+    out = tmp_path_factory.mktemp("ray") / "ray.mp4"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["video", str(clip), str(out), *FAST, *CHUNKS, "--workers", "2"]) == 0
+    return out, printed.getvalue()
+
+
+@pytest.mark.slow
+def test_two_ray_workers_match_a_single_pass(ray_output: tuple[Path, str], clip: Path, single: Path) -> None:
+    out, printed = ray_output
+    assert printed.strip() == str(out)
+    assert_same_timing(out, single)
+    assert not Path(str(out) + ".parts").exists()  # removed after the join
+    diff = per_frame_difference(out, single)
+    # Chunks 0 (frames 0-11) and 2 (24-35, at the cut) start where the single pass starts a dream:
+    # the same frames exactly, up to the 2 frames that fade into the next chunk (4 lead-in frames:
+    # 2 to warm up, 2 to fade). Chunks 1 and 3 start inside a scene: their own dream of it.
+    assert diff[:10].max() < 0.5 and diff[24:34].max() < 0.5  # measured 0.0: the same frames exactly
+    assert 0.0 < diff[10:12].max() and 0.0 < diff[34:36].max()
+    own = np.concatenate([diff[12:24], diff[36:]])
+    assert own.max() < 8.0, own  # measured: mean 4.97, max 5.9 (of 255); the dream itself changes frames by ~5
+    dream = per_frame_difference(single, clip)
+    assert own.mean() < 1.5 * dream.mean()
+    assert (frames_of(out)[15] != frames_of(clip)[15]).any()  # it dreamed
+
+
+@pytest.mark.slow
+def test_a_dead_worker_has_its_chunk_retried_then_a_clear_error(
+    ray_output: tuple[Path, str], clip: Path, tmp_path: Path
+) -> None:
+    from stream.render.errors import RenderError
+    from stream.render.job import RenderOptions, render_chunked
+    from stream.render.scan import Window
+    from stream.settings.loader import load_config
+
+    cfg = load_config(overrides={"dream.octaves": 1, "dream.steps": 1, "video.steps_per_frame": 1, "dream.jitter": 2,
+                                 "video.chunk_s": 0.5, "video.chunk_overlap": 4})
+    killed: list[int] = []
+
+    def kill_first_try_of_chunk_1(chunk: Chunk, pid: int) -> None:
+        if chunk.index == 1 and not killed:
+            killed.append(pid)
+            os.kill(pid, signal.SIGKILL)
+
+    out = tmp_path / "retried.mp4"
+    options = RenderOptions(workers=2, crf=0, on_assign=kill_first_try_of_chunk_1)
+    run = render_chunked(cfg, str(clip), str(out), Window(), options)
+    assert killed and run.frames == CLIP_FRAMES and len(run.results) == 4
+    assert per_frame_difference(out, ray_output[0]).max() < 0.5  # measured 0.0: the retried chunk is the same dream
+
+    def kill_always(chunk: Chunk, pid: int) -> None:
+        if chunk.index == 1:
+            os.kill(pid, signal.SIGKILL)
+
+    options = RenderOptions(workers=2, crf=0, max_retries=1, on_assign=kill_always)
+    with pytest.raises(RenderError, match=r"chunk 1 \(frames 12-23\): its worker died 2 times \(retry limit 1\)"):
+        render_chunked(cfg, str(clip), str(tmp_path / "failed.mp4"), Window(), options)
+    assert not (tmp_path / "failed.mp4").exists()
+
+
+def _done_chunks(parts: Path) -> dict[str, int]:
+    try:
+        return json.loads((parts / MANIFEST).read_text())["done"]
+    except (OSError, ValueError):
+        return {}
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_reuses_exactly_the_finished_chunks(clip: Path, tmp_path: Path) -> None:
+    """SIGKILL after 2 of 4 chunks; the same command again reuses those 2 and writes what one run writes."""
+    out, whole = tmp_path / "resumed.mp4", tmp_path / "whole.mp4"
+    args = [*FAST, "--chunk-s", "0.5", "--chunk-overlap", "4", "--workers", "1", "--resume", "--keep-parts"]
+    cli = [sys.executable, "-c", "import sys; from stream.cli import main; sys.exit(main(sys.argv[1:]))"]
+    command = [*cli, "video", str(clip), str(out), *args]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    parts = Path(str(out) + ".parts")
+    job = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while len(_done_chunks(parts)) < 2 and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    job.send_signal(signal.SIGKILL)
+    job.communicate()
+    done = _done_chunks(parts)
+    assert sorted(done) == ["0", "1"], done  # killed after 2 of 4
+    assert not out.exists()
+    files = {i: (parts / f"chunk_{int(i):05d}.mkv").stat() for i in done}
+
+    again = subprocess.run(command, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "reusing 2 of 4 finished chunks (24 frames)" in again.stderr
+    for i, before in files.items():  # those 2 files untouched; the other 2 dreamed now
+        after = (parts / f"chunk_{int(i):05d}.mkv").stat()
+        assert (after.st_ino, after.st_mtime_ns, after.st_size) == (before.st_ino, before.st_mtime_ns, before.st_size)
+    assert sorted(_done_chunks(parts)) == ["0", "1", "2", "3"]
+    once = subprocess.run([*cli, "video", str(clip), str(whole), *args], check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert once.returncode == 0, once.stderr
+    assert "reusing" not in once.stderr
+    assert_same_timing(out, whole)
+    assert per_frame_difference(out, whole).max() == 0.0
+
+
+@pytest.mark.slow
+def test_changed_settings_or_input_start_over(clip: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from stream.cli import main
+
+    caplog.set_level(logging.INFO)
+    source = tmp_path / "in.mp4"
+    source.write_bytes(clip.read_bytes())
+    out = tmp_path / "out.mp4"
+    args = [str(source), str(out), *FAST, "--chunk-s", "1", "--workers", "1", "--resume", "--keep-parts"]
+    assert main(["video", *args]) == 0
+    assert len(_done_chunks(Path(str(out) + ".parts"))) == 2
+    caplog.clear()
+    assert main(["video", *args]) == 0  # nothing to do but the join
+    assert "reusing 2 of 2 finished chunks" in caplog.text
+    caplog.clear()
+    assert main(["video", *args, "--steps-per-frame", "2"]) == 0
+    assert "the settings changed since the last run; starting over" in caplog.text
+    caplog.clear()
+    write_clip(source, width=96, height=64, frames=CLIP_FRAMES, fps=FPS, pattern="moving")
+    assert main(["video", *args, "--steps-per-frame", "2"]) == 0
+    assert "the input changed since the last run; starting over" in caplog.text
+    assert "reusing" not in caplog.text
+
+
+def test_bad_input_fails_before_any_worker_starts(
+    clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stream.cli import main
+    from stream.render import pools
+
+    started: list[str] = []
+    for pool in (pools.LocalPool, pools.RayPool):
+        monkeypatch.setattr(pool, "run", lambda self, *args: started.append(type(self).__name__))
+    out = tmp_path / "out.mp4"
+    for argv, code, message in [
+        ([str(tmp_path / "missing.mp4"), str(out)], 4, "no such file"),
+        ([str(clip), str(tmp_path / "out.avi")], 5, "unsupported output extension"),
+        ([str(clip), str(out), "--layer", "block99"], 3, "block99"),
+        ([str(clip), str(out), "--start", "9"], 4, "past the end"),
+        ([str(clip), str(out), "--chunk-s", "0"], 2, "video.chunk_s"),
+    ]:
+        assert main(["video", *argv, "--workers", "2"]) == code
+        assert message in one_error_line(capsys.readouterr().err)
+        assert not out.exists() and not Path(str(out) + ".parts").exists()
+    assert started == []  # no pool was asked to dream
+
+
+def test_plain_runs_do_not_import_ray(clip: Path, tmp_path: Path) -> None:
+    code = (
+        "import sys; from stream.cli import main; "
+        f"rc = main(['-q', 'video', {str(clip)!r}, {str(tmp_path / 'o.mp4')!r}, '--max-frames', '2', "
+        "'--octaves', '1', '--steps', '1']); "
+        "print(rc, 'ray' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.stdout.split()[-2:] == ["0", "False"], result.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_joins_the_finished_chunks_and_keeps_the_work_folder(
+    clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stream.cli import main
+    from stream.render.worker import ChunkDreamer
+
+    dream = ChunkDreamer.dream
+
+    def interrupt_at_chunk_2(self, job, chunk, on_frame=None):
+        if chunk.index == 2:
+            raise KeyboardInterrupt
+        return dream(self, job, chunk, on_frame)
+
+    monkeypatch.setattr(ChunkDreamer, "dream", interrupt_at_chunk_2)
+    out = tmp_path / "out.mp4"
+    args = ["video", str(clip), str(out), *FAST, *CHUNKS, "--resume"]
+    assert main(args) == 130
+    line = one_error_line(capsys.readouterr().err)
+    assert line == f"dreamstream: interrupted; 2 of 4 chunks done, {out} holds the first 24 frames; run the same command again to go on"
+    assert len(video_times(out)) == 24
+    start, end = audio_span(out)
+    assert abs((end - start) - 24 * FRAME_S) <= FRAME_S
+    assert len(_done_chunks(Path(str(out) + ".parts"))) == 2
+    monkeypatch.setattr(ChunkDreamer, "dream", dream)
+    assert main(args) == 0
+    assert len(video_times(out)) == CLIP_FRAMES and not Path(str(out) + ".parts").exists()
+
+
+def test_workers_without_ray_say_how_to_install_it(
+    clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stream.cli import main
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails, as where the extra is not installed
+    out = tmp_path / "out.mp4"
+    assert main(["video", str(clip), str(out), "--workers", "2"]) == 6
+    assert 'install it with pip install "dreamstream[ray]"' in one_error_line(capsys.readouterr().err)
+    assert not out.exists() and not Path(str(out) + ".parts").exists()
