@@ -23,17 +23,17 @@ import numpy as np
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_classes import CLASSES  # noqa: E402
-from judge import Judge  # noqa: E402
+from bench_classes import CLASSES
+from judge import Judge
 
-from engine.dream import Dreamer  # noqa: E402
-from engine.imagenet import find_class  # noqa: E402
-from engine.live_dream import LiveDreamer  # noqa: E402
-from engine.objectives import klass  # noqa: E402
-from stream.io.dreaming import load_model  # noqa: E402
-from stream.io.images import write_image  # noqa: E402
-from stream.settings.live import live_class_dream, live_temporal  # noqa: E402
-from stream.settings.loader import load_config  # noqa: E402
+from engine.dream import Dreamer
+from engine.imagenet import find_class
+from engine.live_dream import LiveDreamer
+from engine.objectives import klass
+from stream.io.dreaming import load_model
+from stream.io.images import write_image
+from stream.settings.live import live_class_dream, live_temporal
+from stream.settings.loader import load_config
 
 PAN_PX_PER_FRAME = 8 / 30  # 8 pixels a second at 30 fps, as bench_live_classes' pan
 
