@@ -109,8 +109,9 @@ def test_chat_octaves_never_reach_the_engine_past_its_limit():
 
 
 @pytest.mark.parametrize("how", ["same", "dotdot", "symlink", "hardlink"])
-def test_image_refuses_to_overwrite_its_input(tmp_path, how):
+def test_image_refuses_to_overwrite_its_input(tmp_path, how, capsys):
     """Issue 12 #4: `image IN IN` wrote over the photo (rc 0)."""
+    from stream.cli import main
     from stream.io.images import write_image
 
     (tmp_path / "sub").mkdir()
@@ -122,8 +123,9 @@ def test_image_refuses_to_overwrite_its_input(tmp_path, how):
         out.symlink_to(photo)
     if how == "hardlink":
         os.link(photo, out)
-    run = run_cli("image", str(photo), str(out), "--steps", "1", "--octaves", "1")
-    assert run.returncode == 5 and "is the input" in run.stderr and run.stderr.count("\n") == 1, run.stderr
+    rc = main(["image", str(photo), str(out), "--steps", "1", "--octaves", "1"])
+    err = capsys.readouterr().err
+    assert rc == 5 and "is the input" in err and err.count("\n") == 1, err
     assert photo.read_bytes() == before
 
 
