@@ -546,3 +546,17 @@ def test_a_full_disk_on_a_live_recording_stops_only_that_output(receivers, tmp_p
     assert len(stopped) == 1, run.stderr
     assert receiver.result()["frames"] >= 8 * 30 - 10  # the stream went on to the end
     assert recorded >= 10  # and what the recording got before the disk filled plays
+
+
+def test_a_hostile_reward_is_one_short_line():
+    """Issue 12 #6 for ``twitch.rewards``: the error names the key with a short repr of the value."""
+    from engine.errors import ConfigError
+    from stream.settings.rewards import rewards_from
+
+    huge = "x" * 100_000
+    for bad, key in (([{"title": "Dream", "cost": huge}], "cost"), ([{"title": huge, "cost": 5}], "title"),
+                     ([[list(range(5000))]], "each reward is a mapping")):
+        with pytest.raises(ConfigError) as e:
+            rewards_from(bad)
+        text = str(e.value)
+        assert key in text and len(text) < 300 and "\n" not in text, text
