@@ -81,13 +81,16 @@ def test_live_with_the_panel_from_the_command_line(tmp_path, monkeypatch, capfd)
     err = capfd.readouterr().err
     assert err.count(f"panel http://127.0.0.1:{port}/?token={TOKEN}") == 1
     assert f"OBS overlay http://127.0.0.1:{port}/overlay?token={TOKEN}" in err
-    browser = corner(video)
 
-    # the same stream with the overlay burned in: its corner is darkened
-    burned = tmp_path / "burned.mkv"
-    assert main(["live", "--input", "testsrc", "--output", str(burned), "--panel", "127.0.0.1:0", "--duration", "2",
-                 *FAST]) == 0
-    assert corner(burned) < 0.6 * browser
+    # the same short stream with the overlay burned in, and in browser mode: only the first darkens the corner
+    corners = {}
+    for mode in ("burned", "browser"):
+        (tmp_path / f"{mode}.yaml").write_text(f"live:\n  overlay: {mode}\n")
+        path = tmp_path / f"{mode}.mkv"
+        assert main(["live", "--input", "testsrc", "--output", str(path), "--panel", "127.0.0.1:0", "--duration", "2",
+                     "--config", str(tmp_path / f"{mode}.yaml"), *FAST]) == 0
+        corners[mode] = corner(path)
+    assert corners["burned"] < 0.6 * corners["browser"], corners
 
 
 def test_panel_flag_errors_are_one_line(capfd, monkeypatch):
