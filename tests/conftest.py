@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 # As the CLI does (stream/cli/__init__.py), before torch loads: OpenMP threads that spin while they
 # wait make every torch call crawl beside another busy process (the test machines are shared).
@@ -28,6 +29,15 @@ def photo() -> np.ndarray:
     from skimage import data
 
     return data.coffee()
+
+
+@pytest.fixture()
+def restore_signals():
+    """SIGINT and SIGTERM handlers as they were before the test (the CLI's runs install their own)."""
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for s, h in old.items():
+        signal.signal(s, h)
 
 
 @pytest.fixture(autouse=True)

@@ -1,11 +1,13 @@
 """Hostile input and faults (issue 12): bounded, one line, nothing lost."""
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +19,11 @@ from stream.settings.loader import MAX_CONFIG_BYTES, load_config
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300,
+            preexec_fn: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str]:
     code = "import sys; from stream.cli import main; sys.exit(main())"
     return subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env=env, check=False)
+                          timeout=timeout, env=env, check=False, preexec_fn=preexec_fn)
 
 
 # ---------------------------------------------------------------------------------- 6, 7: config
@@ -109,8 +112,9 @@ def test_chat_octaves_never_reach_the_engine_past_its_limit():
 
 
 @pytest.mark.parametrize("how", ["same", "dotdot", "symlink", "hardlink"])
-def test_image_refuses_to_overwrite_its_input(tmp_path, how):
+def test_image_refuses_to_overwrite_its_input(tmp_path, how, capsys):
     """Issue 12 #4: `image IN IN` wrote over the photo (rc 0)."""
+    from stream.cli import main
     from stream.io.images import write_image
 
     (tmp_path / "sub").mkdir()
@@ -122,8 +126,9 @@ def test_image_refuses_to_overwrite_its_input(tmp_path, how):
         out.symlink_to(photo)
     if how == "hardlink":
         os.link(photo, out)
-    run = run_cli("image", str(photo), str(out), "--steps", "1", "--octaves", "1")
-    assert run.returncode == 5 and "is the input" in run.stderr and run.stderr.count("\n") == 1, run.stderr
+    rc = main(["image", str(photo), str(out), "--steps", "1", "--octaves", "1"])
+    err = capsys.readouterr().err
+    assert rc == 5 and "is the input" in err and err.count("\n") == 1, err
     assert photo.read_bytes() == before
 
 
@@ -370,6 +375,25 @@ def _file_size_limit(limit: int):
     return apply
 
 
+@contextlib.contextmanager
+def _small_disk(tmp_path: Path, disk: str, size: int) -> Iterator[tuple[Path, Callable[[], None] | None]]:
+    """A folder that holds ``size`` bytes, and the ``preexec_fn`` a child writing there needs.
+
+    ``tmpfs``: a real file system of that size (ENOSPC; root only), unmounted afterwards.
+    ``file_size_limit``: the same failed write through RLIMIT_FSIZE (EFBIG), which any user can set.
+    """
+    where = tmp_path / "disk"
+    if disk == "tmpfs":
+        _small_tmpfs(where, f"{size // 1024}k")
+        try:
+            yield where, None
+        finally:
+            subprocess.run(["umount", str(where)], check=False)
+    else:
+        where.mkdir()
+        yield where, _file_size_limit(size)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("disk", ["tmpfs", "file_size_limit"])
 def test_a_full_disk_stops_video_at_once_and_keeps_what_was_written(long_clip, tmp_path, disk):
@@ -378,18 +402,9 @@ def test_a_full_disk_stops_video_at_once_and_keeps_what_was_written(long_clip, t
     ``tmpfs``: a real 400 KiB file system (ENOSPC; root only). ``file_size_limit``: the same failed
     write through RLIMIT_FSIZE (EFBIG), which any user can set.
     """
-    where = tmp_path / "disk"
-    preexec = None
-    if disk == "tmpfs":
-        _small_tmpfs(where, "400k")
-    else:
-        where.mkdir()
-        preexec = _file_size_limit(400 * 1024)
-    out = where / "out.mp4"
-    code = "import sys; from stream.cli import main; sys.exit(main())"
-    try:
-        run = subprocess.run([sys.executable, "-c", code, "video", str(long_clip), str(out), *FAST, "--crf", "0"],
-                             cwd=ROOT, capture_output=True, text=True, timeout=600, check=False, preexec_fn=preexec)
+    with _small_disk(tmp_path, disk, 400 * 1024) as (where, preexec):
+        out = where / "out.mp4"
+        run = run_cli("video", str(long_clip), str(out), *FAST, "--crf", "0", timeout=600, preexec_fn=preexec)
         errors = [line for line in run.stderr.splitlines() if line.startswith("dreamstream:")]
         assert run.returncode == 5 and len(errors) == 1, run.stderr
         assert "Traceback" not in run.stderr
@@ -397,9 +412,6 @@ def test_a_full_disk_stops_video_at_once_and_keeps_what_was_written(long_clip, t
         assert f"({why}); stopped, kept what was written before, playable" in errors[0]
         dreamed = int(errors[0].split("cannot write after ")[1].split()[0])
         video, audio = _readable(out)
-    finally:
-        if disk == "tmpfs":
-            subprocess.run(["umount", str(where)], check=False)
     assert dreamed < 200  # stopped at the failure, not at the end of the 240 frames
     assert video >= 12 and dreamed - video <= 2 * 24  # all but about a second (a fragment) and the encoder's delay
     assert audio > 0
@@ -521,26 +533,28 @@ def test_a_full_disk_on_a_live_recording_stops_only_that_output(receivers, tmp_p
     port = free_port()
     receiver = receivers(port)
     receiver.wait_listening()
-    where = tmp_path / "disk"
-    preexec = None
-    if disk == "tmpfs":
-        _small_tmpfs(where, "300k")
-    else:
-        where.mkdir()
-        preexec = _file_size_limit(300 * 1024)
-    rec = where / "rec.mp4"
-    code = "import sys; from stream.cli import main; sys.exit(main())"
-    try:
-        run = subprocess.run([sys.executable, "-c", code, "live", "--input", "testsrc", "--output", receiver.url,
-                              "--output", str(rec), "--duration", "8", *LIVE_FAST], cwd=ROOT, capture_output=True,
-                             text=True, timeout=300, check=False, preexec_fn=preexec)
+    with _small_disk(tmp_path, disk, 300 * 1024) as (where, preexec):
+        rec = where / "rec.mp4"
+        run = run_cli("live", "--input", "testsrc", "--output", receiver.url, "--output", str(rec),
+                      "--duration", "8", *LIVE_FAST, preexec_fn=preexec)
         recorded, _ = _readable(rec)
-    finally:
-        if disk == "tmpfs":
-            subprocess.run(["umount", str(where)], check=False)
     assert run.returncode == 0, run.stderr
     assert "Traceback" not in run.stderr
     stopped = [line for line in run.stderr.splitlines() if str(rec) in line and "stopped" in line]
     assert len(stopped) == 1, run.stderr
     assert receiver.result()["frames"] >= 8 * 30 - 10  # the stream went on to the end
     assert recorded >= 10  # and what the recording got before the disk filled plays
+
+
+def test_a_hostile_reward_is_one_short_line():
+    """Issue 12 #6 for ``twitch.rewards``: the error names the key with a short repr of the value."""
+    from engine.errors import ConfigError
+    from stream.settings.rewards import rewards_from
+
+    huge = "x" * 100_000
+    for bad, key in (([{"title": "Dream", "cost": huge}], "cost"), ([{"title": huge, "cost": 5}], "title"),
+                     ([[list(range(5000))]], "each reward is a mapping")):
+        with pytest.raises(ConfigError) as e:
+            rewards_from(bad)
+        text = str(e.value)
+        assert key in text and len(text) < 300 and "\n" not in text, text

@@ -178,12 +178,8 @@ def single(clip: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.fixture(autouse=True)
-def _restore_signals():
-    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    yield
-    for s, h in old.items():
-        signal.signal(s, h)
+# The CLI's video runs install SIGINT/SIGTERM handlers: every test here gets the old ones back.
+pytestmark = pytest.mark.usefixtures("restore_signals")
 
 
 def frames_of(path: Path) -> list[np.ndarray]:

@@ -30,12 +30,8 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_clip(tmp_path_factory.mktemp("clip") / "in.mp4", width=96, height=64, frames=16, fps=FPS)
 
 
-@pytest.fixture(autouse=True)
-def _restore_signals():
-    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    yield
-    for s, h in old.items():
-        signal.signal(s, h)
+# The CLI's video runs install SIGINT/SIGTERM handlers: every test here gets the old ones back.
+pytestmark = pytest.mark.usefixtures("restore_signals")
 
 
 def relative(times: list[Fraction]) -> list[float]:

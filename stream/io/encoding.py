@@ -164,17 +164,19 @@ class AudioOut:
         self._mux(self.stream.encode(None))
 
 
-def has_encoder(name: str) -> bool:
+def _has_codec(name: str, mode: str) -> bool:
     try:
-        av.Codec(name, "w")
+        av.Codec(name, mode)
     except (av.FFmpegError, ValueError):
         return False
     return True
+
+
+def has_encoder(name: str) -> bool:
+    """Whether this FFmpeg build can encode with codec ``name``."""
+    return _has_codec(name, "w")
 
 
 def has_decoder(name: str) -> bool:
-    try:
-        av.Codec(name, "r")
-    except (av.FFmpegError, ValueError):
-        return False
-    return True
+    """Whether this FFmpeg build can decode codec ``name``."""
+    return _has_codec(name, "r")

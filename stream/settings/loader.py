@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import reprlib
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -29,7 +28,7 @@ import yaml
 from engine.dream import GRAD_NORMS, PRECISIONS, DreamSettings
 from engine.errors import ConfigError, did_you_mean
 from engine.filters import MAX_OCTAVES
-from stream.settings.checks import check_keys
+from stream.settings.checks import check_keys, clip, short
 from stream.settings.encoder import X264_PRESETS
 from stream.settings.live import OVERLAY_WORDS, OVERLAYS
 from stream.settings.model import ModelSettings
@@ -43,26 +42,6 @@ MAX_DEPTH = 16
 MAX_NODES = 20_000
 #: Most digits of a YAML integer; a longer one stays text (and fails the key's type check).
 MAX_INT_DIGITS = 30
-
-_short = reprlib.Repr()
-_short.maxstring = _short.maxother = 60
-_short.maxlong = 40
-_short.maxlist = _short.maxtuple = _short.maxdict = _short.maxset = 4
-_short.maxlevel = 2
-
-
-def clip(text: str, n: int = 80) -> str:
-    """``text`` cut to ``n`` characters with an ellipsis (for messages from libraries)."""
-    text = " ".join(str(text).split())
-    return text if len(text) <= n else text[: n - 3] + "..."
-
-
-def short(value: Any) -> str:
-    """A repr of ``value`` of at most about 60 characters (hostile values are huge or nested)."""
-    if isinstance(value, str) and len(value) > 60:
-        return f"{_short.repr(value)} ({len(value)} characters)"
-    return _short.repr(value)
-
 
 @dataclass(frozen=True)
 class Rule:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import ConfigError, did_you_mean
-from stream.settings.checks import check_keys
+from stream.settings.checks import check_keys, short
 
 REWARD_COMMANDS = ("dream", "layer")  # the requests a reward's user input can become
 
@@ -32,11 +32,11 @@ class RewardSettings:
     color: str = "#9147FF"
 
     def __post_init__(self) -> None:
-        where = f"twitch.rewards[{self.title!r}]"
+        where = f"twitch.rewards[{short(self.title)}]"
 
         def need(ok: bool, key: str, allowed: str) -> None:
             if not ok:
-                raise ConfigError(f"{where}.{key} = {getattr(self, key)!r} is invalid; allowed: {allowed}")
+                raise ConfigError(f"{where}.{key} = {short(getattr(self, key))} is invalid; allowed: {allowed}")
 
         need(isinstance(self.title, str) and 1 <= len(self.title.strip()) <= 45, "title", "1 to 45 characters")
         need(_whole(self.cost) and self.cost >= 1, "cost", "a whole number of points >= 1")
@@ -57,7 +57,7 @@ class RewardSettings:
         if isinstance(data, RewardSettings):
             return data
         if not isinstance(data, Mapping):
-            raise ConfigError(f"twitch.rewards: each reward is a mapping like {{title: ..., cost: 500}}, got {data!r}")
+            raise ConfigError(f"twitch.rewards: each reward is a mapping like {{title: ..., cost: 500}}, got {short(data)}")
         check_keys("twitch.rewards", cls, data)
         for key in ("title", "cost"):
             if key not in data:
@@ -81,7 +81,7 @@ def rewards_from(data: Any) -> tuple[RewardSettings, ...]:
     titles = [r.title.lower() for r in rewards]
     doubled = next((r.title for r in rewards if titles.count(r.title.lower()) > 1), None)
     if doubled is not None:
-        raise ConfigError(f"twitch.rewards: the title {doubled!r} is used twice; each reward needs its own title")
+        raise ConfigError(f"twitch.rewards: the title {short(doubled)} is used twice; each reward needs its own title")
     return rewards
 
 
