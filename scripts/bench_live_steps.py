@@ -5,9 +5,11 @@ on the machine's speed and load. This script runs the live dream (:class:`engine
 as the live stage builds it) frame by frame on the coffee photo, held still or slowly panned,
 and judges the frames after --at frame counts with EfficientNet-Lite1 in colour and in grey, so
 settings can be compared on a busy machine. At 20 dreamed fps, 100 frames are 5 s and 200 are 10 s.
+With --layer it dreams the default layer instead, live and as the ``video`` command does
+(:class:`engine.temporal.TemporalDreamer`), and prints each one's mean change from the input.
 
     .venv/bin/python scripts/bench_live_steps.py [--classes banana goldfish] [--scene still|pan]
-        [--at 100 200] [--set live.limit=0.5] [--out out/live_steps]
+        [--at 100 200] [--set live.limit=0.5] [--out out/live_steps] [--layer]
 
 Needs ``pip install .[bench]`` (EfficientNet-Lite1). Writes one contact sheet (a row a class).
 """
@@ -30,12 +32,29 @@ from engine.dream import Dreamer
 from engine.imagenet import find_class
 from engine.live_dream import LiveDreamer
 from engine.objectives import klass
-from stream.io.dreaming import load_model
+from engine.temporal import TemporalDreamer
+from stream.io.dreaming import build_objective, load_model
 from stream.io.images import write_image
 from stream.settings.live import live_class_dream, live_temporal
 from stream.settings.loader import load_config
 
 PAN_PX_PER_FRAME = 8 / 30  # 8 pixels a second at 30 fps, as bench_live_classes' pan
+
+
+def layer_change(model, cfg, scene, at: list[int]) -> None:
+    """The default layer dreamed live and by ``video``'s temporal dream: mean |output - input| (0-255) at ``at``."""
+    objective, _, _ = build_objective(model, cfg.model, next(model.parameters()).device)
+    video, live = cfg.section("video"), cfg.section("live")
+    dreams = {"live": LiveDreamer(Dreamer(model, objective, cfg.dream), live_temporal(video, live)),
+              "video": TemporalDreamer(Dreamer(model, objective, cfg.dream), video)}
+    for name, dream in dreams.items():
+        changes = {}
+        for i in range(max(at)):
+            frame = scene(i)
+            out = dream(frame)
+            if i + 1 in at:
+                changes[i + 1] = float(np.abs(out.astype(np.float32) - frame).mean())
+        print(f"layer, {name:5s} " + "  ".join(f"{n} frames: mean change {c:.1f}/255" for n, c in changes.items()), flush=True)
 
 
 def main() -> None:
@@ -45,6 +64,7 @@ def main() -> None:
     ap.add_argument("--at", nargs="*", type=int, default=[100, 200], help="frame counts to judge")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a config override")
     ap.add_argument("--out", default="out/live_steps")
+    ap.add_argument("--layer", action="store_true", help="the layer dream, live and as `video` dreams it")
     args = ap.parse_args()
     overrides = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)}
     cfg = load_config(overrides=overrides)
@@ -53,6 +73,14 @@ def main() -> None:
     from skimage import data
 
     photo = cv2.resize(data.coffee(), (700, 394), interpolation=cv2.INTER_AREA)
+
+    def scene(i: int) -> np.ndarray:
+        x = 0.0 if args.scene == "still" else min(i * PAN_PX_PER_FRAME, photo.shape[1] - 641)
+        return np.ascontiguousarray(cv2.warpAffine(photo, np.array([[1.0, 0.0, -x], [0.0, 1.0, 0.0]]), (640, 360)))
+
+    if args.layer:
+        layer_change(model, cfg, scene, args.at)
+        return
     judge = Judge()
     rows, sheet, frames, started = [], [], 0, time.perf_counter()
     for name in args.classes:
@@ -61,9 +89,7 @@ def main() -> None:
         live = LiveDreamer(dreamer, live_temporal(cfg.section("video"), ls))
         ranks, tiles = {}, []
         for i in range(max(args.at)):
-            x = 0.0 if args.scene == "still" else min(i * PAN_PX_PER_FRAME, photo.shape[1] - 641)
-            frame = cv2.warpAffine(photo, np.array([[1.0, 0.0, -x], [0.0, 1.0, 0.0]]), (640, 360))
-            image = live(np.ascontiguousarray(frame))
+            image = live(scene(i))
             frames += 1
             if i + 1 in args.at:
                 r = judge.ranks(image, [index])

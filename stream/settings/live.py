@@ -22,7 +22,9 @@ class LiveSettings:
     cycling over ``octave_scales`` so that shapes form, not only texture; ``decay`` fades the
     dream's coarse part a frame, ``limit`` bounds its strength, and a new target takes over in
     ``fade_s`` seconds. ``class_crops`` replaces ``class_dream.crops`` (crops per class step) and
-    ``class_size`` the classifier's input side for them, which sets a class step's cost.
+    ``class_size`` the classifier's input side for them, which sets a class step's cost;
+    ``class_crop_min`` replaces ``class_dream.crop_min`` (the smallest crop, as a fraction of the
+    short side: large crops draw a few large objects, small ones many small ones, a texture).
     ``overlay`` is ``burned`` (the chat overlay drawn into the video), ``browser`` (not drawn:
     the web panel's ``/overlay`` page shows it in OBS instead) or ``off`` (true/false still work).
     ``twitch_ingest`` is the RTMP ingest for the ``twitch`` output (the stream key comes
@@ -42,9 +44,10 @@ class LiveSettings:
     capture_queue: int = 1
     class_crops: int = 2
     class_size: int = 160
+    class_crop_min: float = 0.65
     dream_scale: float = 0.6
     steps_per_frame: int = 1
-    step_scale: float = 2.0
+    step_scale: float = 1.0
     octave_scales: tuple[float, ...] = (1.0, 0.7, 0.5, 0.35, 0.25)
     decay: float = 0.005
     limit: float = 0.35
@@ -64,5 +67,7 @@ def live_temporal(video: TemporalSettings, live: LiveSettings) -> LiveDreamSetti
 
 
 def live_class_dream(class_dream: DreamSettings, dream: DreamSettings, live: LiveSettings) -> DreamSettings:
-    """Class-target settings for live use: ``live.class_crops`` crops of ``live.class_size`` pixels, the layer dream's step count."""
-    return dataclasses.replace(class_dream, crops=live.class_crops, crop_size=live.class_size, steps=dream.steps)
+    """Class-target settings for live use: ``live.class_crops`` crops of ``live.class_size`` pixels, at least
+    ``live.class_crop_min`` of the short side, and the layer dream's step count."""
+    return dataclasses.replace(class_dream, crops=live.class_crops, crop_size=live.class_size,
+                               crop_min=live.class_crop_min, steps=dream.steps)
