@@ -49,27 +49,32 @@ from stream.settings.loader import load_config  # noqa: E402
 PAN_PX_S = 8.0  # a slow pan: 8 pixels a second at 640x360
 
 
-class PhotoSource(TestSource):
-    """A real photo as a live camera (paced in real time): held still, or panned ``pan_px_s`` to the right."""
+class PhotoScene:
+    """A real photo as :class:`TestSource`'s picture: held still, or panned ``pan_px_s`` to the right."""
 
-    def __init__(self, photo: np.ndarray, width: int, height: int, fps: float, pan_px_s: float, seconds: float) -> None:
-        super().__init__(width, height, fps, realtime=True, audio=False)
-        self.name = "photo pan" if pan_px_s else "photo still"
+    def __init__(self, photo: np.ndarray, width: int, height: int, pan_px_s: float, seconds: float) -> None:
         extra = int(np.ceil(pan_px_s * seconds)) + 2
         f = max((width + extra) / photo.shape[1], height / photo.shape[0])
         big = cv2.resize(photo, (round(photo.shape[1] * f), round(photo.shape[0] * f)), interpolation=cv2.INTER_AREA)
         top = (big.shape[0] - height) // 2
         self.strip = np.ascontiguousarray(big[top:top + height])
-        self.pan_px_s = pan_px_s
+        self.width, self.height, self.pan_px_s = width, height, pan_px_s
 
-    def read(self) -> SourceFrame | None:
-        frame = super().read()  # paces the clock; its picture is replaced
-        if frame is None:
-            return None
-        x = min(self.pan_px_s * frame.pts_s, self.strip.shape[1] - self.width - 1)
+    def render(self, pts_s: float) -> np.ndarray:
+        x = min(self.pan_px_s * pts_s, self.strip.shape[1] - self.width - 1)
+        if x == int(x):
+            return np.ascontiguousarray(self.strip[:, int(x):int(x) + self.width])
         m = np.array([[1.0, 0.0, -x], [0.0, 1.0, 0.0]])
-        image = cv2.warpAffine(self.strip, m, (self.width, self.height), flags=cv2.INTER_LINEAR)
-        return SourceFrame(image, frame.time_s, frame.pts_s, frame.index)
+        return cv2.warpAffine(self.strip, m, (self.width, self.height), flags=cv2.INTER_LINEAR)
+
+
+class PhotoSource(TestSource):
+    """A real photo as a live camera, paced in real time like testsrc (:class:`PhotoScene`)."""
+
+    def __init__(self, photo: np.ndarray, width: int, height: int, fps: float, pan_px_s: float, seconds: float) -> None:
+        super().__init__(width, height, fps, realtime=True, audio=False)
+        self.name = "photo pan" if pan_px_s else "photo still"
+        self._scene = PhotoScene(photo, width, height, pan_px_s, seconds)
 
 
 class KeepSink(Sink):
