@@ -47,16 +47,18 @@ def tv_static(height: int, width: int, gen: torch.Generator, grain: int = 2, con
     return torch.nn.functional.interpolate(x, size=(height, width), mode="nearest")
 
 
-def colour_ramp(image: Tensor, levels: int = 5, weight: Tensor | None = None) -> Tensor:
+def colour_ramp(image: Tensor, levels: int = 5, weight: Tensor | None = None, colours: Tensor | None = None) -> Tensor:
     """Mean chroma (colour minus luma) of ``image`` at ``levels`` luminance levels, as ``(levels, 3)``.
 
     Pixels are soft-assigned to evenly spaced levels between the image's 2nd and 98th luminance
     percentile; ``weight`` ``(1, 1, H, W)`` weighs pixels (default all 1). A level with no pixels
-    takes its neighbours' chroma.
+    takes its neighbours' chroma. With ``colours`` (same shape as ``image``) the chroma is
+    ``colours``' instead, placed by ``image``'s luminance.
     """
     x = image.detach().float()
     y = luminance(x)
-    chroma = (x - y).flatten(2)[0]  # (3, N)
+    c = x if colours is None else colours.detach().float()
+    chroma = (c - luminance(c)).flatten(2)[0]  # (3, N)
     yf = y.flatten()
     wf = torch.ones_like(yf) if weight is None else weight.detach().float().flatten()
     lo, hi = torch.quantile(yf, 0.02), torch.quantile(yf, 0.98)
@@ -110,13 +112,19 @@ def colour_pull(x: Tensor, residual: Tensor, ramp: Tensor, strength: float) -> T
     return strength * activity(residual) * (target - (x - y))
 
 
+#: The probe's colours are faint (a few dozen steps on static); what it finds is the hue, and
+#: the pull aims at this many times its saturation. Grey classes (a zebra) stay grey.
+PROBE_GAIN = 2.5
+
+
 class ColourProbe:
     """Finds a class's colour ramp a step at a time (so a live dream can spread it over frames).
 
     Dreams ``size`` x ``size`` TV static toward the objective with ``step(x) -> x`` (one
     gradient step, e.g. ``Dreamer.step``), cycling over ``scales`` of ``size`` as the live dream
-    does; after ``steps`` steps :attr:`ramp` is the result's :func:`colour_ramp`, weighted by
-    where the dream drew.
+    does; after ``steps`` steps :attr:`ramp` is the :func:`colour_ramp` of what the dream
+    changed (the static's own colour noise left out), weighted by where it drew and by how
+    colourful the change is, times :data:`PROBE_GAIN`.
     """
 
     def __init__(self, size: int, steps: int, gen: torch.Generator, device: torch.device | str = "cpu",
@@ -141,7 +149,10 @@ class ColourProbe:
         self.x = (self.x + resize(step(small) - small, (self.size, self.size))).clamp(0, 1)
         self.done_steps += 1
         if self.done_steps >= self.steps:
-            self.ramp = colour_ramp(self.x, weight=activity(self.x - self.base))
+            change = self.x - self.base
+            saturation = (change - luminance(change)).square().sum(1, keepdim=True).sqrt()
+            weight = activity(change).square() * saturation
+            self.ramp = PROBE_GAIN * colour_ramp(self.x, weight=weight, colours=change)
 
 
 def probe_ramp(step: Callable[[Tensor], Tensor], size: int, steps: int, gen: torch.Generator,

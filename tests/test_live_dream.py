@@ -2,17 +2,22 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
+import cv2
 import numpy as np
 import pytest
 import torch
 from media import clip_frame
+from torch import Tensor
 
-from engine.colour import colour_pull, colour_ramp, luminance, tv_static
+from engine.colour import PROBE_GAIN, ColourProbe, colour_pull, colour_ramp, luminance, tv_static
 from engine.dream import Dreamer, DreamSettings
 from engine.errors import ConfigError, TargetError
+from engine.filters import resize
+from engine.frames import to_image, to_tensor
 from engine.imagenet import display_name, find_class
-from engine.live_dream import LiveDreamer, LiveDreamSettings, soft_limit
+from engine.live_dream import LiveDreamer, LiveDreamSettings, add_residual, flow_grey, soft_limit, upscale_flow
 from engine.objectives import CROPS, layer
 from engine.targets import TargetSyntaxError, TargetTerm, format_target, parse_target, target_objective
 from engine.temporal import TemporalDreamer
@@ -78,6 +83,35 @@ def test_a_cut_restarts_the_dream_and_unreliable_flow_restarts_it_there(dreamer:
         LiveDreamSettings(limit=0)
 
 
+def test_the_live_flow_is_found_at_half_size_and_scaled_back_up() -> None:
+    assert flow_grey(np.zeros((216, 384), np.uint8)).shape == (108, 192)
+    assert flow_grey(np.zeros((48, 64), np.uint8)).shape == (48, 64)  # too small to shrink
+    half = np.zeros((108, 192, 2), np.float32)
+    half[..., 0], half[..., 1] = 1.5, -0.5
+    full = upscale_flow(half, (216, 384))
+    assert full.shape == (216, 384, 2) and np.allclose(full[..., 0], 3.0) and np.allclose(full[..., 1], -1.0)
+
+
+def test_the_residual_is_added_as_the_tensor_round_trip_would() -> None:
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (36, 64, 3), dtype=np.uint8)
+    residual = torch.from_numpy(rng.normal(0, 0.2, (1, 3, 18, 32)).astype(np.float32))
+    out = add_residual(frame, residual)
+    ref = to_image((to_tensor(frame) + resize(residual, (36, 64))).clamp(0, 1))
+    assert out.dtype == np.uint8 and np.abs(out.astype(int) - ref).max() <= 1
+
+
+def test_the_dream_follows_a_pan_with_the_half_size_flow(dreamer: Dreamer) -> None:
+    """At 256x200 the flow is found at 128x100; a 2 px/frame pan is carried, not restarted."""
+    wide = cv2.resize(np.concatenate([clip_frame(0, 160, 100, "moving")] * 2, axis=1), (640, 200))
+    ld = live(dreamer)
+    for i in range(8):
+        ld(np.ascontiguousarray(wide[:, 2 * i:2 * i + 256]))
+        assert ld.last_kind in ("start", "carry")
+    assert ld._gray is not None and ld._gray.shape == (100, 128)
+    assert ld.last_unreliable < 0.3 and ld.strength > 0
+
+
 def test_a_target_change_fades_without_a_pop(dreamer: Dreamer) -> None:
     """The old dream gives way over fade_frames: a tenth is left, and no frame jumps."""
     ld = live(dreamer, fade_frames=10)
@@ -120,6 +154,30 @@ def test_colour_ramp_reads_chroma_by_luminance_and_the_pull_keeps_luminance() ->
     assert float(luminance(pull).abs().max()) < 1e-5  # shading untouched
     assert float(pull[..., 16, 32].abs().sum()) > 10 * float(pull[..., 2, 2].abs().sum())  # where the dream drew
     assert float(pull[0, 2, 16, 32]) < 0  # blue moves toward yellow
+
+
+def test_the_probe_reads_the_colour_the_dream_painted_not_the_static() -> None:
+    """A stand-in step that paints a warm orange where it draws: the ramp is that hue, times PROBE_GAIN; grey stays grey."""
+    warm = torch.tensor([0.02, 0.0, -0.02]).view(1, 3, 1, 1)
+
+    def paint(colour: Tensor) -> Callable[[Tensor], Tensor]:
+        def step(x: Tensor) -> Tensor:
+            spot = torch.zeros_like(x[:, :1])
+            spot[..., x.shape[-2] // 4: x.shape[-2] // 2, x.shape[-1] // 4: x.shape[-1] // 2] = 1.0
+            return (x + spot * (colour + 0.01)).clamp(0, 1)  # brighter, and coloured, in one spot
+        return step
+
+    probe = ColourProbe(48, 10, torch.Generator().manual_seed(0))
+    while not probe.done:
+        probe.advance(paint(warm))
+    ramp = probe.ramp.mean(0)
+    assert float(ramp[0]) > 0.02 and float(ramp[2]) < -0.02  # red up, blue down: orange, at more than the static's
+    assert abs(float(ramp[0] + ramp[2])) < 0.5 * float(ramp[0])
+    grey = ColourProbe(48, 10, torch.Generator().manual_seed(0))
+    while not grey.done:
+        grey.advance(paint(torch.zeros(1, 3, 1, 1)))
+    assert float(grey.ramp.abs().max()) < 0.01  # the static's own colour noise is left out
+    assert PROBE_GAIN > 1
 
 
 def test_tv_static_is_grey_noise_and_seeded() -> None:

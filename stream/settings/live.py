@@ -24,7 +24,9 @@ class LiveSettings:
     ``fade_s`` seconds. ``class_crops`` replaces ``class_dream.crops`` (crops per class step) and
     ``class_size`` the classifier's input side for them, which sets a class step's cost;
     ``class_crop_min`` replaces ``class_dream.crop_min`` (the smallest crop, as a fraction of the
-    short side: large crops draw a few large objects, small ones many small ones, a texture).
+    short side: large crops draw a few large objects, small ones many small ones, a texture);
+    ``class_colour`` replaces ``class_dream.colour`` (the colour prior: off by default live, where
+    its probe takes a new target's first 30 frames and its pull a sixth of a frame's time).
     ``overlay`` is ``burned`` (the chat overlay drawn into the video), ``browser`` (not drawn:
     the web panel's ``/overlay`` page shows it in OBS instead) or ``off`` (true/false still work).
     ``twitch_ingest`` is the RTMP ingest for the ``twitch`` output (the stream key comes
@@ -45,6 +47,7 @@ class LiveSettings:
     class_crops: int = 2
     class_size: int = 160
     class_crop_min: float = 0.65
+    class_colour: float = 0.0
     dream_scale: float = 0.6
     steps_per_frame: int = 1
     step_scale: float = 1.0
@@ -68,6 +71,6 @@ def live_temporal(video: TemporalSettings, live: LiveSettings) -> LiveDreamSetti
 
 def live_class_dream(class_dream: DreamSettings, dream: DreamSettings, live: LiveSettings) -> DreamSettings:
     """Class-target settings for live use: ``live.class_crops`` crops of ``live.class_size`` pixels, at least
-    ``live.class_crop_min`` of the short side, and the layer dream's step count."""
+    ``live.class_crop_min`` of the short side, the colour prior ``live.class_colour``, and the layer dream's step count."""
     return dataclasses.replace(class_dream, crops=live.class_crops, crop_size=live.class_size,
-                               crop_min=live.class_crop_min, steps=dream.steps)
+                               crop_min=live.class_crop_min, colour=live.class_colour, steps=dream.steps)

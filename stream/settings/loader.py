@@ -170,6 +170,7 @@ SCHEMA: dict[str, Rule] = {
     "live.class_crops": Rule(1, 8),
     "live.class_size": Rule(64, 512),
     "live.class_crop_min": Rule(0.05, 1.0),
+    "live.class_colour": Rule(0.0, 1.0),
     "live.octave_scales": Rule(0.05, 1.0, items=8, nonempty=True),
     "live.decay": Rule(0.0, 1.0),
     "live.limit": Rule(0.01, 1.0),
