@@ -18,7 +18,8 @@ class LiveSettings:
     """The live stream's shape and behaviour (section ``live``).
 
     The live dream builds up over frames (:mod:`engine.live_dream`): ``steps_per_frame`` steps a
-    frame (each ``step_scale`` times the dream's step size) at ``dream_scale`` of the frame,
+    frame (each ``step_scale`` times the dream's step size) at ``dream_scale`` of the frame
+    (at most ``dream_max_side`` pixels on its long side: 720p costs what 360p does),
     cycling over ``octave_scales`` so that shapes form, not only texture; ``decay`` fades the
     dream's coarse part a frame, ``limit`` bounds its strength, and a new target takes over in
     ``fade_s`` seconds. ``class_crops`` replaces ``class_dream.crops`` (crops per class step) and
@@ -49,6 +50,7 @@ class LiveSettings:
     class_crop_min: float = 0.65
     class_colour: float = 0.0
     dream_scale: float = 0.6
+    dream_max_side: int = 384
     steps_per_frame: int = 1
     step_scale: float = 1.0
     octave_scales: tuple[float, ...] = (1.0, 0.7, 0.5, 0.35, 0.25)
@@ -63,7 +65,7 @@ def live_temporal(video: TemporalSettings, live: LiveSettings) -> LiveDreamSetti
     """The live dream's settings: flow and cut detection from the ``video`` section, the rest from ``live``."""
     return LiveDreamSettings(
         flow=video.flow, flow_preset=video.flow_preset, cut_threshold=video.cut_threshold,
-        dream_scale=live.dream_scale, dream_max_side=video.dream_max_side, octave_scales=tuple(live.octave_scales),
+        dream_scale=live.dream_scale, dream_max_side=live.dream_max_side, octave_scales=tuple(live.octave_scales),
         steps_per_frame=live.steps_per_frame, step_scale=live.step_scale, decay=live.decay, limit=live.limit,
         fade_frames=round(live.fade_s * live.fps),
     )

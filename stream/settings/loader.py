@@ -176,6 +176,7 @@ SCHEMA: dict[str, Rule] = {
     "live.limit": Rule(0.01, 1.0),
     "live.fade_s": Rule(0.0, 30.0),
     "live.dream_scale": Rule(0.05, 1.0),
+    "live.dream_max_side": Rule(0, 16384),
     "live.steps_per_frame": Rule(0, 20),
     "live.step_scale": Rule(0.0, 10.0),
     "live.twitch_ingest": Rule(check=_rtmp),
