@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_classes import CLASSES  # noqa: E402
+from bench_classes import CLASSES, label  # noqa: E402
 from judge import Judge  # noqa: E402
 
 from engine.imagenet import display_name, find_class  # noqa: E402
@@ -39,11 +39,12 @@ from stream.chat import ChatMessage, CommandCenter  # noqa: E402
 from stream.io.dreaming import load_model  # noqa: E402
 from stream.io.images import write_image  # noqa: E402
 from stream.io.sinks.base import Sink  # noqa: E402
-from stream.io.sources import SourceFrame, TestSource  # noqa: E402
+from stream.io.sources import TestSource  # noqa: E402
 from stream.live.pipeline import LivePipeline  # noqa: E402
 from stream.live.stage import DreamStage  # noqa: E402
+from stream.settings.chat import ChatLimits  # noqa: E402
 from stream.settings.controls import ControlBoard, LiveControls  # noqa: E402
-from stream.settings.live import live_class_dream, live_temporal  # noqa: E402
+from stream.settings.live import LiveSettings, live_class_dream, live_temporal  # noqa: E402
 from stream.settings.loader import load_config  # noqa: E402
 
 PAN_PX_S = 8.0  # a slow pan: 8 pixels a second at 640x360
@@ -89,9 +90,9 @@ class KeepSink(Sink):
 
     def write_video(self, image: np.ndarray, pts_s: float) -> None:
         self.last_pts = pts_s
-        for pts, label in list(self.wanted.items()):
+        for pts, seconds in list(self.wanted.items()):
             if pts_s >= pts:
-                self.kept[label] = image.copy()
+                self.kept[seconds] = image.copy()
                 del self.wanted[pts]
 
     def write_audio(self, samples: np.ndarray, pts_s: float) -> None:
@@ -114,16 +115,21 @@ def percentile_ms(bins: Counter[int], q: float) -> float | None:
     return None
 
 
-def run(model, cfg, scene: str, photo: np.ndarray, query: str | None, args) -> dict:
-    """One live run; ``query`` None is the layer dream alone."""
-    ls = dataclasses.replace(cfg.section("live"), width=args.width, height=args.height, stats_interval_s=1e9)
-    limits = dataclasses.replace(cfg.section("chat"), max_octaves=cfg.dream.octaves)
+def chat_stage(model, cfg, ls: LiveSettings, limits: ChatLimits) -> tuple[CommandCenter, DreamStage]:
+    """The command layer and the dream stage over one control board, as ``dreamstream live`` joins them."""
     spec = model.spec
     board = ControlBoard(LiveControls(model=spec.name, layer=spec.default_layer, octaves=cfg.dream.octaves,
                                       flow=cfg.section("video").flow), limits)
-    center = CommandCenter(board, limits)
     stage = DreamStage(model, cfg.dream, live_class_dream(cfg.class_dream, cfg.dream, ls),
                        live_temporal(cfg.section("video"), ls), board)
+    return CommandCenter(board, limits), stage
+
+
+def run(model, cfg, scene: str, photo: np.ndarray, query: str | None, args) -> dict:
+    """One live run; ``query`` None is the layer dream alone."""
+    ls = dataclasses.replace(cfg.section("live"), width=args.width, height=args.height, stats_interval_s=1e9)
+    center, stage = chat_stage(model, cfg, ls, dataclasses.replace(cfg.section("chat"), max_octaves=cfg.dream.octaves))
+    board = stage.board
     seconds = args.warmup + max(args.times) + 0.5
     source = PhotoSource(photo, ls.width, ls.height, ls.fps, PAN_PX_S if scene == "pan" else 0.0, seconds + 2)
     sink = KeepSink()
@@ -151,13 +157,6 @@ def run(model, cfg, scene: str, photo: np.ndarray, query: str | None, args) -> d
     return {"frames": sink.kept, "reply": state.get("reply"), "target": board.get().target,
             "dreamed_fps": (pipeline.stats.dreamed - state["dreamed"]) / wall,
             "p95_ms": percentile_ms(+bins, 95)}
-
-
-def label(image: np.ndarray, text: str) -> np.ndarray:
-    out = image.copy()
-    cv2.putText(out, text, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(out, text, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
-    return out
 
 
 def main() -> None:

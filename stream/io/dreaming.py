@@ -12,7 +12,7 @@ from engine.frames import to_tensor
 from engine.imagenet import display_name, find_class
 from engine.targets import format_target, parse_target, target_objective
 from engine.models.registry import DreamModel, LayerInfo, ModelSpec, build_model, get_spec
-from engine.objectives import Objective, channel, guide, guide_features, klass, layer
+from engine.objectives import Objective, channel, guide, guide_features, layer
 from stream.io.images import read_image
 from stream.io.tuning import keep_freed_memory
 from stream.io.weights import load_state_dict
