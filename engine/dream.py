@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from engine.colour import ColourProbe, colour_pull
 from engine.errors import ConfigError
 from engine.filters import (
     decorrelate_color,
@@ -38,7 +39,11 @@ class DreamSettings:
     ``band_falloff`` weights each finer Laplacian band of the gradient by that fraction of the
     next coarser one (1 = all bands equal; below 1 favours large shapes, as class dreams need);
     ``smooth`` is the Gaussian sigma in pixels applied to the gradient (0 = off);
-    ``crops`` random crops of ``crop_min``..1 of the short side feed class objectives;
+    ``crops`` random crops of ``crop_min``..1 of the short side feed class objectives, resized
+    to ``crop_size`` pixels (0 = the model's classifier size; smaller is cheaper).
+    ``colour`` is the colour prior's pull per step (0 = off; see :mod:`engine.colour`): what the
+    dream draws moves that fraction toward the objective's own colours, found by dreaming
+    ``colour_probe_size``-pixel TV static ``colour_probe_steps`` steps.
     ``tile_size``: images of more than ``tile_size`` squared pixels get their gradient in tiles
     of at most this many pixels a side (:mod:`engine.tiles`), so memory stays bounded at any size
     (0 = never). 1024: 1280x720 and smaller are dreamed whole (tiles cost time: each window reads
@@ -57,6 +62,10 @@ class DreamSettings:
     decorrelate: bool = False
     crops: int = 4
     crop_min: float = 0.35
+    crop_size: int = 0
+    colour: float = 0.0
+    colour_probe_steps: int = 30
+    colour_probe_size: int = 96
     min_value: float = 0.0
     max_value: float = 1.0
     seed: int = 0
@@ -68,6 +77,10 @@ class DreamSettings:
             raise ConfigError(f"grad_norm {self.grad_norm!r} is not one of {', '.join(GRAD_NORMS)}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
+        if not 0.0 <= self.colour <= 1.0:
+            raise ConfigError(f"colour {self.colour!r} is out of range; allowed 0 to 1")
+        if self.colour_probe_steps < 1 or self.colour_probe_size < 16:
+            raise ConfigError("colour_probe_steps must be at least 1 and colour_probe_size at least 16")
         if self.min_value >= self.max_value:
             raise ConfigError(f"min_value {self.min_value} must be below max_value {self.max_value}")
 
@@ -113,6 +126,7 @@ class Dreamer:
         self.device = next(model.parameters()).device
         self.channels_last = next(model.parameters()).is_contiguous(memory_format=torch.channels_last) and self.device.type != "mps"
         self.gen = torch.Generator(device="cpu").manual_seed(settings.seed)
+        self.ramps: dict[str, Tensor] = {}  # colour ramps (engine.colour) by objective name
         autocast(self.device, settings.precision)  # validates precision for the device
 
     def _acts(self, x: Tensor) -> dict[str, dict[str, Tensor]]:
@@ -122,7 +136,7 @@ class Dreamer:
             xf = x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
             acts[FULL] = self.model.features(xf, sorted(needs[FULL]))
         if CROPS in needs:
-            crops = random_crops(x, s.crops, self.model.spec.class_size, s.crop_min, self.gen)
+            crops = random_crops(x, s.crops, s.crop_size or self.model.spec.class_size, s.crop_min, self.gen)
             if self.channels_last:
                 crops = crops.contiguous(memory_format=torch.channels_last)
             acts[CROPS] = self.model.features(crops, sorted(needs[CROPS]))
@@ -167,6 +181,24 @@ class Dreamer:
             x, _ = self.step(x, step_size)
         return x
 
+    def colour_probe(self) -> ColourProbe:
+        """A probe of the current objective's colours (advance it with ``lambda x: self.step(x)[0]``)."""
+        s = self.settings
+        return ColourProbe(s.colour_probe_size, s.colour_probe_steps, self.gen, self.device)
+
+    def colour_ramp(self) -> Tensor | None:
+        """The objective's colour ramp ``(L, 3)``, probed now unless cached; None when ``colour`` is 0."""
+        if self.settings.colour <= 0:
+            return None
+        name = self.objective.name
+        if name not in self.ramps:
+            probe = self.colour_probe()
+            while not probe.done:
+                probe.advance(lambda x: self.step(x)[0])
+            assert probe.ramp is not None
+            self.ramps[name] = probe.ramp
+        return self.ramps[name]
+
     def octaves(self, image: Tensor, progress: Callable[[int, int], None] | None = None) -> Tensor:
         """The full octave dream of ``image`` ``(1, 3, H, W)`` in ``[0, 1]``; returns the same shape.
 
@@ -176,6 +208,7 @@ class Dreamer:
         s = self.settings
         h, w = image.shape[-2:]
         sizes = octave_sizes(h, w, s.octaves, s.octave_scale)
+        ramp = self.colour_ramp()
         total, done = len(sizes) * s.steps, 0
         detail = torch.zeros_like(resize(image, sizes[0]))
         for size in sizes:
@@ -183,6 +216,8 @@ class Dreamer:
             x = (base + resize(detail, size)).clamp(s.min_value, s.max_value)
             for _ in range(s.steps):
                 x, _ = self.step(x)
+                if ramp is not None:
+                    x = (x + colour_pull(x, x - base, ramp, s.colour)).clamp_(s.min_value, s.max_value)
                 done += 1
                 if progress is not None:
                     progress(done, total)

@@ -5,7 +5,10 @@ frame) is warped along the flow between the two input frames onto the new frame,
 the forward-backward check finds the flow unreliable (occluded or newly revealed pixels start
 from the plain frame), shrunk by ``flow_blend`` (its coarse part, which holds brightness and
 colour casts, by ``decay`` more), and a few gradient steps refresh it. The first frame, every
-scene cut and every ``key_every``-th frame get the full octave dream instead. With
+scene cut and every ``key_every``-th frame start afresh instead: with ``settle_frames`` > 0 the
+carried update runs that many times on the frame itself (no motion), so the first frame is as
+strong as the carried ones that follow it rather than a full octave dream that then fades;
+with 0 (or ``flow: none``) they get the full octave dream. With
 ``dream_scale`` < 1 the residual lives at a lower resolution and is upscaled onto the frame.
 """
 from __future__ import annotations
@@ -42,6 +45,7 @@ class TemporalSettings:
     ``dream_max_side`` caps its longer side in pixels (0 = no cap) so large frames cost no more.
     ``cut_threshold``: :func:`engine.flow.cut_score` at which a new scene starts (1 = never).
     ``key_every``: a full octave dream every N frames (0 = only at the start and at cuts).
+    ``settle_frames``: how the first frame, cuts and key frames start (see the module docstring).
     """
 
     flow: str = "dis"
@@ -54,6 +58,7 @@ class TemporalSettings:
     dream_max_side: int = 640
     cut_threshold: float = 0.25
     key_every: int = 0
+    settle_frames: int = 6
 
     def __post_init__(self) -> None:
         if self.flow not in TEMPORAL_FLOWS:
@@ -65,8 +70,8 @@ class TemporalSettings:
                 raise ConfigError(f"{name} {getattr(self, name)!r} is out of range; allowed 0 to 1")
         if not 0.05 <= self.dream_scale <= 1.0:
             raise ConfigError(f"dream_scale {self.dream_scale!r} is out of range; allowed 0.05 to 1")
-        if min(self.steps_per_frame, self.key_every, self.step_scale, self.dream_max_side) < 0:
-            raise ConfigError("steps_per_frame, step_scale, dream_max_side and key_every must be >= 0")
+        if min(self.steps_per_frame, self.key_every, self.step_scale, self.dream_max_side, self.settle_frames) < 0:
+            raise ConfigError("steps_per_frame, step_scale, dream_max_side, key_every and settle_frames must be >= 0")
 
 
 def dream_size(settings: TemporalSettings, height: int, width: int) -> tuple[int, int]:
@@ -153,7 +158,7 @@ class TemporalDreamer:
         dreamed = self._warm(base, gray) if kind == "warm" else None
         if dreamed is None:
             kind = "cut" if kind == "warm" else kind
-            dreamed = d.octaves(base)
+            dreamed = self._settle(base) if self.flow is not None and self.settings.settle_frames else d.octaves(base)
             self._since_key = 0
         self._since_key += 1
         self.frames += 1
@@ -176,6 +181,18 @@ class TemporalDreamer:
         if s.key_every and self._since_key >= s.key_every:
             return "full"
         return "warm"
+
+    def _settle(self, base: Tensor) -> Tensor:
+        """The carried update run ``settle_frames`` times on a still frame, from the plain frame."""
+        s, d = self.settings, self.dreamer
+        dreamed = base
+        for _ in range(s.settle_frames):
+            carried = dreamed - base
+            if s.decay > 0:
+                carried = carried - s.decay * _lowpass(carried)
+            start = (base + s.flow_blend * carried).clamp_(d.settings.min_value, d.settings.max_value)
+            dreamed = d.ascend(start, s.steps_per_frame, d.settings.step_size * s.step_scale)
+        return dreamed
 
     def _warm(self, base: Tensor, gray: np.ndarray) -> Tensor | None:
         """The carried dream plus ``steps_per_frame`` steps; None when the flow failed (a cut)."""

@@ -5,6 +5,7 @@ frames and the capture-to-send latency p50/p95, for each --steps-per-frame/--dre
 dreaming the default layer and, with --target, also that ImageNet class as chat's ``!dream`` does.
 
     .venv/bin/python scripts/bench_live.py [--seconds 20] [--input testsrc] [--variants 1:0.5 2:0.5] [--target goldfish]
+        [--size 1280x720] [--set video.dream_max_side=384]
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import logging
 import platform
 
 import torch
+import yaml
 
 from engine.dream import resolve_device
 from engine.imagenet import display_name, find_class
@@ -28,8 +30,8 @@ WARMUP_S = 3.0
 
 def run(steps: int, scale: float, target: int | None, args: argparse.Namespace) -> dict:
     """One variant through :func:`build_live` (as the ``live`` command builds it), measured after a warm-up."""
-    cfg = load_config(overrides={"live.width": args.width, "live.height": args.height, "live.stats_interval_s": 3600,
-                                 "live.steps_per_frame": steps, "live.dream_scale": scale})
+    cfg = load_config(overrides={**args.overrides, "live.width": args.width, "live.height": args.height,
+                                 "live.stats_interval_s": 3600, "live.steps_per_frame": steps, "live.dream_scale": scale})
     limits = dataclasses.replace(cfg.section("chat"), max_octaves=cfg.dream.octaves)
     board = ControlBoard(initial_controls(cfg), limits)
     if target is not None:
@@ -67,11 +69,13 @@ def main() -> None:
     ap.add_argument("--size", default="640x360")
     ap.add_argument("--variants", nargs="*", default=None, help="STEPS:SCALE pairs (default: the config's)")
     ap.add_argument("--target", default=None, help="also dream this ImageNet class (chat's !dream), side by side")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a config override, e.g. video.dream_max_side=384")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    args.overrides = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)}
     args.width, args.height = (int(v) for v in args.size.split("x"))
     logging.basicConfig(level=logging.WARNING)
-    cfg = load_config()
+    cfg = load_config(overrides=args.overrides)
     spec = get_spec(cfg.model.name)
     device = resolve_device(cfg.model.device)
     live = cfg.section("live")

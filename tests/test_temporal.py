@@ -64,6 +64,20 @@ def test_warp_moves_by_a_known_shift_and_repeats_the_border() -> None:
         warp(x, np.zeros((10, 30, 2), np.float32))
 
 
+def test_bicubic_warp_through_opencv_matches_grid_sample() -> None:
+    """On the CPU a float32 image takes cv2.remap; float64 takes grid_sample: the same kernel and border."""
+    gen = torch.Generator().manual_seed(2)
+    x = torch.nn.functional.avg_pool2d(torch.rand(1, 3, 44, 64, generator=gen), 5, 1)  # smooth, 40x60
+    flow = (torch.randn(40, 60, 2, generator=gen) * 4).numpy()
+    fast, exact = warp(x, flow, mode="bicubic"), warp(x.double(), flow, mode="bicubic")
+    assert fast.dtype == torch.float32 and fast.shape == x.shape
+    assert (fast.double() - exact).abs().max() < 1e-4
+    tensor_flow = torch.from_numpy(flow).permute(2, 0, 1).unsqueeze(0)
+    assert torch.equal(warp(x, tensor_flow, mode="bicubic"), fast)
+    with pytest.raises(ValueError, match="differ in size"):
+        warp(x, flow[:-1], mode="bicubic")
+
+
 @pytest.mark.parametrize("method", FLOW_METHODS)
 def test_flow_recovers_a_known_shift_and_warp_undoes_it(method: str) -> None:
     a = texture()
@@ -253,7 +267,8 @@ def test_revealed_pixels_start_from_the_plain_frame(dreamer: Dreamer) -> None:
     """With no steps, the carried dream covers what was seen, and newly revealed pixels are the frame itself."""
     wide = texture(48, 120, seed=5)
     a, b = wide[:, 20:84], wide[:, 12:76]  # the view pans 8 px left: b's columns 0..7 are new
-    td = TemporalDreamer(dreamer, TemporalSettings(steps_per_frame=0, dream_scale=1.0, decay=0.0, flow_preset="medium"))
+    td = TemporalDreamer(dreamer, TemporalSettings(steps_per_frame=0, dream_scale=1.0, decay=0.0, flow_preset="medium",
+                                                 settle_frames=0))  # a fully dreamed first frame
     first = td(np.ascontiguousarray(a))
     out = td(np.ascontiguousarray(b))
     assert td.last_kind == "warm"

@@ -5,6 +5,15 @@ import importlib
 from collections.abc import Callable
 from typing import Protocol
 
+from engine.errors import DreamError
+from engine.targets import Target, TargetSyntaxError, compact_target, format_target, parse_target
+from stream.chat.parse import clean_reply, echo, suggestions
+from stream.settings.names import NUM_CLASSES
+
+
+class TargetProblem(ValueError):
+    """A ``!dream`` text that names no target; ``str()`` is the reply's problem, echo-safe."""
+
 
 class ClassCatalog(Protocol):
     """What the command layer needs from ``engine.imagenet``."""
@@ -50,3 +59,20 @@ class Catalogs:
 
             self._model_spec = get_spec
         return self._model_spec(model)
+
+    def target(self, query: str, max_terms: int) -> tuple[int | Target, str]:
+        """``!dream`` text -> (class index, or weighted classes for ``banana*0.7+dog``; echo-safe label).
+
+        Raises :class:`TargetProblem` saying what is wrong: the syntax, or an unknown class with
+        suggestions.
+        """
+        classes = self.classes
+        try:
+            terms = parse_target(query, lambda q: int(classes.find_class(q)), max_terms)
+        except TargetSyntaxError as e:
+            raise TargetProblem(clean_reply(str(e), 200)) from None
+        except DreamError as e:
+            raise TargetProblem(f"no class '{echo(query)}'{suggestions(e)}") from None
+        if not all(0 <= t.index < NUM_CLASSES for t in terms):
+            raise TargetProblem(f"no class '{echo(query)}'")
+        return compact_target(terms), echo(format_target(terms, classes.display_name), 60)

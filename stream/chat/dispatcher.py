@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 
 from engine.errors import DreamError
-from stream.chat.catalogs import Catalogs, ClassCatalog, LayerCatalog
+from stream.chat.catalogs import Catalogs, ClassCatalog, LayerCatalog, TargetProblem
 from stream.chat.handlers import Handlers
 from stream.chat.limits import INFO_COMMANDS, LOOKUP_COMMANDS, REQUEST_COMMANDS, RateLimits
 from stream.chat.message import ChatMessage
@@ -21,7 +21,6 @@ from stream.chat.requests import Redemption, RequestQueue
 from stream.chat.roles import is_privileged, may_run, refusal, required_role
 from stream.settings.chat import ChatLimits
 from stream.settings.controls import ControlBoard
-from stream.settings.names import NUM_CLASSES
 from stream.settings.presets import PresetLoader, load_dream_preset
 
 logger = logging.getLogger(__name__)
@@ -179,14 +178,11 @@ class CommandCenter:
         if not query:
             return refuse(r, f"@{user} type what to dream when you redeem (e.g. goldfish); points refunded")
         if command == "dream":
-            classes = self.catalogs.classes
             try:
-                index = int(classes.find_class(query))
-            except DreamError as e:
-                return refuse(r, f"@{user} no class '{echo(query)}'{suggestions(e)}; points refunded")
-            if not 0 <= index < NUM_CLASSES:
-                return refuse(r, f"@{user} no class '{echo(query)}'; points refunded")
-            kind, value, label = "dream", index, echo(classes.display_name(index), 60)
+                value, label = self.catalogs.target(query, self.limits.max_targets)
+            except TargetProblem as e:
+                return refuse(r, f"@{user} {e}; points refunded")
+            kind = "dream"
         elif command == "layer":
             model = self.board.get().model
             try:

@@ -11,7 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from engine.errors import DreamError
-from stream.chat.catalogs import Catalogs
+from engine.targets import Target
+from stream.chat.catalogs import Catalogs, TargetProblem
 from stream.chat.limits import RateLimits
 from stream.chat.message import ChatMessage
 from stream.chat.parse import MAX_QUERY, echo, fmt_num, parse_float, parse_int, suggestions
@@ -19,7 +20,7 @@ from stream.chat.requests import RequestQueue
 from stream.chat.roles import commands_for
 from stream.settings.chat import ChatLimits
 from stream.settings.controls import ControlBoard, LiveControls
-from stream.settings.names import COMMANDS, NUM_CLASSES
+from stream.settings.names import COMMANDS
 from stream.settings.presets import PresetLoader
 
 logger = logging.getLogger(__name__)
@@ -57,16 +58,12 @@ class Handlers:
 
     def dream(self, msg: ChatMessage, user: str, args: str, now: float) -> list[str]:
         if not args:
-            return [f"@{user} usage: !dream <class>, e.g. !dream goldfish (see !targets <word>)"]
-        query = args[:MAX_QUERY]
-        classes = self.catalogs.classes
+            return [f"@{user} usage: !dream <class>, e.g. !dream goldfish or !dream banana*0.7+dog (see !targets <word>)"]
         try:
-            index = int(classes.find_class(query))
-        except DreamError as e:
-            return [f"@{user} no class '{echo(query)}'{suggestions(e)}; try !targets <word>"]
-        if not 0 <= index < NUM_CLASSES:
-            return [f"@{user} no class '{echo(query)}'"]
-        return self._submit(msg, user, "dream", index, echo(classes.display_name(index), 60), now)
+            value, label = self.catalogs.target(args[:MAX_QUERY], self.limits.max_targets)
+        except TargetProblem as e:
+            return [f"@{user} {e}; try !targets <word>"]
+        return self._submit(msg, user, "dream", value, label, now)
 
     def layer(self, msg: ChatMessage, user: str, args: str, now: float) -> list[str]:
         if not args:
@@ -195,7 +192,7 @@ class Handlers:
 
     # ----------------------------------------------------------------- shared
 
-    def _submit(self, msg: ChatMessage, user: str, kind: str, value: int | str, label: str,
+    def _submit(self, msg: ChatMessage, user: str, kind: str, value: int | Target | str, label: str,
                 now: float) -> list[str]:
         uid = str(msg.user_id)
         done = self.requests.submit(uid, user, kind, value, label, now)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine.errors import DreamError
+from engine.targets import Target
 from stream.chat.parse import clean_reply, fmt_num
 from stream.settings.chat import ChatLimits
 from stream.settings.controls import ControlBoard
@@ -52,13 +53,13 @@ class Request:
     """A dream or layer request and the viewers asking for it (``user_id -> name``, in order of asking)."""
 
     kind: str  # "dream" or "layer"
-    value: int | str  # class index or canonical layer name
+    value: int | Target | str  # class index, weighted classes or canonical layer name
     label: str
     users: dict[str, str] = field(default_factory=dict)
     paid: dict[str, Redemption] = field(default_factory=dict)  # user_id -> their redemption riding on it
 
     @property
-    def key(self) -> tuple[str, int | str]:
+    def key(self) -> tuple[str, int | Target | str]:
         return (self.kind, self.value)
 
     def names(self) -> tuple[str, ...]:
@@ -108,7 +109,7 @@ class RequestQueue:
 
     # ----------------------------------------------------------------- changes
 
-    def submit(self, uid: str, user: str, kind: str, value: int | str, label: str, now: float, *,
+    def submit(self, uid: str, user: str, kind: str, value: int | Target | str, label: str, now: float, *,
                paid: Redemption | None = None, first: bool = False) -> Submitted:
         """Ask for ``(kind, value)`` as viewer ``uid`` (display name ``user``, already echo-safe).
 

@@ -23,7 +23,7 @@ def cmd_image(args: argparse.Namespace) -> int:
         raise ConfigError(f"--max-side {args.max_side} is out of range; allowed 32 or more (0 = no limit)")
     check_output(args.output)  # before the slow part
     check_not_input(args.input, args.output)
-    image = read_image(args.input, max_side=args.max_side or None)
+    image = read_image(args.input, max_side=args.max_side or None, seed=cfg.dream.seed)
     setup = setup_dream(cfg)
     from engine.dream import Dreamer
 

@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("image", help="dream a still image")
-    p.add_argument("input", help="an image file (PNG, JPEG, ...)")
+    p.add_argument("input", help="an image file (PNG, JPEG, ...), or noise / noise:WxH (TV static, for class dreams)")
     p.add_argument("output", help="where to write the dream (.png, .jpg, ...)")
     p.add_argument("--max-side", type=int, default=1280, metavar="PX",
                    help="shrink larger inputs to this long side, at least 32; 0 = no limit (default %(default)s)")

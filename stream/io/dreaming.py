@@ -10,8 +10,9 @@ from engine.dream import DreamSettings, prepare_model, resolve_device
 from engine.errors import ConfigError
 from engine.frames import to_tensor
 from engine.imagenet import display_name, find_class
+from engine.targets import format_target, parse_target, target_objective
 from engine.models.registry import DreamModel, LayerInfo, ModelSpec, build_model, get_spec
-from engine.objectives import Objective, channel, guide, guide_features, klass, layer
+from engine.objectives import Objective, channel, guide, guide_features, layer
 from stream.io.images import read_image
 from stream.io.tuning import keep_freed_memory
 from stream.io.weights import load_state_dict
@@ -54,9 +55,9 @@ def build_objective(model: DreamModel, ms: ModelSettings, device: torch.device) 
     terms: list[Objective] = []
     labels: list[str] = []
     if ms.target is not None:
-        index = find_class(ms.target)
-        terms.append(klass(index))
-        labels.append(f"class {display_name(index)}")
+        target = parse_target(ms.target, find_class)
+        terms.append(target_objective(target))
+        labels.append(f"class {format_target(target, display_name)}")
     if ms.guide is not None:
         name = layers[0] if layers else spec.default_layer
         image = to_tensor(read_image(ms.guide, max_side=512), device)
@@ -94,7 +95,7 @@ def check_objective(ms: ModelSettings) -> None:
     if ms.channels:
         channel_layer(spec, ms)
     if ms.target is not None:
-        find_class(ms.target)
+        parse_target(ms.target, find_class)
     if ms.guide is not None:
         read_image(ms.guide, max_side=64)
     resolve_device(ms.device)

@@ -17,8 +17,35 @@ MAX_PIXELS = 100_000_000
 _REDUCED = ((2, cv2.IMREAD_REDUCED_COLOR_2), (4, cv2.IMREAD_REDUCED_COLOR_4), (8, cv2.IMREAD_REDUCED_COLOR_8))
 
 
-def read_image(path: str | os.PathLike[str], max_side: int | None = None) -> np.ndarray:
-    """Read an image file as RGB; ``max_side`` shrinks it (area filter) so its long side fits."""
+NOISE = "noise"
+NOISE_SIZE = (640, 360)
+
+
+def noise_size(spec: str) -> tuple[int, int] | None:
+    """``(W, H)`` for ``noise`` or ``noise:WxH``; None for anything else; bad sizes raise :class:`SourceError`."""
+    text = str(spec).strip().lower()
+    if text == NOISE:
+        return NOISE_SIZE
+    if not text.startswith(NOISE + ":"):
+        return None
+    try:
+        w, h = (int(v) for v in text[len(NOISE) + 1:].split("x"))
+    except ValueError:
+        raise SourceError(f"input {spec!r} is not noise:WxH, e.g. noise:640x360") from None
+    if not (32 <= w <= 4096 and 32 <= h <= 4096):
+        raise SourceError(f"input {spec!r}: noise size {w}x{h} is out of range; allowed 32 to 4096 a side")
+    return w, h
+
+
+def read_image(path: str | os.PathLike[str], max_side: int | None = None, seed: int = 0) -> np.ndarray:
+    """Read an image file as RGB; ``max_side`` shrinks it (area filter) so its long side fits.
+
+    ``noise`` or ``noise:WxH`` is television static of that size (640x360 by default; ``seed``
+    picks it), the seed's start for class dreams from nothing.
+    """
+    size = noise_size(str(path))
+    if size is not None and not Path(path).exists():
+        return _static(size, max_side, seed)
     p = Path(path)
     if not p.is_file():
         raise SourceError(f"image {str(p)!r} does not exist" if not p.exists() else f"image {str(p)!r} is not a file")
@@ -34,6 +61,17 @@ def read_image(path: str | os.PathLike[str], max_side: int | None = None) -> np.
     return img
 
 
+def _static(size: tuple[int, int], max_side: int | None, seed: int) -> np.ndarray:
+    import torch
+
+    from engine.colour import tv_static
+    from engine.frames import to_image
+
+    w, h = size
+    if max_side and max(w, h) > max_side:
+        f = max_side / max(w, h)
+        w, h = max(1, round(w * f)), max(1, round(h * f))
+    return to_image(tv_static(h, w, torch.Generator().manual_seed(seed)))
 def _decode_flag(p: Path, data: np.ndarray) -> int:
     """The OpenCV decode flag for ``data``: full size, or reduced for a JPEG above MAX_PIXELS.
 

@@ -20,6 +20,7 @@ from engine.errors import ConfigError, DreamError, SinkError
 from engine.imagenet import display_name, find_class
 from engine.models.registry import DreamModel, get_spec
 from engine.objectives import Objective
+from engine.targets import Target, compact_target, format_target, parse_target, target_objective, target_terms
 from stream.io.dreaming import build_objective, check_objective, load_model
 from stream.io.keys import STREAM_KEY_ENV, stream_key
 from stream.io.sinks.base import Sink
@@ -48,9 +49,11 @@ def initial_controls(cfg: Config, preset: str = "default") -> LiveControls:
     spec = get_spec(cfg.model.name)
     limits = cfg.section("chat")
     layer = spec.layer(cfg.model.layers[0]).name if cfg.model.layers else spec.default_layer
-    target = find_class(cfg.model.target) if cfg.model.target is not None else None
+    target: int | Target | None = None
+    if cfg.model.target is not None:
+        target = compact_target(parse_target(cfg.model.target, find_class))
     return LiveControls(model=spec.name, layer=layer, target=target,
-                        target_name=display_name(target) if target is not None else "",
+                        target_name=format_target(target_terms(target), display_name) if target is not None else "",
                         octaves=min(cfg.dream.octaves, limits.max_octaves), flow=cfg.section("video").flow,
                         preset=preset if preset in limits.allowed_presets else limits.allowed_presets[0])
 
@@ -65,9 +68,9 @@ def live_objective(ms: ModelSettings, first_layer: str) -> ObjectiveFor:
     """
     def objective_for(model: DreamModel, c: LiveControls) -> tuple[Objective, bool]:
         same_model = model.spec.name == ms.name
-        if c.target is not None:
-            wanted = dataclasses.replace(ms, name=model.spec.name, target=str(c.target), layers=(), channels=(), guide=None)
-        elif same_model and c.layer == first_layer:
+        if c.target is not None:  # dreamed alone
+            return target_objective(target_terms(c.target)), True
+        if same_model and c.layer == first_layer:
             wanted = dataclasses.replace(ms, target=None)
         else:
             wanted = dataclasses.replace(ms, name=model.spec.name, target=None, layers=(c.layer,), channels=(),

@@ -10,8 +10,9 @@ import numpy as np
 from engine.dream import Dreamer, DreamSettings
 from engine.imagenet import display_name
 from engine.models.registry import DreamModel
-from engine.objectives import Objective, klass, layer
-from engine.temporal import TemporalDreamer, TemporalSettings
+from engine.live_dream import LiveDreamer, LiveDreamSettings
+from engine.objectives import Objective, layer
+from engine.targets import format_target, target_objective, target_terms
 from stream.settings.controls import ControlBoard, LiveControls, scaled_steps, with_strength
 
 log = logging.getLogger(__name__)
@@ -23,19 +24,24 @@ ObjectiveFor = Callable[[DreamModel, LiveControls], tuple[Objective, bool]]
 def plain_objective(model: DreamModel, c: LiveControls) -> tuple[Objective, bool]:
     """The controls' class target, else their layer (no channels or guide)."""
     if c.target is not None:
-        return klass(c.target), True
+        return target_objective(target_terms(c.target)), True
     return layer(model.spec.layer(c.layer).name), False
 
 
 class DreamStage:
-    """Applies the current controls and dreams one frame at a time (owns the model and flow state)."""
+    """Applies the current controls and dreams one frame at a time (owns the model and the live dream).
+
+    A change of target or layer fades over ``temporal.fade_frames`` (the old dream gives way
+    while the new one builds); a change of strength or octaves applies at once; a change of
+    model or flow starts a new dream.
+    """
 
     def __init__(
         self,
         model: DreamModel,
         dream: DreamSettings,
         class_dream: DreamSettings,
-        temporal: TemporalSettings,
+        temporal: LiveDreamSettings,
         board: ControlBoard | None,
         load_model: Callable[[str], DreamModel] | None = None,
         objective_for: ObjectiveFor | None = None,
@@ -57,15 +63,15 @@ class DreamStage:
         base = preset or self.base["class" if is_class else "dream"]
         return objective, with_strength(base, c.strength, c.octaves)
 
-    def _temporal(self, c: LiveControls) -> TemporalSettings:
-        """The temporal settings with ``c.flow``, and the steps per carried frame scaled by ``c.strength``."""
+    def _temporal(self, c: LiveControls) -> LiveDreamSettings:
+        """The live dream settings with ``c.flow``, and the steps a frame scaled by ``c.strength``."""
         steps = scaled_steps(self.temporal_settings.steps_per_frame, c.strength)
         return dataclasses.replace(self.temporal_settings, flow=c.flow, steps_per_frame=steps)
 
-    def _build(self, c: LiveControls) -> TemporalDreamer:
+    def _build(self, c: LiveControls) -> LiveDreamer:
         objective, settings = self._objective(c)
         self.applied = c
-        return TemporalDreamer(Dreamer(self.model, objective, settings), self._temporal(c))
+        return LiveDreamer(Dreamer(self.model, objective, settings), self._temporal(c))
 
     def apply(self) -> None:
         """Take the board's controls if they changed (between frames, atomically)."""
@@ -85,11 +91,12 @@ class DreamStage:
             self.temporal = self._build(c)
             return
         objective, settings = self._objective(c)
-        self.temporal.dreamer.settings = settings
+        fade = objective.name != self.temporal.dreamer.objective.name
         self.temporal.settings = self._temporal(c)
-        self.temporal.set_objective(objective)
+        self.temporal.set_objective(objective, settings, fade=fade)
         self.applied = c
-        what = f"class {display_name(c.target)}" if c.target is not None else f"layer {c.layer}"
+        what = (f"class {format_target(target_terms(c.target), display_name)}" if c.target is not None
+                else f"layer {c.layer}")
         log.info("now dreaming %s (strength %.2g, octaves %d, steps %d, step size %.3g, preset %s)", what,
                  c.strength, c.octaves, settings.steps, settings.step_size, c.preset)
 

@@ -22,6 +22,7 @@ class ChatLimits:
     command name (without ``!``) to the lowest role allowed to run it: ``viewer``,
     ``moderator``, ``broadcaster`` or ``off``; commands not named keep their default.
     Moderators and the broadcaster are exempt from cooldowns, lookups limits and the lock.
+    ``max_targets`` is how many classes one ``!dream`` may name (``!dream banana*0.7+dog``), 1 or 2.
     Ranges and choices: :data:`stream.settings.loader.SCHEMA`.
     """
 
@@ -38,6 +39,7 @@ class ChatLimits:
     global_cooldown_s: float = 2.0
     info_cooldown_s: float = 5.0
     lookups_per_s: float = 5.0
+    max_targets: int = 2
     roles: Mapping[str, str] = field(default_factory=lambda: DEFAULT_ROLES)
 
     def __post_init__(self) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from engine.dream import DreamSettings
 from engine.errors import ConfigError, DreamError, did_you_mean
+from engine.targets import MAX_WEIGHT, MIN_WEIGHT, TargetTerm
 from stream.settings.chat import ChatLimits
 from stream.settings.checks import is_finite_number
 from stream.settings.names import NUM_CLASSES
@@ -25,7 +26,8 @@ from stream.settings.names import NUM_CLASSES
 class LiveControls:
     """One consistent set of live settings; the pipeline reads it once per frame.
 
-    ``target`` is an ImageNet class index (``None`` = dream the layer), ``target_name`` its
+    ``target`` is an ImageNet class index, or up to ``ChatLimits.max_targets`` weighted
+    :class:`~engine.targets.TargetTerm` (``None`` = dream the layer); ``target_name`` its
     display name; ``strength`` multiplies steps and step size (:func:`with_strength`);
     ``requested_by`` the viewers whose request is active; ``active_until`` the
     ``time.monotonic()`` second it ends (or ``None``).  ``dream``/``class_dream`` are the
@@ -34,7 +36,7 @@ class LiveControls:
 
     model: str = "efficientnet_lite0"
     layer: str = "block9"
-    target: int | None = None
+    target: int | tuple[TargetTerm, ...] | None = None
     target_name: str = ""
     strength: float = 1.0
     octaves: int = 3
@@ -83,6 +85,25 @@ def registry_default_layer(model: str) -> str:
     return get_spec(model).default_layer
 
 
+
+
+def _is_class(index: object) -> bool:
+    return isinstance(index, int) and not isinstance(index, bool) and 0 <= index < NUM_CLASSES
+
+
+def _check_target(target: object, limits: ChatLimits) -> None:
+    if isinstance(target, tuple):
+        if not 1 <= len(target) <= limits.max_targets:
+            raise ConfigError(f"target names {len(target)} classes; allowed 1 to {limits.max_targets}")
+        for t in target:
+            if not (isinstance(t, TargetTerm) and _is_class(t.index) and is_finite_number(t.weight)
+                    and MIN_WEIGHT <= t.weight <= MAX_WEIGHT):
+                raise ConfigError(f"target term {t!r} is not a class index 0-{NUM_CLASSES - 1} "
+                                  f"with a weight {MIN_WEIGHT:g} to {MAX_WEIGHT:g}")
+    elif not _is_class(target):
+        raise ConfigError(f"target {target!r} is not a class index 0-{NUM_CLASSES - 1}")
+
+
 def check_controls(
     c: LiveControls, limits: ChatLimits, resolve_layer: LayerResolver = registry_layer
 ) -> LiveControls:
@@ -100,9 +121,8 @@ def check_controls(
         raise ConfigError(f"flow {c.flow!r} is not allowed; allowed: {', '.join(limits.allowed_flows)}")
     if c.preset not in limits.allowed_presets:
         raise ConfigError(f"preset {c.preset!r} is not allowed; allowed: {', '.join(limits.allowed_presets)}")
-    if c.target is not None and not (isinstance(c.target, int) and not isinstance(c.target, bool)
-                                     and 0 <= c.target < NUM_CLASSES):
-        raise ConfigError(f"target {c.target!r} is not a class index 0-{NUM_CLASSES - 1}")
+    if c.target is not None:
+        _check_target(c.target, limits)
     if c.active_until is not None and not is_finite_number(c.active_until):
         raise ConfigError(f"active_until {c.active_until!r} is not a finite time")
     if not isinstance(c.requested_by, tuple) or not all(isinstance(u, str) for u in c.requested_by):

@@ -5,6 +5,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from engine.dream import DreamSettings
+from engine.live_dream import LiveDreamSettings
 from engine.temporal import TemporalSettings
 
 OVERLAYS = ("burned", "browser", "off")
@@ -16,10 +17,17 @@ OVERLAY_WORDS = {"burned": "burned", "true": "burned", "yes": "burned", "on": "b
 class LiveSettings:
     """The live stream's shape and behaviour (section ``live``).
 
-    ``class_crops`` replaces ``class_dream.crops`` and class targets take ``dream.steps``, so a
-    chat ``!dream`` costs about as much per frame as a layer dream.
-    ``dream_scale``, ``steps_per_frame`` and ``step_scale`` replace the ``video`` section's for live
-    use, where speed comes first: one step a frame, twice as long, keeps the dream as strong.
+    The live dream builds up over frames (:mod:`engine.live_dream`): ``steps_per_frame`` steps a
+    frame (each ``step_scale`` times the dream's step size) at ``dream_scale`` of the frame
+    (at most ``dream_max_side`` pixels on its long side: 720p costs what 360p does),
+    cycling over ``octave_scales`` so that shapes form, not only texture; ``decay`` fades the
+    dream's coarse part a frame, ``limit`` bounds its strength, and a new target takes over in
+    ``fade_s`` seconds. ``class_crops`` replaces ``class_dream.crops`` (crops per class step) and
+    ``class_size`` the classifier's input side for them, which sets a class step's cost;
+    ``class_crop_min`` replaces ``class_dream.crop_min`` (the smallest crop, as a fraction of the
+    short side: large crops draw a few large objects, small ones many small ones, a texture);
+    ``class_colour`` replaces ``class_dream.colour`` (the colour prior: off by default live, where
+    its probe takes a new target's first 30 frames and its pull a sixth of a frame's time).
     ``overlay`` is ``burned`` (the chat overlay drawn into the video), ``browser`` (not drawn:
     the web panel's ``/overlay`` page shows it in OBS instead) or ``off`` (true/false still work).
     ``twitch_ingest`` is the RTMP ingest for the ``twitch`` output (the stream key comes
@@ -37,20 +45,34 @@ class LiveSettings:
     overlay: str = "burned"
     stats_interval_s: float = 5.0
     capture_queue: int = 1
-    class_crops: int = 1
-    dream_scale: float = 0.4
+    class_crops: int = 2
+    class_size: int = 160
+    class_crop_min: float = 0.65
+    class_colour: float = 0.0
+    dream_scale: float = 0.6
+    dream_max_side: int = 384
     steps_per_frame: int = 1
-    step_scale: float = 2.0
+    step_scale: float = 1.0
+    octave_scales: tuple[float, ...] = (1.0, 0.7, 0.5, 0.35, 0.25)
+    decay: float = 0.005
+    limit: float = 0.35
+    fade_s: float = 1.0
     twitch_ingest: str = "rtmp://live.twitch.tv/app"
     stream_key_file: str | None = None
 
 
-def live_temporal(video: TemporalSettings, live: LiveSettings) -> TemporalSettings:
-    """The ``video`` section's temporal settings with the live section's speed-first replacements."""
-    return dataclasses.replace(video, dream_scale=live.dream_scale, steps_per_frame=live.steps_per_frame,
-                               step_scale=live.step_scale)
+def live_temporal(video: TemporalSettings, live: LiveSettings) -> LiveDreamSettings:
+    """The live dream's settings: flow and cut detection from the ``video`` section, the rest from ``live``."""
+    return LiveDreamSettings(
+        flow=video.flow, flow_preset=video.flow_preset, cut_threshold=video.cut_threshold,
+        dream_scale=live.dream_scale, dream_max_side=live.dream_max_side, octave_scales=tuple(live.octave_scales),
+        steps_per_frame=live.steps_per_frame, step_scale=live.step_scale, decay=live.decay, limit=live.limit,
+        fade_frames=round(live.fade_s * live.fps),
+    )
 
 
 def live_class_dream(class_dream: DreamSettings, dream: DreamSettings, live: LiveSettings) -> DreamSettings:
-    """Class-target settings for live use: ``live.class_crops`` crops and the layer dream's step count."""
-    return dataclasses.replace(class_dream, crops=live.class_crops, steps=dream.steps)
+    """Class-target settings for live use: ``live.class_crops`` crops of ``live.class_size`` pixels, at least
+    ``live.class_crop_min`` of the short side, the colour prior ``live.class_colour``, and the layer dream's step count."""
+    return dataclasses.replace(class_dream, crops=live.class_crops, crop_size=live.class_size,
+                               crop_min=live.class_crop_min, colour=live.class_colour, steps=dream.steps)

@@ -1,0 +1,296 @@
+"""A live dream that builds up over time: one cheap step per frame, cycling over octave scales.
+
+Classic video DeepDream runs the full octave dream on every frame (too slow live) or carries a
+dream along the flow and refreshes it with a few fine-scale steps (which makes texture, never
+objects: shapes need the coarse octaves). Here the dream *residual* (dream minus frame, at the
+internal dream size) is state that persists across frames, and each frame's step is taken at the
+next scale of ``octave_scales`` ("straddle scaling", as ofxDeepDream does): the coarse steps
+form shapes, the fine ones detail, and together the residual holds hundreds of steps of dream.
+
+Per frame (uint8 RGB ``(H, W, 3)`` in, the same out):
+
+* the residual is carried along the optical flow between the input frames; where the
+  forward-backward check finds the flow unreliable it restarts from the plain frame, and a
+  scene cut (or a flow failing over most of the frame) restarts it everywhere;
+* its coarsest part decays by ``decay`` a frame and its mean by ``MEAN_DECAY`` (no brightness
+  or colour drift), all of it by
+  ``fade`` while a target change fades out (:meth:`LiveDreamer.set_objective`);
+* ``steps_per_frame`` normalised gradient steps at the cycling octave scales are added to it
+  (with a colour prior, :mod:`engine.colour`, the first frames of a new class target probe
+  the class's colours instead, at the same cost, and the drawn parts then take them);
+* it is soft-limited to ``limit`` (:func:`soft_limit`) and to the valid pixel range,
+  so a still scene grows toward a bounded strength and never saturates.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from engine.colour import ColourProbe, colour_pull
+from engine.dream import Dreamer
+from engine.errors import ConfigError
+from engine.filters import resize
+from engine.flow import DIS_PRESETS, FLOW_METHODS, FlowEstimator, cut_score, occlusion_mask, warp
+from engine.frames import to_tensor
+from engine.objectives import Objective
+
+LIVE_FLOWS = (*FLOW_METHODS, "none")
+#: Per-frame shrink of the residual's mean per channel: the picture's overall brightness and tint
+#: settle within a second instead of drifting for minutes.
+MEAN_DECAY = 0.05
+#: A frame whose flow is unreliable over more than this fraction of its pixels restarts the dream.
+CUT_UNRELIABLE = 0.6
+#: The flow is found on the grey dream-size frame shrunk this many times (a quarter of the cost;
+#: upscaled, it is exact enough to carry the dream) while its short side stays at least ``FLOW_MIN_SIDE``.
+FLOW_SHRINK = 2
+FLOW_MIN_SIDE = 96
+
+
+@dataclass(frozen=True)
+class LiveDreamSettings:
+    """How a live dream builds up.
+
+    ``dream_scale``: internal size as a fraction of the frame's (``dream_max_side`` caps its long
+    side, 0 = no cap). ``octave_scales``: the scales, as fractions of the internal size, that
+    steps are taken at. A new dream (first frame, cut, new target) is *built* like an octave
+    dream spread over frames: ``build_steps`` steps at each scale from the coarsest to the
+    finest; after that the steps cycle over the scales (``octave_scales[n % len]``). ``steps_per_frame`` steps a frame, each
+    ``step_scale`` times the dream's step size. ``decay``: per-frame shrink of the residual's
+    coarsest part (a 48x-shrunk copy: brightness and colour casts, not the shapes). ``limit``: soft bound on the residual, in ``[0, 1]`` pixel units.
+    ``fade_frames``: frames over which the old dream gives way after a target change (its
+    residual shrinks to a tenth). ``flow``: dis, farneback, or none (a still camera: the
+    residual stays where it is). ``cut_threshold``: :func:`engine.flow.cut_score` of a new scene.
+    """
+
+    flow: str = "dis"
+    flow_preset: str = "fast"
+    dream_scale: float = 0.6
+    dream_max_side: int = 640
+    octave_scales: tuple[float, ...] = (1.0, 0.7, 0.5, 0.35, 0.25)
+    build_steps: int = 24
+    steps_per_frame: int = 1
+    step_scale: float = 1.0
+    decay: float = 0.003
+    limit: float = 0.35
+    fade_frames: int = 30
+    cut_threshold: float = 0.25
+
+    def __post_init__(self) -> None:
+        if self.flow not in LIVE_FLOWS:
+            raise ConfigError(f"flow {self.flow!r} is not one of {', '.join(LIVE_FLOWS)}")
+        if self.flow_preset not in DIS_PRESETS:
+            raise ConfigError(f"flow_preset {self.flow_preset!r} is not one of {', '.join(DIS_PRESETS)}")
+        if not 0.05 <= self.dream_scale <= 1.0:
+            raise ConfigError(f"dream_scale {self.dream_scale!r} is out of range; allowed 0.05 to 1")
+        if not self.octave_scales or not all(0.05 <= s <= 1.0 for s in self.octave_scales):
+            raise ConfigError(f"octave_scales {self.octave_scales!r}: need at least one scale, each 0.05 to 1")
+        for name in ("decay", "cut_threshold"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name} {getattr(self, name)!r} is out of range; allowed 0 to 1")
+        if not 0.0 < self.limit <= 1.0:
+            raise ConfigError(f"limit {self.limit!r} is out of range; allowed above 0 to 1")
+        if min(self.steps_per_frame, self.step_scale, self.dream_max_side, self.fade_frames, self.build_steps) < 0:
+            raise ConfigError("steps_per_frame, step_scale, dream_max_side, fade_frames and build_steps must be >= 0")
+
+    def scale_at(self, step: int) -> float:
+        """The scale of the ``step``-th step of a dream (0 = its first): the build sweep, then the cycle."""
+        if step < self.build_steps * len(self.octave_scales):
+            return sorted(self.octave_scales)[step // self.build_steps]
+        return self.octave_scales[step % len(self.octave_scales)]
+
+
+def lowpass(x: Tensor, factor: int = 48) -> Tensor:
+    """The coarse part of ``x`` ``(1, C, H, W)``: shrunk ``factor`` times (area) and upscaled again (bilinear)."""
+    h, w = x.shape[-2:]
+    small = F.adaptive_avg_pool2d(x, (max(1, h // factor), max(1, w // factor)))
+    return F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+
+
+def flow_grey(gray: np.ndarray) -> np.ndarray:
+    """The grey frame the live flow is found on: ``gray`` shrunk ``FLOW_SHRINK`` times if it stays big enough."""
+    h, w = gray.shape
+    if min(h, w) // FLOW_SHRINK < FLOW_MIN_SIDE:
+        return gray
+    return cv2.resize(gray, (w // FLOW_SHRINK, h // FLOW_SHRINK), interpolation=cv2.INTER_AREA)
+
+
+def upscale_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Flow ``(h, w, 2)`` resized to ``size = (H, W)``, its vectors scaled with it: ``(H, W, 2)``."""
+    h, w = flow.shape[:2]
+    if (h, w) == size:
+        return flow
+    up = cv2.resize(flow, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+    return up * np.array([size[1] / w, size[0] / h], np.float32)
+
+
+def soft_limit(x: Tensor, limit: float, knee: float = 0.7) -> Tensor:
+    """``x`` below ``knee * limit``, bent smoothly (tanh) toward ``limit`` above it; never beyond ``limit``.
+
+    Applied every frame, so it must leave small values alone: a plain ``limit * tanh(x / limit)``
+    would shrink a residual of half the limit by several percent a frame, a decay stronger
+    than the dream's steps.
+    """
+    k = knee * limit
+    over = (x.abs() - k).clamp_min(0.0)
+    bent = k + (limit - k) * torch.tanh(over / (limit - k))
+    return torch.where(x.abs() > k, bent * x.sign(), x)
+
+
+def add_residual(frame: np.ndarray, residual: Tensor) -> np.ndarray:
+    """uint8 RGB ``frame`` ``(H, W, 3)`` plus ``residual`` ``(1, 3, h, w)`` (``[0, 1]`` units) upscaled bilinearly, rounded.
+
+    On the CPU through OpenCV (a third of the tensor round trip's time at 640x360).
+    """
+    h, w = frame.shape[:2]
+    res = np.ascontiguousarray(residual.detach()[0].float().cpu().permute(1, 2, 0).numpy())
+    if res.shape[:2] != (h, w):
+        res = cv2.resize(res, (w, h), interpolation=cv2.INTER_LINEAR)
+    out = cv2.scaleAdd(res, 255.0, frame.astype(np.float32))
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+class LiveDreamer:
+    """Dreams a live frame sequence with a :class:`Dreamer`; the dream builds up across frames.
+
+    ``__call__(frame)`` takes and returns uint8 RGB ``(H, W, 3)``. ``last_kind`` is ``"start"``
+    (first frame or a new size), ``"cut"`` (new scene: the dream restarts) or ``"carry"``.
+    ``strength`` is the mean absolute residual of the last frame (``[0, 1]`` units).
+    """
+
+    def __init__(self, dreamer: Dreamer, settings: LiveDreamSettings) -> None:
+        self.dreamer = dreamer
+        self.settings = settings
+        self.flow = None if settings.flow == "none" else FlowEstimator(settings.flow, settings.flow_preset)
+        self.frames = 0
+        self.last_kind: str | None = None
+        self.last_unreliable = 0.0
+        self.strength = 0.0
+        self._fade_left = 0
+        self._probe: tuple[str, ColourProbe] | None = None  # colours being probed, by objective name
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the dream: the next frame starts from the plain frame."""
+        self._gray: np.ndarray | None = None  # previous input, grey at flow size (flow_grey), uint8
+        self._residual: Tensor | None = None  # dream minus input at dream size, (1, 3, h, w)
+        self._size: tuple[int, int] | None = None
+        self._phase = 0  # steps since this dream began (the build sweep, then the cycle)
+
+    def set_objective(self, objective: Objective, settings: object | None = None, fade: bool = True) -> None:
+        """Dream ``objective`` (with dream ``settings``, if given) from the next frame on.
+
+        With ``fade`` the current dream gives way over ``fade_frames`` frames while the new one
+        builds, instead of changing at once.
+        """
+        self.dreamer.objective = objective
+        if settings is not None:
+            self.dreamer.settings = settings  # type: ignore[assignment]
+        if fade and self._residual is not None:
+            self._fade_left = self.settings.fade_frames
+        self._phase = 0  # the new objective's dream is built from the coarsest scale
+
+    def dream_size(self, height: int, width: int) -> tuple[int, int]:
+        """The internal size ``(h, w)`` for a ``height`` x ``width`` frame."""
+        s, cap = self.settings.dream_scale, self.settings.dream_max_side
+        if cap and max(height, width) * s > cap:
+            s = cap / max(height, width)
+        return max(8, round(height * s)), max(8, round(width * s))
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f"expected a uint8 RGB frame (H, W, 3), got {frame.shape} {frame.dtype}")
+        h, w = frame.shape[:2]
+        if self._size != (h, w):
+            self.reset()
+            self._size = (h, w)
+        dh, dw = self.dream_size(h, w)
+        small = frame if (dh, dw) == (h, w) else cv2.resize(frame, (dw, dh), interpolation=cv2.INTER_LINEAR)
+        gray = flow_grey(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
+        base = to_tensor(small, self.dreamer.device)
+        residual = self._carry(gray, base)
+        residual = self._grow(base, residual)
+        self._residual, self._gray = residual, gray
+        self.frames += 1
+        self.strength = float(residual.abs().mean())
+        return add_residual(frame, residual)
+
+    def _carry(self, gray: np.ndarray, base: Tensor) -> Tensor:
+        """Last frame's residual on this frame's grid: along the flow, restarted where it fails."""
+        s = self.settings
+        self.last_unreliable = 0.0
+        if self._residual is None or self._gray is None:
+            self.last_kind = "start"
+            return torch.zeros_like(base)
+        residual = self._residual
+        if self.flow is not None:
+            if cut_score(self._gray, gray) >= s.cut_threshold:
+                self.last_kind = "cut"
+                self._phase = 0
+                return torch.zeros_like(base)
+            back = self.flow(gray, self._gray)  # on this frame's grid, into the previous frame
+            ahead = self.flow(self._gray, gray)
+            unreliable = occlusion_mask(back, ahead)
+            self.last_unreliable = float(unreliable.mean())
+            if self.last_unreliable > CUT_UNRELIABLE:
+                self.last_kind = "cut"
+                self._phase = 0
+                return torch.zeros_like(base)
+            size = tuple(base.shape[-2:])
+            keep = 1.0 - cv2.GaussianBlur(unreliable, (0, 0), 1.0 * size[0] / gray.shape[0])
+            keep = torch.from_numpy(cv2.resize(keep, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)).to(base.device)
+            residual = warp(residual, upscale_flow(back, size), mode="bicubic") * keep.view(1, 1, *keep.shape)
+        self.last_kind = "carry"
+        if s.decay > 0:
+            residual = residual - s.decay * lowpass(residual)
+        residual = residual - MEAN_DECAY * residual.mean(dim=(2, 3), keepdim=True)
+        if self._fade_left > 0:
+            residual = residual * 0.1 ** (1.0 / max(1, s.fade_frames))
+            self._fade_left -= 1
+        return residual
+
+    def _grow(self, base: Tensor, residual: Tensor) -> Tensor:
+        """``steps_per_frame`` steps, each at the next octave scale, added to ``residual``."""
+        s, d = self.settings, self.dreamer
+        lo, hi = d.settings.min_value, d.settings.max_value
+        h, w = base.shape[-2:]
+        step_size = d.settings.step_size * s.step_scale
+        if d.settings.colour > 0 and d.objective.name not in d.ramps:
+            self._probe_colours()
+            return (base + soft_limit(residual, s.limit)).clamp(lo, hi) - base
+        for _ in range(s.steps_per_frame):
+            f = s.scale_at(self._phase)
+            self._phase += 1
+            size = (max(16, round(h * f)), max(16, round(w * f)))
+            x = (resize(base, size) + resize(residual, size)).clamp(lo, hi)
+            stepped, _ = d.step(x, step_size)
+            residual = residual + resize(stepped - x, (h, w))
+        if d.settings.colour > 0:
+            x = (base + residual).clamp(lo, hi)
+            residual = residual + colour_pull(x, residual, d.ramps[d.objective.name], d.settings.colour * s.steps_per_frame)
+        residual = soft_limit(residual, s.limit)
+        return (base + residual).clamp(lo, hi) - base
+
+
+    def _probe_colours(self) -> None:
+        """This frame's steps go to the probe of the new objective's colours (same cost as dreaming)."""
+        d = self.dreamer
+        name = d.objective.name
+        if self._probe is None or self._probe[0] != name:
+            self._probe = (name, d.colour_probe())
+        probe = self._probe[1]
+        for _ in range(max(1, self.settings.steps_per_frame)):
+            probe.advance(lambda x: d.step(x)[0])
+        if probe.ramp is not None:
+            d.ramps[name] = probe.ramp
+            self._probe = None
+
+
+def settle_frames(settings: LiveDreamSettings) -> int:
+    """Frames a still scene takes to reach most of its bounded strength (about ``3 / decay``, at most 600)."""
+    return min(600, math.ceil(3.0 / max(settings.decay, 1e-3)))
