@@ -246,6 +246,7 @@ def test_noise_input_is_tv_static_of_the_asked_size() -> None:
             read_image(bad)
 
 
+@pytest.mark.slow
 def test_image_noise_with_a_target_runs_from_the_cli(tmp_path, capsys) -> None:
     from stream.cli import main
 
@@ -259,6 +260,7 @@ def test_image_noise_with_a_target_runs_from_the_cli(tmp_path, capsys) -> None:
 # ------------------------------------------------------------------------------ video's frame 1
 
 
+@pytest.mark.slow
 def test_video_first_frame_is_no_stronger_than_the_frames_after_it(lite0: torch.nn.Module) -> None:
     cfg = load_config()
     settings = dataclasses.replace(cfg.section("video"), dream_scale=1.0)
