@@ -19,7 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+import twitchio.eventsub.websockets as tio_websockets
 from aiohttp import web
+from twitchio.http import Route
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
@@ -539,3 +542,23 @@ class FakeTwitch:
             await ws.close(code=code, message=b"internal server error")
         return len(sockets)
 
+
+@pytest.fixture(autouse=True)
+def restore_twitchio_endpoints():
+    """The bot points twitchio at the fake process-wide (apply_endpoints); put the real endpoints back.
+
+    Autouse in every test module that imports it.
+    """
+    saved = (Route.BASE, Route.ID_BASE, tio_websockets.WSS)
+    yield
+    Route.BASE, Route.ID_BASE, tio_websockets.WSS = saved
+
+
+def poll(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Whether ``predicate()`` comes true within ``timeout`` seconds (checked every 5 ms)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True

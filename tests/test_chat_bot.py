@@ -6,13 +6,10 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Callable
 
 import pytest
 import twitchio.backoff
-import twitchio.eventsub.websockets as tio_websockets
-from fake_twitch import FakeTwitch
-from twitchio.http import Route
+from fake_twitch import FakeTwitch, poll, restore_twitchio_endpoints  # noqa: F401 - an autouse fixture
 
 from engine.errors import ConfigError
 from stream.chat import CommandCenter
@@ -28,23 +25,6 @@ from stream.settings.chat import ChatLimits
 from stream.settings.controls import ControlBoard, LiveControls
 
 BOT_ID, OWNER_ID = "1001", "2002"
-
-
-def poll(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
-
-
-@pytest.fixture(autouse=True)
-def restore_twitchio_endpoints():
-    """apply_endpoints() changes twitchio process-wide; put the real endpoints back."""
-    saved = (Route.BASE, Route.ID_BASE, tio_websockets.WSS)
-    yield
-    Route.BASE, Route.ID_BASE, tio_websockets.WSS = saved
 
 
 @pytest.fixture

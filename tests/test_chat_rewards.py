@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 
 import pytest
-import twitchio.eventsub.websockets as tio_websockets
-from fake_twitch import FakeTwitch
-from twitchio.http import Route
+from fake_twitch import FakeTwitch, poll, restore_twitchio_endpoints  # noqa: F401 - an autouse fixture
 
 from engine.errors import ConfigError
 from stream.chat.bot import BOT_SCOPES, BROADCASTER_SCOPES, TwitchSettings, run_bot_in_thread, write_token_file
@@ -26,13 +23,6 @@ REWARDS = [
      "max_per_stream": 50, "max_wait_s": 1.5},
     {"title": "Pick the dream layer", "cost": 200, "prompt": "a layer: eyes, dogs, strokes", "command": "layer"},
 ]
-
-
-@pytest.fixture(autouse=True)
-def restore_twitchio_endpoints():
-    saved = (Route.BASE, Route.ID_BASE, tio_websockets.WSS)
-    yield
-    Route.BASE, Route.ID_BASE, tio_websockets.WSS = saved
 
 
 @pytest.fixture
@@ -57,15 +47,6 @@ def settings_for(fake: FakeTwitch, tmp_path) -> TwitchSettings:
 
 def said(fake: FakeTwitch, text: str) -> bool:
     return any(text in m["message"] for m in list(fake.messages))
-
-
-def wait(predicate, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def test_redemptions_end_to_end(fake, tmp_path, caplog):
@@ -94,7 +75,7 @@ def test_redemptions_end_to_end(fake, tmp_path, caplog):
 
         # a valid redemption goes on screen and is FULFILLED
         first = fake.redeem(dream["id"], "3003", "viewer1", "goldfish")
-        assert wait(lambda: board.get().target == 1, 2)
+        assert poll(lambda: board.get().target == 1, 2)
         assert board.get().requested_by == ("viewer1",)
         assert fake.wait_for(lambda: fake.status_of(first) == "FULFILLED", 3)
         assert fake.wait_for(lambda: said(fake, "@viewer1 now: goldfish for 45s"), 3)
@@ -149,7 +130,7 @@ def test_a_broadcaster_token_without_the_scope_leaves_chat_working(fake, tmp_pat
     try:
         assert runner.wait_ready(10), runner.error
         fake.send_chat("3003", "viewer1", "!dream goldfish", broadcaster_id=OWNER_ID)
-        assert wait(lambda: board.get().target == 1, 3)
+        assert poll(lambda: board.get().target == 1, 3)
     finally:
         runner.stop(5)
     assert "channel-point rewards are off" in caplog.text and "channel:manage:redemptions" in caplog.text

@@ -9,10 +9,8 @@ import time
 import av
 import pytest
 import twitchio.backoff
-import twitchio.eventsub.websockets as tio_websockets
-from fake_twitch import FakeTwitch
+from fake_twitch import FakeTwitch, poll, restore_twitchio_endpoints  # noqa: F401 - an autouse fixture
 from test_live import FAST
-from twitchio.http import Route
 
 from stream.chat.bot import BOT_SCOPES, write_token_file
 from stream.cli.main import main
@@ -20,24 +18,8 @@ from stream.cli.main import main
 BOT_ID, OWNER_ID = "1001", "2002"
 
 
-@pytest.fixture(autouse=True)
-def restore_twitchio_endpoints():
-    saved = (Route.BASE, Route.ID_BASE, tio_websockets.WSS)
-    yield
-    Route.BASE, Route.ID_BASE, tio_websockets.WSS = saved
-
-
 def logged(caplog, text: str) -> bool:
     return any(text in r.getMessage() for r in list(caplog.records))
-
-
-def wait(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 @pytest.mark.slow
@@ -70,7 +52,7 @@ def test_viewer_changes_the_dream_from_twitch_chat(tmp_path, caplog, monkeypatch
 
         t0 = time.monotonic()
         assert fake.send_chat("3003", "viewer1", "!dream goldfish", broadcaster_id=OWNER_ID) == 1
-        assert wait(lambda: logged(caplog, "now dreaming class goldfish"), 1.0)
+        assert poll(lambda: logged(caplog, "now dreaming class goldfish"), 1.0)
         assert time.monotonic() - t0 < 1.0
         assert fake.wait_for(lambda: any("now: goldfish" in m["message"] for m in fake.messages), 2)
 
@@ -78,7 +60,7 @@ def test_viewer_changes_the_dream_from_twitch_chat(tmp_path, caplog, monkeypatch
         assert fake.wait_for(lambda: len(fake.subscriptions) == 2 and fake.sessions(), 8)
         fake.send_chat("4004", "amod", "!layer eyes", broadcaster_id=OWNER_ID, badges=("moderator",))
         fake.send_chat("4004", "amod", "!skip", broadcaster_id=OWNER_ID, badges=("moderator",))
-        assert wait(lambda: logged(caplog, "now dreaming layer block9"), 2.0)
+        assert poll(lambda: logged(caplog, "now dreaming layer block9"), 2.0)
         fake.send_chat("3005", "viewer3", "!lock", broadcaster_id=OWNER_ID)
         assert fake.wait_for(lambda: any("@viewer3 !lock is for moderators only" in m["message"] for m in fake.messages), 2)
         runner.join(60)
