@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from engine.colour import ColourProbe, colour_pull
+from engine.colour import ColourProbe, colour_pull, probe_ramp
 from engine.errors import ConfigError
 from engine.filters import (
     decorrelate_color,
@@ -192,11 +192,9 @@ class Dreamer:
             return None
         name = self.objective.name
         if name not in self.ramps:
-            probe = self.colour_probe()
-            while not probe.done:
-                probe.advance(lambda x: self.step(x)[0])
-            assert probe.ramp is not None
-            self.ramps[name] = probe.ramp
+            s = self.settings
+            self.ramps[name] = probe_ramp(lambda x: self.step(x)[0], s.colour_probe_size, s.colour_probe_steps,
+                                          self.gen, self.device)
         return self.ramps[name]
 
     def octaves(self, image: Tensor, progress: Callable[[int, int], None] | None = None) -> Tensor:

@@ -39,6 +39,7 @@ from engine.filters import resize
 from engine.flow import DIS_PRESETS, FLOW_METHODS, FlowEstimator, cut_score, occlusion_mask, warp
 from engine.frames import to_tensor
 from engine.objectives import Objective
+from engine.temporal import dream_size
 
 LIVE_FLOWS = (*FLOW_METHODS, "none")
 #: Per-frame shrink of the residual's mean per channel: the picture's overall brightness and tint
@@ -196,11 +197,8 @@ class LiveDreamer:
         self._phase = 0  # the new objective's dream is built from the coarsest scale
 
     def dream_size(self, height: int, width: int) -> tuple[int, int]:
-        """The internal size ``(h, w)`` for a ``height`` x ``width`` frame."""
-        s, cap = self.settings.dream_scale, self.settings.dream_max_side
-        if cap and max(height, width) * s > cap:
-            s = cap / max(height, width)
-        return max(8, round(height * s)), max(8, round(width * s))
+        """The internal size ``(h, w)`` for a ``height`` x ``width`` frame (as :func:`engine.temporal.dream_size`)."""
+        return dream_size(self.settings, height, width)
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
@@ -230,17 +228,13 @@ class LiveDreamer:
         residual = self._residual
         if self.flow is not None:
             if cut_score(self._gray, gray) >= s.cut_threshold:
-                self.last_kind = "cut"
-                self._phase = 0
-                return torch.zeros_like(base)
+                return self._restart(base)
             back = self.flow(gray, self._gray)  # on this frame's grid, into the previous frame
             ahead = self.flow(self._gray, gray)
             unreliable = occlusion_mask(back, ahead)
             self.last_unreliable = float(unreliable.mean())
             if self.last_unreliable > CUT_UNRELIABLE:
-                self.last_kind = "cut"
-                self._phase = 0
-                return torch.zeros_like(base)
+                return self._restart(base)
             size = tuple(base.shape[-2:])
             keep = 1.0 - cv2.GaussianBlur(unreliable, (0, 0), 1.0 * size[0] / gray.shape[0])
             keep = torch.from_numpy(cv2.resize(keep, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)).to(base.device)
@@ -254,6 +248,12 @@ class LiveDreamer:
             self._fade_left -= 1
         return residual
 
+    def _restart(self, base: Tensor) -> Tensor:
+        """A new scene: the dream starts again from the plain frame (and its build sweep from the coarsest scale)."""
+        self.last_kind = "cut"
+        self._phase = 0
+        return torch.zeros_like(base)
+
     def _grow(self, base: Tensor, residual: Tensor) -> Tensor:
         """``steps_per_frame`` steps, each at the next octave scale, added to ``residual``."""
         s, d = self.settings, self.dreamer
@@ -261,21 +261,21 @@ class LiveDreamer:
         h, w = base.shape[-2:]
         step_size = d.settings.step_size * s.step_scale
         if d.settings.colour > 0 and d.objective.name not in d.ramps:
-            self._probe_colours()
-            return (base + soft_limit(residual, s.limit)).clamp(lo, hi) - base
-        for _ in range(s.steps_per_frame):
-            f = s.scale_at(self._phase)
-            self._phase += 1
-            size = (max(16, round(h * f)), max(16, round(w * f)))
-            x = (resize(base, size) + resize(residual, size)).clamp(lo, hi)
-            stepped, _ = d.step(x, step_size)
-            residual = residual + resize(stepped - x, (h, w))
-        if d.settings.colour > 0:
-            x = (base + residual).clamp(lo, hi)
-            residual = residual + colour_pull(x, residual, d.ramps[d.objective.name], d.settings.colour * s.steps_per_frame)
+            self._probe_colours()  # this frame's steps find the colours; the dream waits
+        else:
+            for _ in range(s.steps_per_frame):
+                f = s.scale_at(self._phase)
+                self._phase += 1
+                size = (max(16, round(h * f)), max(16, round(w * f)))
+                x = (resize(base, size) + resize(residual, size)).clamp(lo, hi)
+                stepped, _ = d.step(x, step_size)
+                residual = residual + resize(stepped - x, (h, w))
+            if d.settings.colour > 0:
+                x = (base + residual).clamp(lo, hi)
+                ramp = d.ramps[d.objective.name]
+                residual = residual + colour_pull(x, residual, ramp, d.settings.colour * s.steps_per_frame)
         residual = soft_limit(residual, s.limit)
         return (base + residual).clamp(lo, hi) - base
-
 
     def _probe_colours(self) -> None:
         """This frame's steps go to the probe of the new objective's colours (same cost as dreaming)."""

@@ -14,6 +14,7 @@ with 0 (or ``flow: none``) they get the full octave dream. With
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -74,7 +75,17 @@ class TemporalSettings:
             raise ConfigError("steps_per_frame, step_scale, dream_max_side, key_every and settle_frames must be >= 0")
 
 
-def dream_size(settings: TemporalSettings, height: int, width: int) -> tuple[int, int]:
+class DreamSizing(Protocol):
+    """Settings that size a dream: :class:`TemporalSettings`, or the live dream's."""
+
+    @property
+    def dream_scale(self) -> float: ...
+
+    @property
+    def dream_max_side(self) -> int: ...
+
+
+def dream_size(settings: DreamSizing, height: int, width: int) -> tuple[int, int]:
     """The internal size ``(h, w)`` at which a ``height`` x ``width`` frame is dreamed."""
     s, cap = settings.dream_scale, settings.dream_max_side
     if cap and max(height, width) * s > cap:
