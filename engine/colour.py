@@ -10,8 +10,8 @@ The prior has two parts:
   ramp, the mean chroma at each of a few luminance levels (dark to light), so shading and
   colour stay paired (a banana: brown-green shadows, yellow body, pale highlights).
 * :func:`colour_pull`: each step, where the dream has drawn something (the residual's detail,
-  blurred into an activity map), the pixel's chroma moves a fraction toward the ramp's chroma
-  at the pixel's own luminance. Luminance, and with it the drawn shape, is untouched; the
+  blurred into an activity map: the most drawn part of the picture, never all of it), the
+  pixel's chroma moves a fraction toward the ramp's chroma at the pixel's own luminance. Luminance, and with it the drawn shape, is untouched; the
   untouched parts of the scene keep their colours.
 
 Images are float RGB ``(1, 3, H, W)`` in ``[0, 1]``; a ramp is ``(L, 3)``, darkest level first.
@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from engine.filters import gaussian_blur, resize
@@ -75,6 +76,11 @@ def colour_ramp(image: Tensor, levels: int = 5, weight: Tensor | None = None, co
     return ramp
 
 
+def saturation(chroma: Tensor) -> Tensor:
+    """The length of chroma vectors ``(B, 3, H, W)`` as ``(B, 1, H, W)`` (``Tensor.norm`` over channels is slow on CPU)."""
+    return chroma.square().sum(1, keepdim=True).sqrt()
+
+
 def ramp_chroma(y: Tensor, ramp: Tensor) -> Tensor:
     """The ramp's chroma at luminance ``y`` ``(B, 1, H, W)`` in ``[0, 1]``: ``(B, 3, H, W)``, linearly interpolated."""
     levels = ramp.shape[0]
@@ -87,29 +93,62 @@ def ramp_chroma(y: Tensor, ramp: Tensor) -> Tensor:
     return c0 + (c1 - c0) * f
 
 
-def activity(residual: Tensor, sigma: float = 3.0) -> Tensor:
+#: Residual detail (``[0, 1]`` pixel units, summed over RGB) at which a pixel counts as fully drawn.
+DRAWN = 0.25
+
+
+def activity(residual: Tensor, sigma: float = 3.0, drawn: float | None = DRAWN) -> Tensor:
     """Where the dream has drawn something, ``(B, 1, H, W)`` in ``[0, 1]``.
 
     The residual's detail (minus its 8x-coarse part), its magnitude blurred by ``sigma``
-    pixels, divided by its 95th percentile and clipped at 1.
+    pixels. With ``drawn``, a pixel is fully active where that magnitude reaches ``drawn`` and only
+    where it stands out from the picture's median (the most drawn part of the picture, not all of
+    it); with None it is divided by its 95th percentile (the probe: all of the static is drawn).
     """
     h, w = residual.shape[-2:]
-    coarse = resize(resize(residual, (max(1, h // 8), max(1, w // 8))), (h, w))
-    energy = gaussian_blur((residual - coarse).abs().sum(1, keepdim=True), sigma)
-    top = torch.quantile(energy.flatten(), 0.95).clamp_min(1e-4)
-    return (energy / top).clamp(0, 1)
+    coarse = F.interpolate(F.adaptive_avg_pool2d(residual, (max(1, h // 8), max(1, w // 8))), size=(h, w),
+                           mode="bilinear", align_corners=False)
+    detail = (residual - coarse).abs().sum(1, keepdim=True)
+    # blurred and measured at a quarter of the size (a quarter of the cost), then scaled back up
+    small = gaussian_blur(F.adaptive_avg_pool2d(detail, (max(1, h // 4), max(1, w // 4))), max(0.5, sigma / 4))
+    if drawn is None:
+        act = (small / torch.quantile(small.flatten(), 0.95).clamp_min(1e-4)).clamp(0, 1)
+    else:
+        median, top = torch.quantile(small.flatten(), torch.tensor([0.5, 0.9], dtype=small.dtype, device=small.device))
+        act = ((small - median) / (top - median).clamp_min(1e-4)).clamp(0, 1) * (small / drawn).clamp(0, 1)
+    return F.interpolate(act, size=(h, w), mode="bilinear", align_corners=False)
+
+
+#: Ramp chroma (the length of the chroma vector, ``[0, 1]`` units) from which a class counts as
+#: coloured: a greyer ramp pulls proportionally less (a zebra leaves the scene's colours alone).
+COLOURED = 0.08
 
 
 def colour_pull(x: Tensor, residual: Tensor, ramp: Tensor, strength: float) -> Tensor:
-    """The chroma change of one step: ``strength`` of the way from ``x``'s chroma to the ramp's.
+    """The chroma change of one step: ``strength`` of the way toward the ramp's hue, where the dream drew.
 
     ``x`` ``(1, 3, H, W)`` is the dreamed image and ``residual`` (same shape) the dream so far
-    (``x`` minus the plain frame), which places the pull. The change has zero luminance.
+    (``x`` minus the plain frame), which places the pull (:func:`activity`): the rest of the
+    picture keeps its own colours. The target has the ramp's hue at the pixel's luminance and at
+    least the saturation of the pixel and of the plain frame there, so the pull turns colours,
+    never greys them; a grey ramp
+    pulls little (:data:`COLOURED`). The change has zero luminance; it is found at half resolution
+    (colour needs less detail than shading, as in 4:2:0 video) and scaled up.
     """
+    h, w = x.shape[-2:]
+    size = (max(1, h // 2), max(1, w // 2))  # colour at half resolution, as video codecs keep it: a quarter of the cost
+    x, residual = resize(x, size), resize(residual, size)
     y = luminance(x)
-    target = ramp_chroma(y, ramp)
-    # ramp levels span the probe's luminance range; map the pixel's luminance onto it
-    return strength * activity(residual) * (target - (x - y))
+    chroma = x - y
+    ramp_c = ramp_chroma(y, ramp)
+    ramp_c = ramp_c - luminance(ramp_c)  # chroma only, whatever the ramp holds
+    ramp_sat = saturation(ramp_c)
+    base = x - residual
+    own_sat = torch.maximum(saturation(chroma), saturation(base - luminance(base)))
+    target = ramp_c * (torch.maximum(ramp_sat, own_sat) / ramp_sat.clamp_min(1e-4))
+    coloured = (ramp_sat / COLOURED).clamp(0, 1)
+    change = strength * activity(residual, sigma=1.5) * coloured * (target - chroma)
+    return F.interpolate(change, size=(h, w), mode="bilinear", align_corners=False)
 
 
 #: The probe's colours are faint (a few dozen steps on static); what it finds is the hue, and
@@ -150,9 +189,14 @@ class ColourProbe:
         self.done_steps += 1
         if self.done_steps >= self.steps:
             change = self.x - self.base
-            saturation = (change - luminance(change)).square().sum(1, keepdim=True).sqrt()
-            weight = activity(change).square() * saturation
+            weight = activity(change, drawn=None).square() * saturation(change - luminance(change))
             self.ramp = PROBE_GAIN * colour_ramp(self.x, weight=weight, colours=change)
+
+
+def mix_ramps(ramps: Sequence[Tensor], weights: Sequence[float]) -> Tensor:
+    """The ramp of a target of several classes: their ramps ``(L, 3)`` averaged with ``weights``."""
+    total = float(sum(weights))
+    return sum((w / total) * r for r, w in zip(ramps, weights))  # type: ignore[return-value]
 
 
 def probe_ramp(step: Callable[[Tensor], Tensor], size: int, steps: int, gen: torch.Generator,

@@ -175,11 +175,24 @@ class Dreamer:
         (grad,) = torch.autograd.grad(loss, x)
         return grad, float(loss.detach())
 
-    def ascend(self, x: Tensor, steps: int, step_size: float | None = None) -> Tensor:
-        """``steps`` gradient steps at the current size of ``x`` ``(1, 3, H, W)``."""
+    def ascend(self, x: Tensor, steps: int, step_size: float | None = None, base: Tensor | None = None) -> Tensor:
+        """``steps`` gradient steps at the current size of ``x`` ``(1, 3, H, W)``.
+
+        With ``base`` (the plain picture under ``x``) and the colour prior on, each step also
+        turns what the dream drew toward the objective's colours (:meth:`tint`).
+        """
+        ramp = self.colour_ramp() if base is not None else None
         for _ in range(steps):
             x, _ = self.step(x, step_size)
+            x = self.tint(x, base, ramp)
         return x
+
+    def tint(self, x: Tensor, base: Tensor | None, ramp: Tensor | None) -> Tensor:
+        """``x`` with the colour prior's pull of one step (:func:`engine.colour.colour_pull`); as is without a ramp."""
+        if ramp is None or base is None:
+            return x
+        s = self.settings
+        return (x + colour_pull(x, x - base, ramp, s.colour)).clamp_(s.min_value, s.max_value)
 
     def colour_probe(self) -> ColourProbe:
         """A probe of the current objective's colours (advance it with ``lambda x: self.step(x)[0]``)."""
@@ -214,8 +227,7 @@ class Dreamer:
             x = (base + resize(detail, size)).clamp(s.min_value, s.max_value)
             for _ in range(s.steps):
                 x, _ = self.step(x)
-                if ramp is not None:
-                    x = (x + colour_pull(x, x - base, ramp, s.colour)).clamp_(s.min_value, s.max_value)
+                x = self.tint(x, base, ramp)
                 done += 1
                 if progress is not None:
                     progress(done, total)

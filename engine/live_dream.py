@@ -65,7 +65,8 @@ class LiveDreamSettings:
     ``step_scale`` times the dream's step size. ``decay``: per-frame shrink of the residual's
     coarsest part (a 48x-shrunk copy: brightness and colour casts, not the shapes). ``limit``: soft bound on the residual, in ``[0, 1]`` pixel units.
     ``fade_frames``: frames over which the old dream gives way after a target change (its
-    residual shrinks to a tenth). ``flow``: dis, farneback, or none (a still camera: the
+    residual shrinks to a tenth). ``scene_limit``: soft bound on the residual's coarse part
+    (:func:`bound_coarse`: how far the dream may move the scene a viewer recognises; 1 = off). ``flow``: dis, farneback, or none (a still camera: the
     residual stays where it is). ``cut_threshold``: :func:`engine.flow.cut_score` of a new scene.
     """
 
@@ -81,6 +82,7 @@ class LiveDreamSettings:
     limit: float = 0.35
     fade_frames: int = 30
     cut_threshold: float = 0.25
+    scene_limit: float = 1.0
 
     def __post_init__(self) -> None:
         if self.flow not in LIVE_FLOWS:
@@ -91,7 +93,7 @@ class LiveDreamSettings:
             raise ConfigError(f"dream_scale {self.dream_scale!r} is out of range; allowed 0.05 to 1")
         if not self.octave_scales or not all(0.05 <= s <= 1.0 for s in self.octave_scales):
             raise ConfigError(f"octave_scales {self.octave_scales!r}: need at least one scale, each 0.05 to 1")
-        for name in ("decay", "cut_threshold"):
+        for name in ("decay", "cut_threshold", "scene_limit"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} {getattr(self, name)!r} is out of range; allowed 0 to 1")
         if not 0.0 < self.limit <= 1.0:
@@ -141,6 +143,21 @@ def soft_limit(x: Tensor, limit: float, knee: float = 0.7) -> Tensor:
     over = (x.abs() - k).clamp_min(0.0)
     bent = k + (limit - k) * torch.tanh(over / (limit - k))
     return torch.where(x.abs() > k, bent * x.sign(), x)
+
+
+#: The scene's coarse structure: the residual shrunk to this many pixels on its long side (about
+#: the 80x45 picture a person recognises a scene by), whatever the dream's size.
+SCENE_SIDE = 80
+
+
+def bound_coarse(residual: Tensor, limit: float) -> Tensor:
+    """``residual`` ``(1, C, H, W)`` with its coarse part (:data:`SCENE_SIDE`) soft-limited to ``limit``; detail kept.
+
+    The dream may draw any texture and small shapes, but it may move the picture's coarse
+    structure (what a viewer recognises the scene by) only this far.
+    """
+    coarse = lowpass(residual, max(1, max(residual.shape[-2:]) // SCENE_SIDE))
+    return residual - coarse + soft_limit(coarse, limit)
 
 
 def add_residual(frame: np.ndarray, residual: Tensor) -> np.ndarray:
@@ -275,6 +292,8 @@ class LiveDreamer:
                 ramp = d.ramps[d.objective.name]
                 residual = residual + colour_pull(x, residual, ramp, d.settings.colour * s.steps_per_frame)
         residual = soft_limit(residual, s.limit)
+        if s.scene_limit < s.limit:
+            residual = bound_coarse(residual, s.scene_limit)
         return (base + residual).clamp(lo, hi) - base
 
     def _probe_colours(self) -> None:

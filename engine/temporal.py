@@ -202,7 +202,7 @@ class TemporalDreamer:
             if s.decay > 0:
                 carried = carried - s.decay * _lowpass(carried)
             start = (base + s.flow_blend * carried).clamp_(d.settings.min_value, d.settings.max_value)
-            dreamed = d.ascend(start, s.steps_per_frame, d.settings.step_size * s.step_scale)
+            dreamed = d.ascend(start, s.steps_per_frame, d.settings.step_size * s.step_scale, base=base)
         return dreamed
 
     def _warm(self, base: Tensor, gray: np.ndarray) -> Tensor | None:
@@ -222,4 +222,4 @@ class TemporalDreamer:
         start = (base + s.flow_blend * carried * reliable.view(1, 1, *reliable.shape)).clamp_(
             d.settings.min_value, d.settings.max_value
         )
-        return d.ascend(start, s.steps_per_frame, d.settings.step_size * s.step_scale)
+        return d.ascend(start, s.steps_per_frame, d.settings.step_size * s.step_scale, base=base)

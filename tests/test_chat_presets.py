@@ -12,7 +12,7 @@ import torch
 
 from engine.dream import DreamSettings
 from engine.models.registry import build_model
-from engine.temporal import TemporalSettings
+from engine.live_dream import LiveDreamSettings
 from stream.chat import ChatMessage, CommandCenter
 from stream.live.stage import DreamStage
 from stream.settings.chat import ChatLimits
@@ -21,7 +21,7 @@ from stream.settings.loader import load_config
 
 STARTED = DreamSettings(octaves=2, steps=4, step_size=0.02, jitter=2)  # what the stage was built with
 STARTED_CLASS = dataclasses.replace(STARTED, steps=6, step_size=0.03, crops=1)
-TEMPORAL = TemporalSettings(steps_per_frame=2, dream_scale=1.0)
+TEMPORAL = LiveDreamSettings(steps_per_frame=2, dream_scale=1.0)
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from engine.imagenet import display_name, find_class
 from engine.models.registry import DreamModel, get_spec
 from engine.objectives import Objective
 from engine.targets import Target, compact_target, format_target, parse_target, target_objective, target_terms
+from stream.io.class_colours import class_colours
 from stream.io.dreaming import build_objective, check_objective, load_model
 from stream.io.keys import STREAM_KEY_ENV, stream_key
 from stream.io.sinks.base import Sink
@@ -80,6 +81,18 @@ def live_objective(ms: ModelSettings, first_layer: str) -> ObjectiveFor:
         return objective, is_class
 
     return objective_for
+
+
+def dream_stage(model: DreamModel, cfg: Config, board: ControlBoard,
+                load_other: Callable[[str], DreamModel] | None = None) -> DreamStage:
+    """The live dream stage for ``cfg`` over ``board``: the layer and class dreams with their live settings."""
+    ls: LiveSettings = cfg.section("live")
+    video = cfg.section("video")
+    first_layer = board.get().layer if cfg.model.layers else model.spec.default_layer
+    return DreamStage(model, cfg.dream, live_class_dream(cfg.class_dream, cfg.dream, ls), live_temporal(video, ls),
+                      board, load_other, objective_for=live_objective(cfg.model, first_layer),
+                      class_temporal=live_temporal(video, ls, for_class=True),
+                      class_colours=class_colours(model.spec.name))
 
 
 def open_outputs(specs: Sequence[str], ls: LiveSettings) -> list[Sink]:
@@ -178,10 +191,7 @@ def build_live(
         def load_other(name: str) -> DreamModel:
             return load_model(dataclasses.replace(cfg.model, name=name))[0]
 
-        first_layer = board.get().layer if cfg.model.layers else model.spec.default_layer
-        stage = DreamStage(model, cfg.dream, live_class_dream(cfg.class_dream, cfg.dream, ls),
-                           live_temporal(cfg.section("video"), ls), board, load_other,
-                           objective_for=live_objective(cfg.model, first_layer))
+        stage = dream_stage(model, cfg, board, load_other)
     except BaseException:
         close_all(sinks)
         if source is not None:

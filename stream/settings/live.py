@@ -21,13 +21,15 @@ class LiveSettings:
     frame (each ``step_scale`` times the dream's step size) at ``dream_scale`` of the frame
     (at most ``dream_max_side`` pixels on its long side: 720p costs what 360p does),
     cycling over ``octave_scales`` so that shapes form, not only texture; ``decay`` fades the
-    dream's coarse part a frame, ``limit`` bounds its strength, and a new target takes over in
+    dream's coarse part a frame, ``limit`` bounds its strength and ``scene_limit`` how far it may move
+    the scene's coarse structure (``class_limit`` and ``class_scene_limit`` while a class target is
+    dreamed: larger objects, the scene still around them), and a new target takes over in
     ``fade_s`` seconds. ``class_crops`` replaces ``class_dream.crops`` (crops per class step) and
     ``class_size`` the classifier's input side for them, which sets a class step's cost;
     ``class_crop_min`` replaces ``class_dream.crop_min`` (the smallest crop, as a fraction of the
     short side: large crops draw a few large objects, small ones many small ones, a texture);
-    ``class_colour`` replaces ``class_dream.colour`` (the colour prior: off by default live, where
-    its probe takes a new target's first 30 frames and its pull a sixth of a frame's time).
+    ``class_colour`` replaces ``class_dream.colour`` (the colour prior; its colours come from the
+    shipped class colour table, :mod:`stream.io.class_colours`, so a new target dreams at once).
     ``overlay`` is ``burned`` (the chat overlay drawn into the video), ``browser`` (not drawn:
     the web panel's ``/overlay`` page shows it in OBS instead) or ``off`` (true/false still work).
     ``twitch_ingest`` is the RTMP ingest for the ``twitch`` output (the stream key comes
@@ -48,25 +50,31 @@ class LiveSettings:
     class_crops: int = 2
     class_size: int = 160
     class_crop_min: float = 0.65
-    class_colour: float = 0.0
+    class_colour: float = 0.1
     dream_scale: float = 0.6
     dream_max_side: int = 384
     steps_per_frame: int = 1
     step_scale: float = 1.0
     octave_scales: tuple[float, ...] = (1.0, 0.7, 0.5, 0.35, 0.25)
     decay: float = 0.005
-    limit: float = 0.35
+    limit: float = 0.25
+    scene_limit: float = 0.05
+    class_limit: float = 0.35
+    class_scene_limit: float = 0.15
     fade_s: float = 1.0
     twitch_ingest: str = "rtmp://live.twitch.tv/app"
     stream_key_file: str | None = None
 
 
-def live_temporal(video: TemporalSettings, live: LiveSettings) -> LiveDreamSettings:
-    """The live dream's settings: flow and cut detection from the ``video`` section, the rest from ``live``."""
+def live_temporal(video: TemporalSettings, live: LiveSettings, for_class: bool = False) -> LiveDreamSettings:
+    """The live dream's settings: flow and cut detection from the ``video`` section, the rest from ``live``
+    (``for_class``: the bounds of a class dream, ``class_limit`` and ``class_scene_limit``)."""
     return LiveDreamSettings(
         flow=video.flow, flow_preset=video.flow_preset, cut_threshold=video.cut_threshold,
         dream_scale=live.dream_scale, dream_max_side=live.dream_max_side, octave_scales=tuple(live.octave_scales),
-        steps_per_frame=live.steps_per_frame, step_scale=live.step_scale, decay=live.decay, limit=live.limit,
+        steps_per_frame=live.steps_per_frame, step_scale=live.step_scale, decay=live.decay,
+        limit=live.class_limit if for_class else live.limit,
+        scene_limit=live.class_scene_limit if for_class else live.scene_limit,
         fade_frames=round(live.fade_s * live.fps),
     )
 
