@@ -25,14 +25,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_classes import CLASSES
-from bench_live_classes import chat_stage
+from quality.grid import CLASSES
 
-from stream.chat import ChatMessage
+from stream.chat import ChatMessage, CommandCenter
 from stream.io.dreaming import load_model
 from stream.io.sinks.base import Sink
 from stream.io.sources import SourceFrame, TestSource
+from stream.live.build import dream_stage, initial_controls
 from stream.live.pipeline import LivePipeline
+from stream.settings.controls import ControlBoard
 from stream.settings.loader import load_config
 
 MINUTE_S = 60.0
@@ -105,7 +106,8 @@ def main() -> int:
     ls = dataclasses.replace(cfg.section("live"), width=width, height=height, stats_interval_s=1e9)
     limits = dataclasses.replace(cfg.section("chat"), max_octaves=cfg.dream.octaves, hold_s=args.every,
                                  user_cooldown_s=0.0, global_cooldown_s=0.0)
-    center, stage = chat_stage(model, cfg, ls, limits)
+    board = ControlBoard(initial_controls(cfg), limits)
+    center, stage = CommandCenter(board, limits), dream_stage(model, cfg, board)
     seconds = args.minutes * MINUTE_S
     source = CountingSource(width, height, ls.fps, realtime=True, audio=False)
     sink = MinuteSink()

@@ -1,0 +1,122 @@
+"""DreamStream's quality suite: dream a fixed grid, judge it with a second network, write a table and a gallery.
+
+    .venv/bin/python scripts/quality                      # the full grid (about 40 min on 2 cores)
+    .venv/bin/python scripts/quality --fast --check       # the CI gate: the fast grid against baseline.json
+    .venv/bin/python scripts/quality --photos sky --classes banana lemon --modes still live_still
+    .venv/bin/python scripts/quality --set live.scene_limit=0.1 --out out/quality_try
+
+The grid: photos (colourful, sky, face) x classes x modes (still, noise, first = video's first
+frame, live_still and live_pan at 5, 10 and 20 s after a viewer's ``!dream``, and the live
+layer dream on the still and panned photos and the volcano clip at 10 and 60 s). The judge is
+EfficientNet-Lite1 (``pip install .[bench]``), a network DreamStream does not dream with, in
+colour and in grey. Each picture is measured for scene kept (coarse SSIM against its input),
+colour variety (over the input's) and, on the sky, the blue sky kept. Writes ``rows.json``,
+``summary.json``, the pictures and ``index.html`` (the gallery) under ``--out``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from quality.cells import MODES  # noqa: E402
+from quality.gallery import write_gallery  # noqa: E402
+from quality.gate import FAST, FAST_OVERRIDES, check, record  # noqa: E402
+from quality.grid import CLASSES, Grid, key, run_grid, summarise  # noqa: E402
+from quality.judge import Judge  # noqa: E402
+from quality.scenes import PHOTOS  # noqa: E402
+from stream.io.dreaming import load_model  # noqa: E402
+from stream.settings.loader import load_config  # noqa: E402
+
+
+def cpu_name() -> str:
+    info = Path("/proc/cpuinfo")
+    if info.exists():
+        for line in info.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def print_summary(summary: list[dict]) -> None:
+    print(f"\n{'cell':<28} {'classes':>7} {'top-1 colour':>12} {'top-5 grey':>10} {'scene kept':>10} {'min':>5} "
+          f"{'colours':>7} {'sky kept':>8}")
+    for s in summary:
+        sky = "" if s["sky_kept"] is None else f"{s['sky_kept']:.0%}"
+        print(f"{key(s):<28} {s['n']:>7} {s['top1_colour']:>12} {s['top5_grey']:>10} {s['scene_kept']:>10.2f} "
+              f"{s['scene_kept_min']:>5.2f} {s['variety']:>6.2f}x {sky:>8}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="scripts/quality", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--fast", action="store_true", help="the fast grid of the CI gate (320x180, 4 classes, fewer steps)")
+    ap.add_argument("--photos", nargs="*", choices=PHOTOS, default=list(PHOTOS))
+    ap.add_argument("--classes", nargs="*", default=list(CLASSES))
+    ap.add_argument("--modes", nargs="*", choices=MODES, default=list(MODES))
+    ap.add_argument("--at", nargs="*", type=float, default=[5.0, 10.0, 20.0], help="live class cells: seconds after !dream")
+    ap.add_argument("--layer-at", nargs="*", type=float, default=[10.0, 60.0], help="live layer cells: seconds")
+    ap.add_argument("--size", default="640x360")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a config override, e.g. live.limit=0.3")
+    ap.add_argument("--out", default="out/quality")
+    ap.add_argument("--check", action="store_true", help="compare with baseline.json; exit 1 when below it")
+    ap.add_argument("--update-baseline", action="store_true", help="record this run as baseline.json (with --why)")
+    ap.add_argument("--why", default="", help="with --update-baseline: why the figures changed")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    overrides = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)}
+    if args.fast:
+        grid = FAST
+        overrides = {**FAST_OVERRIDES, **overrides}
+    else:
+        w, h = (int(v) for v in args.size.split("x"))
+        grid = Grid(tuple(args.photos), tuple(args.classes), tuple(args.modes), tuple(args.at), tuple(args.layer_at), (w, h))
+    if args.update_baseline and not (args.fast and args.why):
+        ap.error("--update-baseline records the fast grid: give --fast and --why")
+    torch.manual_seed(0)
+    cfg = load_config(overrides=overrides)
+    model, _ = load_model(cfg.model)
+    judge = Judge()
+    out = Path(args.out)
+    started = time.perf_counter()
+    header = (f"{cpu_name()}, {torch.get_num_threads()} threads, torch {torch.__version__}; {grid.size[0]}x{grid.size[1]}"
+              + (f"; overrides {overrides}" if overrides else ""))
+    print(f"# {header}", flush=True)
+
+    def report(r: dict) -> None:
+        ranks = "" if r["colour"] is None else f"#{r['colour']} colour #{r['grey']} grey"
+        at = "" if r["at_s"] is None else f"{r['at_s']:g}s"
+        sky = "" if r["sky_kept"] is None else f"sky {r['sky_kept']:.0%}"
+        print(f"{r['photo']:<9} {r['mode']:<11} {r['target']:<18} {at:>4} {ranks:<22} scene {r['scene_kept']:.2f} "
+              f"colours {r['variety']:.2f}x {sky}", flush=True)
+
+    rows = run_grid(model, cfg, grid, judge, out, report)
+    summary = summarise(rows)
+    print_summary(summary)
+    (out / "rows.json").write_text(json.dumps(rows, indent=1) + "\n")
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    page = write_gallery(out, rows, summary, "DreamStream quality", [header, f"{time.perf_counter() - started:.0f} s"])
+    print(f"\ngallery: {page}  ({time.perf_counter() - started:.0f} s)")
+    if args.update_baseline:
+        record(summary, args.why)
+        print("recorded baseline.json")
+    if args.check:
+        failures = check(summary)
+        for f in failures:
+            print(f"quality gate: {f}", file=sys.stderr)
+        print("quality gate: " + ("FAILED" if failures else "passed"))
+        return 1 if failures else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
