@@ -95,6 +95,8 @@ def ramp_chroma(y: Tensor, ramp: Tensor) -> Tensor:
 
 #: Residual detail (``[0, 1]`` pixel units, summed over RGB) at which a pixel counts as fully drawn.
 DRAWN = 0.25
+#: A pixel stands out as drawn from nothing at the first quantile of the picture's activity to all at the second.
+DRAWN_QUANTILES = (0.65, 0.96)
 
 
 def activity(residual: Tensor, sigma: float = 3.0, drawn: float | None = DRAWN) -> Tensor:
@@ -102,8 +104,9 @@ def activity(residual: Tensor, sigma: float = 3.0, drawn: float | None = DRAWN) 
 
     The residual's detail (minus its 8x-coarse part), its magnitude blurred by ``sigma``
     pixels. With ``drawn``, a pixel is fully active where that magnitude reaches ``drawn`` and only
-    where it stands out from the picture's median (the most drawn part of the picture, not all of
-    it); with None it is divided by its 95th percentile (the probe: all of the static is drawn).
+    where it stands out: from nothing at the picture's 65th percentile to all at its 96th (the most
+    drawn third of the picture, never all of it: the sky around a drawn lemon stays blue); with
+    None it is divided by its 95th percentile (the probe: all of the static is drawn).
     """
     h, w = residual.shape[-2:]
     coarse = F.interpolate(F.adaptive_avg_pool2d(residual, (max(1, h // 8), max(1, w // 8))), size=(h, w),
@@ -114,11 +117,14 @@ def activity(residual: Tensor, sigma: float = 3.0, drawn: float | None = DRAWN) 
     if drawn is None:
         act = (small / torch.quantile(small.flatten(), 0.95).clamp_min(1e-4)).clamp(0, 1)
     else:
-        median, top = torch.quantile(small.flatten(), torch.tensor([0.5, 0.9], dtype=small.dtype, device=small.device))
-        act = ((small - median) / (top - median).clamp_min(1e-4)).clamp(0, 1) * (small / drawn).clamp(0, 1)
+        low, top = torch.quantile(small.flatten(), torch.tensor(DRAWN_QUANTILES, dtype=small.dtype, device=small.device))
+        act = ((small - low) / (top - low).clamp_min(1e-4)).clamp(0, 1) * (small / drawn).clamp(0, 1)
     return F.interpolate(act, size=(h, w), mode="bilinear", align_corners=False)
 
 
+#: The pull's activity map is blurred by this many pixels of the half-resolution picture (12 of a
+#: 640-pixel frame): the colour fills the drawn objects, not only their edges.
+OBJECT_SIGMA = 6.0
 #: Ramp chroma (the length of the chroma vector, ``[0, 1]`` units) from which a class counts as
 #: coloured: a greyer ramp pulls proportionally less (a zebra leaves the scene's colours alone).
 COLOURED = 0.08
@@ -147,7 +153,7 @@ def colour_pull(x: Tensor, residual: Tensor, ramp: Tensor, strength: float) -> T
     own_sat = torch.maximum(saturation(chroma), saturation(base - luminance(base)))
     target = ramp_c * (torch.maximum(ramp_sat, own_sat) / ramp_sat.clamp_min(1e-4))
     coloured = (ramp_sat / COLOURED).clamp(0, 1)
-    change = strength * activity(residual, sigma=1.5) * coloured * (target - chroma)
+    change = strength * activity(residual, sigma=OBJECT_SIGMA) * coloured * (target - chroma)
     return F.interpolate(change, size=(h, w), mode="bilinear", align_corners=False)
 
 

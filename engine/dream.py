@@ -206,8 +206,10 @@ class Dreamer:
         name = self.objective.name
         if name not in self.ramps:
             s = self.settings
+            state = self.gen.get_state()  # the probe leaves the dream's random sequence as it was
             self.ramps[name] = probe_ramp(lambda x: self.step(x)[0], s.colour_probe_size, s.colour_probe_steps,
                                           self.gen, self.device)
+            self.gen.set_state(state)
         return self.ramps[name]
 
     def octaves(self, image: Tensor, progress: Callable[[int, int], None] | None = None) -> Tensor:

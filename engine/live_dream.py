@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from engine.colour import ColourProbe, colour_pull
+from engine.colour import ColourProbe, colour_pull, luminance
 from engine.dream import Dreamer
 from engine.errors import ConfigError
 from engine.filters import resize
@@ -151,13 +151,14 @@ SCENE_SIDE = 80
 
 
 def bound_coarse(residual: Tensor, limit: float) -> Tensor:
-    """``residual`` ``(1, C, H, W)`` with its coarse part (:data:`SCENE_SIDE`) soft-limited to ``limit``; detail kept.
+    """``residual`` ``(1, 3, H, W)`` with the brightness of its coarse part (:data:`SCENE_SIDE`) soft-limited to ``limit``.
 
-    The dream may draw any texture and small shapes, but it may move the picture's coarse
-    structure (what a viewer recognises the scene by) only this far.
+    The dream may draw any texture, small shapes and colours, but it may move the brightness
+    of the picture's coarse structure (what a viewer recognises the scene by, in colour or in
+    grey) only this far. Colour is left to the overall bound: a class's colours fill whole objects.
     """
-    coarse = lowpass(residual, max(1, max(residual.shape[-2:]) // SCENE_SIDE))
-    return residual - coarse + soft_limit(coarse, limit)
+    coarse = luminance(lowpass(residual, max(1, max(residual.shape[-2:]) // SCENE_SIDE)))
+    return residual + (soft_limit(coarse, limit) - coarse)  # the same in R, G and B: brightness only
 
 
 def add_residual(frame: np.ndarray, residual: Tensor) -> np.ndarray:

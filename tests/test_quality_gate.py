@@ -6,6 +6,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
@@ -13,10 +14,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from quality.gate import FAST, FAST_OVERRIDES, check  # noqa: E402
 from quality.grid import run_grid, summarise  # noqa: E402
 from quality.judge import Judge  # noqa: E402
+from quality.measures import colour_variety, scene_kept, sky_kept  # noqa: E402
+from quality.scenes import photo  # noqa: E402
 
 from stream.settings.loader import load_config  # noqa: E402
 
-pytestmark = pytest.mark.slow
+
+def test_the_measures_see_a_kept_scene_a_greyed_picture_and_a_lost_sky() -> None:
+    sky, face = photo("sky", 320, 180), photo("face", 320, 180)
+    assert scene_kept(face, face) == pytest.approx(1.0)
+    assert scene_kept(np.full_like(face, 128), face) < 0.3  # the scene is gone
+    assert scene_kept(np.ascontiguousarray(face[:, ::-1]), face) < 0.5  # another picture
+    grey = np.repeat(sky.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)
+    colourful = photo("colourful", 320, 180)
+    assert colour_variety(np.repeat(colourful[..., :1], 3, axis=2)) < 0.1 and colour_variety(colourful) > 10
+    assert sky_kept(sky, sky) == 1.0 and sky_kept(grey, sky) == 0.0
+    yellow = sky.copy()
+    yellow[:, :160] = (230, 210, 60)  # a lemon over half the sky
+    assert 0.3 < sky_kept(yellow, sky) < 0.7
+    assert sky_kept(colourful, colourful) is None  # no sky to keep
 
 
 @pytest.fixture(scope="module")
@@ -30,15 +46,18 @@ def fast_summary(lite0, judge: Judge, out: Path, modes: tuple[str, ...] | None =
     return summarise(run_grid(lite0, cfg, grid, judge, out))
 
 
+@pytest.mark.slow
 def test_the_fast_grid_holds_the_baseline(lite0, judge, tmp_path) -> None:
     assert check(fast_summary(lite0, judge, tmp_path)) == []
 
 
+@pytest.mark.slow
 def test_a_dream_that_erases_the_scene_fails_the_gate(lite0, judge, tmp_path) -> None:
     failures = check(fast_summary(lite0, judge, tmp_path, ("layer_clip",), **{"live.scene_limit": 1.0}), partial=True)
     assert any("scene_kept" in f for f in failures), failures
 
 
+@pytest.mark.slow
 def test_a_class_dream_that_loses_recognitions_fails_the_gate(lite0, judge, tmp_path) -> None:
     failures = check(fast_summary(lite0, judge, tmp_path, ("still",), **{"class_dream.step_size": 0.004}), partial=True)
     assert any("recognitions" in f for f in failures), failures

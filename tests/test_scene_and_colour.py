@@ -7,9 +7,9 @@ import torch
 
 from engine.colour import activity, colour_pull, luminance, mix_ramps
 from engine.dream import DreamSettings
+from engine.errors import ConfigError
 from engine.live_dream import SCENE_SIDE, LiveDreamSettings, bound_coarse, lowpass
 from engine.models.registry import build_model
-from engine.errors import ConfigError
 from stream.io.class_colours import class_colours
 from stream.live.stage import DreamStage, scene_bound
 from stream.settings.chat import ChatLimits
@@ -33,11 +33,14 @@ def test_the_scene_bound_limits_the_coarse_part_and_keeps_the_detail() -> None:
     kept = (out - lowpass(out, factor)) - (detail - lowpass(detail, factor))
     assert float(kept.abs().mean()) < 0.01  # the texture is untouched
     assert torch.equal(bound_coarse(torch.zeros(1, 3, 8, 8), 0.05), torch.zeros(1, 3, 8, 8))
+    orange = torch.tensor([0.3, -0.05, -0.5]).view(1, 3, 1, 1)  # a colour shift with almost no brightness
+    orange = (orange - luminance(orange)).expand(1, 3, h, w)
+    assert torch.allclose(bound_coarse(orange, 0.05), orange, atol=1e-6)  # a class's colours may fill an object
 
 
 def test_strength_above_one_lets_the_dream_take_over_and_settings_check_the_bound() -> None:
     assert scene_bound(0.05, 1.0) == pytest.approx(0.05)
-    assert scene_bound(0.05, 0.5) < 0.05 < 0.15 < scene_bound(0.05, 1.5) <= 1.0
+    assert scene_bound(0.05, 0.5) < 0.05 and 0.15 < scene_bound(0.05, 1.5) <= 1.0
     assert scene_bound(0.5, 1.5) == 1.0
     with pytest.raises(ConfigError, match="scene_limit"):
         LiveDreamSettings(scene_limit=1.5)

@@ -33,7 +33,7 @@ from quality.gallery import write_gallery  # noqa: E402
 from quality.gate import FAST, FAST_OVERRIDES, check, record  # noqa: E402
 from quality.grid import CLASSES, Grid, key, run_grid, summarise  # noqa: E402
 from quality.judge import Judge  # noqa: E402
-from quality.scenes import PHOTOS  # noqa: E402
+from quality.scenes import PHOTOS, PICTURES  # noqa: E402
 from stream.io.dreaming import load_model  # noqa: E402
 from stream.settings.loader import load_config  # noqa: E402
 
@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="scripts/quality", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fast", action="store_true", help="the fast grid of the CI gate (320x180, 4 classes, fewer steps)")
-    ap.add_argument("--photos", nargs="*", choices=PHOTOS, default=list(PHOTOS))
+    ap.add_argument("--photos", nargs="*", choices=PICTURES, default=list(PHOTOS),
+                    help="the photos (volcano: the clip, or its first frame in the still modes)")
     ap.add_argument("--classes", nargs="*", default=list(CLASSES))
     ap.add_argument("--modes", nargs="*", choices=MODES, default=list(MODES))
     ap.add_argument("--at", nargs="*", type=float, default=[5.0, 10.0, 20.0], help="live class cells: seconds after !dream")

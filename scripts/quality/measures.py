@@ -49,8 +49,8 @@ def sky_mask(image: np.ndarray) -> np.ndarray:
 
 
 def sky_kept(output: np.ndarray, source: np.ndarray) -> float | None:
-    """The fraction of ``source``'s blue sky that is still blue sky in ``output`` (None: no sky in it)."""
+    """The fraction of ``source``'s blue sky that is still blue sky in ``output`` (None: under a fifth of it is sky)."""
     sky = sky_mask(source)
-    if sky.mean() < 0.05:
+    if sky.mean() < 0.2:
         return None
     return float((sky & sky_mask(output)).sum() / sky.sum())

@@ -23,6 +23,7 @@ import numpy as np
 from engine.synth import _fractal_noise, clouds
 
 PHOTOS = ("colourful", "sky", "face")
+PICTURES = (*PHOTOS, "volcano")  # the volcano clip's first frame, or the clip in the live modes
 SCENES = ("still", "pan")
 PAN_PX_S = 8.0  # a slow pan, pixels a second at 640x360
 PAN_RANGE = 64  # ... there and back over this many pixels (8 s a way)
@@ -48,16 +49,18 @@ def _fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def photo(name: str, width: int = 640, height: int = 360) -> np.ndarray:
-    """One of :data:`PHOTOS` at ``width`` x ``height``, uint8 RGB."""
+    """One of :data:`PICTURES` at ``width`` x ``height``, uint8 RGB."""
     if name == "sky":
         return clouds(height, width, seed=1)
+    if name == "volcano":
+        return Volcano(width, height)(0)
     if name not in PHOTOS:
-        raise ValueError(f"photo {name!r} is not one of {', '.join(PHOTOS)}")
+        raise ValueError(f"photo {name!r} is not one of {', '.join(PICTURES)}")
     return _fit(_stored(name), width, height)
 
 
 def scene(name: str, kind: str, width: int = 640, height: int = 360) -> Callable[[int], np.ndarray]:
-    """Frame ``i`` (at :data:`FPS`) of photo ``name`` held still or panned (``kind``), or of the ``volcano`` clip."""
+    """Frame ``i`` (at :data:`FPS`) of photo ``name`` held still or panned (``kind``), or of the ``volcano`` clip (any kind)."""
     if name == "volcano":
         return Volcano(width, height)
     if kind == "still":

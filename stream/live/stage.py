@@ -11,8 +11,8 @@ from torch import Tensor
 from engine.colour import mix_ramps
 from engine.dream import Dreamer, DreamSettings
 from engine.imagenet import display_name
-from engine.models.registry import DreamModel
 from engine.live_dream import LiveDreamer, LiveDreamSettings
+from engine.models.registry import DreamModel
 from engine.objectives import Objective, layer
 from engine.targets import format_target, target_objective, target_terms
 from stream.settings.controls import ControlBoard, LiveControls, scaled_steps, with_strength
