@@ -59,5 +59,5 @@ def test_a_dream_that_erases_the_scene_fails_the_gate(lite0, judge, tmp_path) ->
 
 @pytest.mark.slow
 def test_a_class_dream_that_loses_recognitions_fails_the_gate(lite0, judge, tmp_path) -> None:
-    failures = check(fast_summary(lite0, judge, tmp_path, ("still",), **{"class_dream.step_size": 0.004}), partial=True)
+    failures = check(fast_summary(lite0, judge, tmp_path, ("still",), **{"class_dream.steps": 3}), partial=True)
     assert any("recognitions" in f for f in failures), failures

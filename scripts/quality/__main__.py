@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", default="640x360")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a config override, e.g. live.limit=0.3")
     ap.add_argument("--out", default="out/quality")
+    ap.add_argument("--part", default="", help="a name for this run's share of a grid split over processes: "
+                    "each writes rows_PART.json into the same --out, and the table and gallery cover every part there")
     ap.add_argument("--check", action="store_true", help="compare with baseline.json; exit 1 when below it")
     ap.add_argument("--update-baseline", action="store_true", help="record this run as baseline.json (with --why)")
     ap.add_argument("--why", default="", help="with --update-baseline: why the figures changed")
@@ -101,9 +103,11 @@ def main(argv: list[str] | None = None) -> int:
               f"colours {r['variety']:.2f}x {sky}", flush=True)
 
     rows = run_grid(model, cfg, grid, judge, out, report)
+    (out / f"rows{'_' + args.part if args.part else ''}.json").write_text(json.dumps(rows, indent=1) + "\n")
+    if args.part:  # every part written so far, in name order
+        rows = [r for f in sorted(out.glob("rows_*.json")) for r in json.loads(f.read_text())]
     summary = summarise(rows)
     print_summary(summary)
-    (out / "rows.json").write_text(json.dumps(rows, indent=1) + "\n")
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     page = write_gallery(out, rows, summary, "DreamStream quality", [header, f"{time.perf_counter() - started:.0f} s"])
     print(f"\ngallery: {page}  ({time.perf_counter() - started:.0f} s)")
