@@ -52,9 +52,9 @@ def main() -> None:
     volcano = scene("volcano", "clip", *SIZE)
     layer = dream_live(model, cfg, volcano, None, (10.0,))[0]
     save(args.out / "layer_volcano.jpg", [caption(layer.source, "input"), caption(layer.image, "live layer dream, 10 s")])
-    before, after = dream_live(model, cfg, scene("face", "pan", *SIZE), "goldfish", (0.0, 10.0))
-    save(args.out / "live_request.jpg", [caption(before.image, "live, before !dream goldfish"),
-                                        caption(after.image, "10 s after")])
+    before, after = dream_live(model, cfg, scene("sky", "pan", *SIZE), "goldfish", (0.0, 10.0))
+    save(args.out / "live_request.jpg", [caption(before.image, "live: a viewer asks for goldfish"),
+                                        caption(after.image, "10 s later")])
 
 
 if __name__ == "__main__":

@@ -52,7 +52,8 @@ def print_summary(summary: list[dict]) -> None:
           f"{'colours':>7} {'sky kept':>8}")
     for s in summary:
         sky = "" if s["sky_kept"] is None else f"{s['sky_kept']:.0%}"
-        print(f"{key(s):<28} {s['n']:>7} {s['top1_colour']:>12} {s['top5_grey']:>10} {s['scene_kept']:>10.2f} "
+        n, top1, top5 = (s["n"], s["top1_colour"], s["top5_grey"]) if s["n"] else ("", "", "")  # layer cells: no class
+        print(f"{key(s):<28} {n:>7} {top1:>12} {top5:>10} {s['scene_kept']:>10.2f} "
               f"{s['scene_kept_min']:>5.2f} {s['variety']:>6.2f}x {sky:>8}")
 
 

@@ -48,8 +48,9 @@ def write_gallery(folder: Path, rows: list[dict], summary: list[dict], title: st
                  "<th>scene kept</th><th>min</th><th>colour variety</th><th>sky kept</th></tr>")
     for s in summary:
         sky = "" if s["sky_kept"] is None else f"{s['sky_kept']:.0%}"
-        lines.append(f"<tr><td>{html.escape(key(s))}</td><td>{s['n']}</td><td>{s['top1_colour']}</td>"
-                     f"<td>{s['top5_grey']}</td><td>{s['scene_kept']:.2f}</td><td>{s['scene_kept_min']:.2f}</td>"
+        ranks = [s["n"], s["top1_colour"], s["top5_grey"]] if s["n"] else ["", "", ""]  # layer cells: no class
+        lines.append(f"<tr><td>{html.escape(key(s))}</td><td>{ranks[0]}</td><td>{ranks[1]}</td>"
+                     f"<td>{ranks[2]}</td><td>{s['scene_kept']:.2f}</td><td>{s['scene_kept_min']:.2f}</td>"
                      f"<td>{s['variety']:.2f}x</td><td>{sky}</td></tr>")
     lines.append("</table>")
     groups: dict[str, list[dict]] = {}
