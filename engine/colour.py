@@ -11,8 +11,9 @@ The prior has two parts:
   colour stay paired (a banana: brown-green shadows, yellow body, pale highlights).
 * :func:`colour_pull`: each step, where the dream has drawn something (the residual's detail,
   blurred into an activity map: the most drawn part of the picture, never all of it), the
-  pixel's chroma moves a fraction toward the ramp's chroma at the pixel's own luminance. Luminance, and with it the drawn shape, is untouched; the
-  untouched parts of the scene keep their colours.
+  pixel's chroma moves a fraction toward the ramp's hue at the pixel's own luminance, never
+  losing saturation. Luminance, and with it the drawn shape, is untouched; the untouched parts
+  of the scene keep their colours.
 
 Images are float RGB ``(1, 3, H, W)`` in ``[0, 1]``; a ramp is ``(L, 3)``, darkest level first.
 """
@@ -137,12 +138,12 @@ def colour_pull(x: Tensor, residual: Tensor, ramp: Tensor, strength: float) -> T
     (``x`` minus the plain frame), which places the pull (:func:`activity`): the rest of the
     picture keeps its own colours. The target has the ramp's hue at the pixel's luminance and at
     least the saturation of the pixel and of the plain frame there, so the pull turns colours,
-    never greys them; a grey ramp
-    pulls little (:data:`COLOURED`). The change has zero luminance; it is found at half resolution
-    (colour needs less detail than shading, as in 4:2:0 video) and scaled up.
+    never greys them; a grey ramp pulls little (:data:`COLOURED`). The change has zero luminance;
+    it is found at half resolution (colour needs less detail than shading, as in 4:2:0 video)
+    and scaled up.
     """
     h, w = x.shape[-2:]
-    size = (max(1, h // 2), max(1, w // 2))  # colour at half resolution, as video codecs keep it: a quarter of the cost
+    size = (max(1, h // 2), max(1, w // 2))  # a quarter of the pixels
     x, residual = resize(x, size), resize(residual, size)
     y = luminance(x)
     chroma = x - y

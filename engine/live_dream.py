@@ -18,7 +18,8 @@ Per frame (uint8 RGB ``(H, W, 3)`` in, the same out):
 * ``steps_per_frame`` normalised gradient steps at the cycling octave scales are added to it
   (with a colour prior, :mod:`engine.colour`, the first frames of a new class target probe
   the class's colours instead, at the same cost, and the drawn parts then take them);
-* it is soft-limited to ``limit`` (:func:`soft_limit`) and to the valid pixel range,
+* it is soft-limited to ``limit`` (:func:`soft_limit`), the brightness of its coarse part to
+  ``scene_limit`` (:func:`bound_coarse`: the scene stays), and to the valid pixel range,
   so a still scene grows toward a bounded strength and never saturates.
 """
 from __future__ import annotations
@@ -65,9 +66,9 @@ class LiveDreamSettings:
     ``step_scale`` times the dream's step size. ``decay``: per-frame shrink of the residual's
     coarsest part (a 48x-shrunk copy: brightness and colour casts, not the shapes). ``limit``: soft bound on the residual, in ``[0, 1]`` pixel units.
     ``fade_frames``: frames over which the old dream gives way after a target change (its
-    residual shrinks to a tenth). ``scene_limit``: soft bound on the residual's coarse part
-    (:func:`bound_coarse`: how far the dream may move the scene a viewer recognises; 1 = off). ``flow``: dis, farneback, or none (a still camera: the
-    residual stays where it is). ``cut_threshold``: :func:`engine.flow.cut_score` of a new scene.
+    residual shrinks to a tenth). ``scene_limit``: soft bound on the brightness of the residual's
+    coarse part (:func:`bound_coarse`: how far the dream may move the scene a viewer recognises;
+    1 = off). ``flow``: dis, farneback, or none (a still camera: the residual stays where it is). ``cut_threshold``: :func:`engine.flow.cut_score` of a new scene.
     """
 
     flow: str = "dis"

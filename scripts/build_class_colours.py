@@ -19,10 +19,11 @@ from tqdm import tqdm
 
 from engine.dream import Dreamer
 from engine.objectives import klass
-from stream.io.class_colours import NUM_CLASSES, table_name
+from stream.io.class_colours import table_name
 from stream.io.dreaming import load_model
 from stream.settings.live import live_class_dream
 from stream.settings.loader import load_config
+from stream.settings.names import NUM_CLASSES
 
 OUT = Path(__file__).resolve().parent.parent / "stream" / "io" / "class_colours"
 

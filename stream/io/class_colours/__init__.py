@@ -15,8 +15,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from stream.settings.names import NUM_CLASSES
+
 log = logging.getLogger(__name__)
-NUM_CLASSES = 1000
 
 
 def table_name(model: str) -> str:
