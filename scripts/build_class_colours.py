@@ -5,7 +5,9 @@
 Each class's colours are probed as the live dream would (:class:`engine.colour.ColourProbe`:
 TV static dreamed toward the class with the live class-dream settings, seeded by the class
 index), and the table is written to ``stream/io/class_colours/MODEL.npy`` (float16, about 30 KB),
-which ships with the package. About 15 minutes on 2 cores for Lite0; run it alone.
+which ships with the package. About 15 minutes on 2 cores for Lite0; run it alone. The shipped
+table was built with ``OMP_NUM_THREADS=1``: another thread count rounds differently and the probe,
+which amplifies what it draws, finds the same hues at somewhat other strengths.
 """
 from __future__ import annotations
 
