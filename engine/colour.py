@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from engine.filters import gaussian_blur, resize
+from engine.filters import gaussian_blur, lowpass, resize
 
 _LUMA = (0.299, 0.587, 0.114)
 
@@ -110,9 +110,7 @@ def activity(residual: Tensor, sigma: float = 3.0, drawn: float | None = DRAWN) 
     None it is divided by its 95th percentile (the probe: all of the static is drawn).
     """
     h, w = residual.shape[-2:]
-    coarse = F.interpolate(F.adaptive_avg_pool2d(residual, (max(1, h // 8), max(1, w // 8))), size=(h, w),
-                           mode="bilinear", align_corners=False)
-    detail = (residual - coarse).abs().sum(1, keepdim=True)
+    detail = (residual - lowpass(residual, 8)).abs().sum(1, keepdim=True)
     # blurred and measured at a quarter of the size (a quarter of the cost), then scaled back up
     small = gaussian_blur(F.adaptive_avg_pool2d(detail, (max(1, h // 4), max(1, w // 4))), max(0.5, sigma / 4))
     if drawn is None:

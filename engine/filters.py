@@ -42,6 +42,13 @@ def resize(x: Tensor, size: tuple[int, int]) -> Tensor:
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=shrink)
 
 
+def lowpass(x: Tensor, factor: int) -> Tensor:
+    """The coarse part of ``x`` ``(B, C, H, W)``: shrunk ``factor`` times (area) and upscaled again (bilinear)."""
+    h, w = x.shape[-2:]
+    small = F.adaptive_avg_pool2d(x, (max(1, h // factor), max(1, w // factor)))
+    return F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+
+
 def laplacian_split(x: Tensor, levels: int) -> list[Tensor]:
     """Split ``x`` into ``levels`` bands, finest first; their sum is ``x`` exactly."""
     bands = []

@@ -30,13 +30,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from engine.colour import ColourProbe, colour_pull, luminance
 from engine.dream import Dreamer
 from engine.errors import ConfigError
-from engine.filters import resize
+from engine.filters import lowpass, resize
 from engine.flow import DIS_PRESETS, FLOW_METHODS, FlowEstimator, cut_score, occlusion_mask, warp
 from engine.frames import to_tensor
 from engine.objectives import Objective
@@ -52,6 +51,8 @@ CUT_UNRELIABLE = 0.6
 #: upscaled, it is exact enough to carry the dream) while its short side stays at least ``FLOW_MIN_SIDE``.
 FLOW_SHRINK = 2
 FLOW_MIN_SIDE = 96
+#: ``decay`` shrinks the residual's part this many times coarser than the dream (brightness and colour casts).
+COARSE_DECAY_FACTOR = 48
 
 
 @dataclass(frozen=True)
@@ -107,13 +108,6 @@ class LiveDreamSettings:
         if step < self.build_steps * len(self.octave_scales):
             return sorted(self.octave_scales)[step // self.build_steps]
         return self.octave_scales[step % len(self.octave_scales)]
-
-
-def lowpass(x: Tensor, factor: int = 48) -> Tensor:
-    """The coarse part of ``x`` ``(1, C, H, W)``: shrunk ``factor`` times (area) and upscaled again (bilinear)."""
-    h, w = x.shape[-2:]
-    small = F.adaptive_avg_pool2d(x, (max(1, h // factor), max(1, w // factor)))
-    return F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
 
 
 def flow_grey(gray: np.ndarray) -> np.ndarray:
@@ -260,7 +254,7 @@ class LiveDreamer:
             residual = warp(residual, upscale_flow(back, size), mode="bicubic") * keep.view(1, 1, *keep.shape)
         self.last_kind = "carry"
         if s.decay > 0:
-            residual = residual - s.decay * lowpass(residual)
+            residual = residual - s.decay * lowpass(residual, COARSE_DECAY_FACTOR)
         residual = residual - MEAN_DECAY * residual.mean(dim=(2, 3), keepdim=True)
         if self._fade_left > 0:
             residual = residual * 0.1 ** (1.0 / max(1, s.fade_frames))

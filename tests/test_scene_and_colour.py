@@ -8,7 +8,8 @@ import torch
 from engine.colour import activity, colour_pull, luminance, mix_ramps
 from engine.dream import DreamSettings
 from engine.errors import ConfigError
-from engine.live_dream import SCENE_SIDE, LiveDreamSettings, bound_coarse, lowpass
+from engine.filters import lowpass
+from engine.live_dream import SCENE_SIDE, LiveDreamSettings, bound_coarse
 from engine.models.registry import build_model
 from stream.io.class_colours import class_colours
 from stream.live.stage import DreamStage, scene_bound

@@ -1,11 +1,11 @@
 """The quality gate: a fast grid's figures against a recorded baseline (``baseline.json`` beside this file).
 
-The fast grid is small (320x180, four classes, fewer steps) so that it runs in well under a
-minute on 2 cores; its figures are deterministic on one machine, but dreams amplify the last
+The fast grid is small (320x180, four classes, fewer steps) so that it runs in about a minute
+on 2 cores (50-70 s on a 2-core Xeon); its figures are deterministic on one machine, but dreams amplify the last
 bits of floating point, so CPUs of another kind may differ a little. Hence the tolerances:
 the recognitions summed over the grid (top-1 in colour, top-5 in grey) may fall by at most
-``TOLERANCE["recognitions"]``, each line's
-mean scene-kept, colour variety and sky-kept by at most the given amounts. A deliberate trade
+``TOLERANCE["recognitions"]``, each line's mean scene-kept, colour variety and sky-kept by at
+most the given amounts. A deliberate trade
 updates the baseline (``--update-baseline --why "..."``) in the same commit.
 """
 from __future__ import annotations

