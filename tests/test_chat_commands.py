@@ -480,3 +480,19 @@ def test_fuzz_10000_hostile_messages(caplog):
             assert len(sent) <= 400
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert replies_seen > 1000 and len(versions) > 100  # the fuzz really reached the commands
+
+
+def test_the_broadcasters_own_request_is_replaced_at_once_a_viewers_waits():
+    board, center = make()
+    center.handle(boss("!dream goldfish"), 0.0)
+    assert center.handle(boss("!dream banana"), 1.0) == ["@boss now: banana for 45s"]
+    assert board.get().target == BANANA and center.queue_length() == 0
+    assert center.handle(viewer(1, "!dream zebra"), 5.0) == ["@viewer1 zebra queued #1"]
+    center.handle(viewer(1, "!dream jellyfish"), 20.0)  # a viewer's own waiting request is replaced, not shown
+    assert board.get().target == BANANA
+    center.tick(46.0)
+    assert board.get().target == JELLYFISH
+    center.handle(viewer(1, "!dream zebra"), 60.0)  # a viewer's own active request: the new one waits
+    assert board.get().target == JELLYFISH and center.queue_length() == 1
+    center.handle(boss("!dream goldfish"), 61.0)  # not the broadcaster's request: it waits its turn
+    assert board.get().target == JELLYFISH and center.queue_length() == 2

@@ -13,8 +13,9 @@ import pytest
 from panel_rig import TOKEN, start_rig
 
 from engine.errors import ConfigError
+from stream.io.binds import parse_bind
 from stream.settings.controls import check_controls
-from stream.web.panel import PanelServer, panel_token, parse_bind
+from stream.web.panel import PanelServer, panel_token
 
 
 @pytest.fixture(scope="module")

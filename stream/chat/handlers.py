@@ -17,7 +17,7 @@ from stream.chat.limits import RateLimits
 from stream.chat.message import ChatMessage
 from stream.chat.parse import MAX_QUERY, echo, fmt_num, parse_float, parse_int, suggestions
 from stream.chat.requests import RequestQueue
-from stream.chat.roles import commands_for
+from stream.chat.roles import commands_for, is_privileged
 from stream.settings.chat import ChatLimits
 from stream.settings.controls import ControlBoard, LiveControls
 from stream.settings.names import COMMANDS
@@ -195,7 +195,7 @@ class Handlers:
     def _submit(self, msg: ChatMessage, user: str, kind: str, value: int | Target | str, label: str,
                 now: float) -> list[str]:
         uid = str(msg.user_id)
-        done = self.requests.submit(uid, user, kind, value, label, now)
+        done = self.requests.submit(uid, user, kind, value, label, now, take_over=is_privileged(msg.role))
         if done.accepted:
             self.rates.stamp_request(uid, now)
         return [done.reply]

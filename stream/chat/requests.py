@@ -110,15 +110,25 @@ class RequestQueue:
     # ----------------------------------------------------------------- changes
 
     def submit(self, uid: str, user: str, kind: str, value: int | Target | str, label: str, now: float, *,
-               paid: Redemption | None = None, first: bool = False) -> Submitted:
+               paid: Redemption | None = None, first: bool = False, take_over: bool = False) -> Submitted:
         """Ask for ``(kind, value)`` as viewer ``uid`` (display name ``user``, already echo-safe).
 
         ``paid`` rides on the request (settled when it is shown or dropped); with ``first`` a
-        paid request goes ahead of every free one waiting.
+        paid request goes ahead of every free one waiting. With ``take_over`` (the broadcaster
+        and moderators: a VJ's pads, the panel) a new request replaces the active one at once
+        when that one is theirs alone.
         """
         key = (kind, value)
         if paid is not None:
             paid.label = label
+        own = self.active is not None and set(self.active.users) == {uid} and self.active.key != key
+        if take_over and paid is None and own:
+            assert self.active is not None
+            ended = self.active.label
+            if self._activate(Request(kind, value, label, {uid: user}), now, announce=False):
+                logger.info("chat request %s replaced by %s (asked by %s)", ended, label, user)
+                return Submitted(f"@{user} now: {label} for {fmt_num(self.limits.hold_s)}s", True)
+            return Submitted(f"@{user} can't use {label} right now", False)
         if self.active is not None and self.active.key == key:
             self.active.users.setdefault(uid, user)
             self.board.replace(requested_by=self.active.names()[:20])

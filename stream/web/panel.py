@@ -41,30 +41,6 @@ MAX_BODY = 16 * 1024
 MAX_COMMAND = 500
 EVENT_PERIOD_S = 0.25
 KEEPALIVE_S = 15.0
-_BIND = re.compile(r"(?:(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):)?(?P<port>\d{1,5})")
-
-
-def parse_bind(text: str) -> tuple[str, int]:
-    """``"8080"`` -> ``("127.0.0.1", 8080)``; ``"0.0.0.0:8080"``; ``"[::1]:8080"``."""
-    m = _BIND.fullmatch(str(text).strip())
-    port = int(m.group("port")) if m else -1
-    if m is None or not 0 <= port <= 65535:
-        raise ConfigError(f"--panel {text!r} is not [HOST:]PORT; e.g. 8080 or 127.0.0.1:8080 (port 0-65535)")
-    host = (m.group("host") or "127.0.0.1").strip("[]")
-    return host, port
-
-
-def check_bind(host: str, port: int) -> None:
-    """Raise :class:`ConfigError` now when ``host:port`` cannot be listened on (busy, no such address)."""
-    import socket
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    try:
-        with socket.socket(family, socket.SOCK_STREAM) as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((host, port))
-    except OSError as e:
-        raise ConfigError(f"--panel {host}:{port} cannot listen: {e.strerror or e}") from None
 
 
 def panel_token(env: dict[str, str] | None = None) -> str:
