@@ -70,6 +70,7 @@ SINK_FORMS = (
     "udp://host:port",
     "preview",
     "vcam or vcam:/dev/videoN (a virtual camera)",
+    "ndi:NAME (an NDI source)",
     "null",
 )
 
@@ -137,6 +138,10 @@ def open_sink(
         from stream.io.sinks.vcam import open_vcam
 
         return open_vcam(spec, settings)
+    if spec.startswith("ndi:"):
+        from stream.io.sinks.ndi import open_ndi
+
+        return open_ndi(spec, settings)
     try:
         scheme = urlsplit(spec).scheme.lower() if "://" in spec else ""
         if scheme == "udp":
