@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -42,6 +43,8 @@ from stream.settings.encoder import AUDIO_RATE
 log = logging.getLogger(__name__)
 
 _PER_S = 10_000_000  # NDI times are in 100 ns units
+#: Called with each stretch of sound: (2, N) float32 samples at 48 kHz and their start in seconds.
+OnAudio = Callable[[np.ndarray, float], None]
 _UNDEFINED = 2**63 - 1  # NDI's "no timecode / timestamp" (INT64_MAX)
 _POLL_MS = 100  # one capture waits at most this long, so close() is quick
 
@@ -177,7 +180,7 @@ class NdiReceiver:
         log.info("NDI input %s at %dx%d %.3g fps, delivered at %dx%d", self.source_name, first.xres, first.yres,
                  self.fps, self.width, self.height)
 
-    def read(self, on_audio: Any) -> NdiVideo | None:
+    def read(self, on_audio: OnAudio) -> NdiVideo | None:
         """The newest frame (blocking until one comes), or None once closed.
 
         Sound that arrives meanwhile goes to ``on_audio(samples, pts_s)`` ((2, N) float32 at 48 kHz).
@@ -208,7 +211,7 @@ class NdiReceiver:
             finally:
                 self._ndi.recv_free_video_v2(self._c.receiver, video)
 
-    def _capture(self, timeout_ms: int, on_audio: Any) -> Any:
+    def _capture(self, timeout_ms: int, on_audio: OnAudio) -> Any:
         """One NDI capture: a video frame (to be freed by the caller), or None (sound handled, others dropped)."""
         ndi = self._ndi
         kind, video, audio, _ = ndi.recv_capture_v2(self._c.receiver, timeout_ms, want_metadata=False)
