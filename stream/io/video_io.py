@@ -340,14 +340,17 @@ class VideoReader:
         audio: bool = False,
         frame_threads: bool = False,
         fallback_fps: float | None = None,
+        quiet: bool = False,
     ) -> VideoReader:
         """Read an opened container (a URL or a camera) from its start; ``name`` (redacted) is what logs show.
 
         SourceError if it has no video stream; the container is closed by :meth:`close` (not on that error).
+        ``quiet``: where the stream broke is logged at debug level (the caller says it in its own words).
         """
         self = cls.__new__(cls)
         self.path, self.start_s, self.duration_s, self.max_frames = name, 0.0, None, None
         self._setup(container, _video_stream(container, name), width, height, audio, frame_threads, fallback_fps)
+        self._break_level = logging.DEBUG if quiet else logging.WARNING
         return self
 
     def _setup(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream,
@@ -377,6 +380,7 @@ class VideoReader:
         self.truncated = False
         self.frames_read = 0
         self._started = False
+        self._break_level = logging.WARNING
 
     @property
     def has_audio(self) -> bool:
@@ -477,7 +481,7 @@ class VideoReader:
 
     def _mark_truncated(self, why: str) -> None:
         self.truncated = True
-        log.warning("%s: %s after %d frames; keeping what decoded", self.path, why, self.frames_read)
+        log.log(self._break_level, "%s: %s after %d frames; keeping what decoded", self.path, why, self.frames_read)
 
     def _check_complete(self, last_pts: int | None, step: int) -> None:
         """Flag a file that ended quietly well before the duration its header states (mp4, mov, mkv, webm)."""
