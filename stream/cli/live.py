@@ -13,10 +13,13 @@ from typing import Any
 from engine.errors import ConfigError
 from stream.chat.dispatcher import CommandCenter
 from stream.cli.common import add_dream_arguments, config_from_args, overrides_from_args
+from stream.io.binds import check_bind, parse_bind
 from stream.live.build import Live, build_live, initial_controls
 from stream.live.overlay import overlay_lines
 from stream.settings.controls import ControlBoard
 from stream.settings.live import LiveSettings
+from stream.settings.loader import Config
+from stream.settings.midi import MidiSettings
 from stream.settings.names import FLOWS
 from stream.settings.presets import load_dream_preset
 
@@ -24,7 +27,8 @@ log = logging.getLogger(__name__)
 
 #: CLI flag -> config key, for the live command's own flags.
 LIVE_FLAGS = {"flow": "video.flow", "dream_scale": "live.dream_scale", "steps_per_frame": "live.steps_per_frame",
-              "fps": "live.fps", "live_width": "live.width", "live_height": "live.height"}
+              "fps": "live.fps", "live_width": "live.width", "live_height": "live.height",
+              "input_wait": "live.input_wait_s"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "preview or null; repeatable")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of output")
     p.add_argument("--loop", action="store_true", help="repeat a file input")
+    p.add_argument("--input-wait", type=float, metavar="S",
+                   help="wait up to S seconds for a network input that is not up yet or dropped, showing a "
+                        "holding card; 0 = forever (default from config live.input_wait_s: 0)")
     p.add_argument("--size", metavar="WxH", help="output size (default from config live.width/height)")
     p.add_argument("--fps", type=int, help="output frame rate")
     p.add_argument("--stats-file", metavar="FILE", help="append the periodic stats as JSON lines")
@@ -44,6 +51,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-overlay", action="store_true", help="do not draw the chat overlay")
     p.add_argument("--panel", metavar="[HOST:]PORT",
                    help="serve the web control panel and the OBS overlay page (host 127.0.0.1 unless given)")
+    p.add_argument("--osc", metavar="[HOST:]PORT",
+                   help="take OSC control messages over UDP (/dreamstream/target, /layer, /strength, ...; "
+                        "host 127.0.0.1 unless given)")
+    p.add_argument("--osc-reply", metavar="[HOST:]PORT",
+                   help="send the state (target, layer, strength, octaves, fps) back to this OSC address")
+    p.add_argument("--midi", nargs="?", const="", metavar="PORT",
+                   help="take knobs and pads from this MIDI input (a part of its name; default midi.port), "
+                        "mapped by midi.map")
     p.add_argument("--flow", choices=FLOWS)
     p.add_argument("--dream-scale", type=float, metavar="F")
     p.add_argument("--steps-per-frame", type=int, metavar="N")
@@ -75,11 +90,18 @@ def run_cli(args: argparse.Namespace) -> int:
             raise ConfigError(f"--stats-file {args.stats_file!r} cannot be written: {e.strerror or e}") from None
     panel_bind = panel_secret = None
     if args.panel is not None:
-        from stream.web.panel import check_bind, panel_token, parse_bind
+        from stream.web.panel import panel_token
 
         panel_bind = parse_bind(args.panel)
         panel_secret = panel_token()
         check_bind(*panel_bind)  # a busy port fails now, not after the model loads
+    osc_bind = parse_bind(args.osc, "--osc") if args.osc is not None else None
+    if osc_bind is not None:
+        check_bind(*osc_bind, "--osc", udp=True)  # a busy port fails now, not after the model loads
+    osc_reply = parse_bind(args.osc_reply, "--osc-reply") if args.osc_reply is not None else None
+    if osc_reply is not None and osc_bind is None:
+        raise ConfigError("--osc-reply needs --osc (the state goes back to the controller that sends to --osc)")
+    midi_port = _open_midi(args.midi, cfg.section("midi")) if args.midi is not None else None
     twitch_settings = cfg.section("twitch") if "twitch" in controls_on else None
     if twitch_settings is not None:
         twitch_settings.client_secret()  # a missing secret fails now, not after the model loads
@@ -90,16 +112,22 @@ def run_cli(args: argparse.Namespace) -> int:
         board, limits, load_preset=lambda name: load_dream_preset(name, args.config, overrides_from_args(args, LIVE_FLAGS)))
     overlay = None
     if (controls_on or panel_bind) and ls.overlay == "burned" and not args.no_overlay:
-        overlay = lambda: overlay_lines(board.get(), center.queue_length(), time.monotonic())  # noqa: E731
+        overlay = lambda: overlay_lines(board.get(), center.queue_length(), time.monotonic())
     tap = None
     if panel_bind is not None:
         from stream.web.preview import PreviewTap
 
         tap = PreviewTap()
-    live = build_live(cfg, args.input, args.output, board=board, loop=args.loop, duration_s=args.duration,
-                      stats_file=args.stats_file, overlay=overlay, tick=center.tick,
-                      on_frame=tap.offer if tap is not None else None)
+    try:
+        live = build_live(cfg, args.input, args.output, board=board, loop=args.loop, duration_s=args.duration,
+                          stats_file=args.stats_file, overlay=overlay, tick=center.tick,
+                          on_frame=tap.offer if tap is not None else None)
+    except BaseException:
+        if midi_port is not None:
+            midi_port.close()
+        raise
     bot = console = panel = None
+    remotes: list[Any] = []
     if "stdin" in controls_on:
         from stream.chat.console import StdinControl
 
@@ -117,6 +145,7 @@ def run_cli(args: argparse.Namespace) -> int:
     in_main = threading.current_thread() is threading.main_thread()
     old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)} if in_main else {}
     with live:
+        remotes = _start_remotes(center, live, osc_bind, osc_reply, midi_port, cfg)
         if panel_bind is not None and tap is not None and panel_secret is not None:
             operator = (twitch_settings.channel if twitch_settings else "") or "streamer"
             panel = _start_panel(panel_bind, panel_secret, center, live, tap, operator)
@@ -126,6 +155,8 @@ def run_cli(args: argparse.Namespace) -> int:
         finally:
             for sig, handler in old.items():
                 signal.signal(sig, handler)
+            for remote in remotes:
+                remote.stop()
             if console is not None:
                 console.stop()
             if panel is not None:
@@ -134,6 +165,34 @@ def run_cli(args: argparse.Namespace) -> int:
                 bot.stop(5)
     log.info("done: %s", json.dumps(result))
     return 0
+
+
+def _open_midi(flag: str, settings: MidiSettings) -> Any:
+    """The MIDI input named by ``--midi`` (or ``midi.port`` for a bare ``--midi``), opened now."""
+    from stream.chat.midi import open_input
+
+    name = flag or settings.port
+    if not name:
+        raise ConfigError("--midi needs an input: --midi NAME (a part of its name) or midi.port in a --config file")
+    return open_input(name)
+
+
+def _start_remotes(center: CommandCenter, live: Live, osc_bind: tuple[str, int] | None,
+                   osc_reply: tuple[str, int] | None, midi_port: Any, cfg: Config) -> list[Any]:
+    """OSC and MIDI control over ``center``, started (each has ``stop()``)."""
+    remotes: list[Any] = []
+    if osc_bind is not None:
+        from stream.chat.osc import OscControl
+        from stream.web.state import RateMeter
+
+        meter = RateMeter(live.pipeline.stats)
+        remotes.append(OscControl(center, *osc_bind, reply=osc_reply,
+                                  fps=lambda: meter.read()["dreamed_fps"]).start())
+    if midi_port is not None:
+        from stream.chat.midi import MidiControl
+
+        remotes.append(MidiControl(center, midi_port, cfg.section("midi")).start())
+    return remotes
 
 
 def _start_panel(bind: tuple[str, int], token: str, center: CommandCenter, live: Live, tap: Any,

@@ -14,13 +14,20 @@ fast as asked, never dropping). ``pts_s`` is media time in seconds, starting nea
 0 and always increasing (also across loops of a file and reconnects of a URL);
 ``time_s`` is the ``time.monotonic()`` capture time. Audio is decoded alongside
 the video and kept (up to 10 s) until ``read_audio`` drains it.
+
+A URL opened with ``wait_s`` (``live --input-wait``) need not be there yet: until its sender
+starts (or while it is gone after a drop) ``read`` returns holding cards, frames marked
+``holding`` that the live pipeline shows without dreaming (:mod:`stream.io.waiting`).
 """
 from __future__ import annotations
 
+import errno
+import ipaddress
 import logging
 import math
 import os
 import re
+import socket
 import threading
 import time
 from collections import deque
@@ -34,8 +41,11 @@ import numpy as np
 
 from engine.errors import SourceError, did_you_mean
 from stream.io.backoff import BackoffPolicy
-from stream.io.redact import redact_url, scrubbed_reason, secrets_of
+from stream.io.ndi_lib import input_name, is_ndi
+from stream.io.ndi_receive import NdiReceiver, connect_ndi
+from stream.io.redact import redact_url, scrub, scrubbed_reason, secrets_of
 from stream.io.video_io import VideoReader, fit_size
+from stream.io.waiting import Connector, NotYet, holding_card
 from stream.settings.encoder import AUDIO_RATE
 
 log = logging.getLogger(__name__)
@@ -48,6 +58,7 @@ SOURCE_FORMS = (
     "a video file path",
     "a URL (rtmp://, rtmps://, http://, https://, udp://, tcp://)",
     "testsrc",
+    "ndi:NAME (an NDI source)",
 )
 _V4L2_FORMAT = "video4linux2,v4l2"
 _MAX_AUDIO_S = 10.0
@@ -56,12 +67,14 @@ _MAX_AUDIO_S = 10.0
 @dataclass(frozen=True, eq=False)  # arrays: identity equality
 class SourceFrame:
     """One video frame. ``image`` (H, W, 3) uint8 RGB; ``time_s`` monotonic capture time;
-    ``pts_s`` media time in seconds; ``index`` counts frames delivered by the source."""
+    ``pts_s`` media time in seconds; ``index`` counts frames delivered by the source;
+    ``holding``: a holding card shown while the input is awaited (not to be dreamed)."""
 
     image: np.ndarray
     time_s: float
     pts_s: float
     index: int = 0
+    holding: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -270,18 +283,29 @@ class FileSource(_AvSource):
 
 
 class UrlSource(_AvSource):
-    """A network stream (``live = True``). It reconnects with backoff when the stream
-    drops or ends; a URL that cannot be opened at start raises :class:`SourceError`.
+    """A network stream (``live = True``). It reconnects with backoff when the stream drops or ends.
+
+    Without ``wait_s`` a URL that cannot be opened at start raises :class:`SourceError`. With
+    ``wait_s`` (seconds; 0 waits forever) an input that is not there yet (refused, silent) is
+    waited for: one line says so, connects are retried in the background, and ``read`` returns
+    holding cards (``holding=True``) at ``fps`` and ``width`` x ``height`` (640x360 when not
+    given) until it connects, and again after a drop; a wait that lasts ``wait_s`` ends with a
+    SourceError of one plain line. An error that will never go away (a forbidden URL, a port in
+    use, no video in the stream) fails at once either way.
+
+    ``rtmp://HOST:PORT/APP/KEY?listen=1`` is an RTMP server for one publisher (OBS pushing to us)
+    rather than a player of a stream on a server; FFmpeg takes any key there.
     """
 
     live = True
 
     def __init__(self, url: str, *, width: int | None, height: int | None, fps: float,
                  open_timeout_s: float = 10.0, read_timeout_s: float = 5.0,
-                 backoff: BackoffPolicy = BackoffPolicy()) -> None:
+                 backoff: BackoffPolicy = BackoffPolicy(), wait_s: float | None = None) -> None:
         super().__init__()
-        self.url = url
-        self.name = redact_url(url)
+        self.url, self._options = _listen_option(url)
+        self.listen = bool(self._options)
+        self.name = redact_url(self.url)
         self._secrets = secrets_of(url)
         self._width, self._height = width, height
         self._timeouts = (open_timeout_s, read_timeout_s)
@@ -290,8 +314,12 @@ class UrlSource(_AvSource):
         self._read_lock = threading.Lock()
         self._index = 0
         self.reconnects = 0
-        failure = None
         self._fallback_fps = float(fps)
+        self._connector: Connector[VideoReader] | None = None
+        if wait_s is not None:
+            self._wait_for_input(fps, wait_s)
+            return
+        failure = None
         try:
             reader = self._start(self._connect())
         except (av.FFmpegError, OSError) as exc:
@@ -305,17 +333,82 @@ class UrlSource(_AvSource):
         self.has_audio = reader.has_audio
         self._timeline = _Timeline(self.fps)
 
-    def _connect(self) -> VideoReader:
-        container = av.open(self.url, timeout=self._timeouts)
+    def _connect(self, open_timeout_s: float | None = None) -> VideoReader:
+        timeout = (open_timeout_s or self._timeouts[0], self._timeouts[1])
+        container = av.open(self.url, options=self._options, timeout=timeout)
         try:
             return VideoReader.of_container(container, self.name, width=self._width, height=self._height,
-                                            audio=True, fallback_fps=self._fallback_fps)
+                                            audio=True, fallback_fps=self._fallback_fps,
+                                            quiet=self._connector is not None)
         except BaseException:
             container.close()
             raise
 
+    # -- waiting for an input that is not there yet
+    def _wait_for_input(self, fps: float, wait_s: float) -> None:
+        """Size and rate from the settings (the card's and the stream's); connect in the background."""
+        self.width, self.height = fit_size(self._width, self._height, 640, 360)
+        self._width, self._height = self.width, self.height  # every connection is delivered at this size
+        self.fps = float(fps)
+        self.has_audio = True  # not known before it connects; silence until then
+        self._timeline = _Timeline(self.fps)
+        awaited = f"a publisher on {self.name}" if self.listen else self.name
+        self._card = holding_card(self.width, self.height, f"waiting for {awaited}")
+        self._card_due = 0.0
+        self._connected_once = False
+        nothing = f"no publisher connected to {self.name}" if self.listen else None
+        self._connector = Connector(self.name, self._attempt, VideoReader.close, wait_s=wait_s,
+                                    attempt_s=self._timeouts[0], nothing=nothing, awaited=awaited)
+        self._connector.begin()
+        self._connector.settle(1.0)  # a sender that is up connects now; one that never can fails now
+
+    def _attempt(self, timeout_s: float) -> VideoReader:
+        """One connect: NotYet while the input is not there (in plain words), SourceError if it never can be."""
+        try:
+            return self._connect(timeout_s)
+        except (av.FFmpegError, OSError, EOFError) as exc:
+            reason, permanent = _plain_failure(exc, self.url)
+            reason = scrub(reason, self._secrets) if reason is not None else None
+        except SourceError as exc:  # connected, but no video in it
+            reason, permanent = scrub(str(exc), self._secrets), True
+        if permanent:
+            raise SourceError(f"input {self.name} cannot be opened: {reason}")
+        raise NotYet(reason)
+
+    def _read_waiting(self, connector: Connector[VideoReader]) -> SourceFrame | None:
+        while not self._stop.is_set():
+            if self._reader is None:
+                now = time.monotonic()
+                reader = connector.take(max(0.0, self._card_due - now))
+                if reader is None:
+                    if self._stop.is_set():
+                        break
+                    now = time.monotonic()
+                    if now < self._card_due:
+                        continue
+                    self._card_due = max(self._card_due + 1.0 / self.fps, now)
+                    frame = SourceFrame(self._card.copy(), now, self._timeline.video(None), self._index, holding=True)
+                    self._index += 1
+                    return frame
+                if self._connected_once:
+                    self.reconnects += 1
+                self._connected_once = True
+                self._start(reader)
+                self._timeline.restart()
+            got = self._next_video()  # a broken connection ends the reader (it logs why)
+            if got is not None:
+                return self._frame(*got)
+            self._pump_audio()
+            self._reader.close()
+            self._reader = None
+            self._card_due = time.monotonic()
+            connector.begin(dropped=True)
+        return None
+
     def read(self) -> SourceFrame | None:
         with self._read_lock:
+            if self._connector is not None:
+                return self._read_waiting(self._connector)
             failures = 0
             while not self._stop.is_set():
                 if self._reader is None:
@@ -345,6 +438,8 @@ class UrlSource(_AvSource):
     def close(self) -> None:
         """Stop (a blocked ``read`` returns None within the read timeout) and disconnect."""
         self._stop.set()
+        if self._connector is not None:
+            self._connector.stop()
         if self._read_lock.acquire(timeout=self._timeouts[1] + 1.0):
             try:
                 if self._reader is not None:
@@ -352,6 +447,63 @@ class UrlSource(_AvSource):
                     self._reader = None
             finally:
                 self._read_lock.release()
+
+
+def _listen_option(url: str) -> tuple[str, dict[str, str]]:
+    """``rtmp://...?listen=1`` -> (the URL without it, FFmpeg's ``listen`` option); others unchanged."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("rtmp", "rtmps") or not parts.query:
+        return url, {}
+    query = [kv for kv in parts.query.split("&") if kv]
+    rest = [kv for kv in query if kv.split("=", 1)[0].lower() != "listen"]
+    if len(rest) == len(query):
+        return url, {}
+    value = next(kv for kv in query if kv.split("=", 1)[0].lower() == "listen").partition("=")[2]
+    if value not in ("", "1"):
+        return url, {}
+    return parts._replace(query="&".join(rest)).geturl(), {"listen": "1"}
+
+
+#: FFmpeg errors a wait cannot cure: the run stops with them at once.
+_NEVER = (av.error.ProtocolNotFoundError, av.error.PermissionError, av.error.HTTPUnauthorizedError,
+          av.error.HTTPForbiddenError, av.error.HTTPBadRequestError, av.error.ArgumentError,
+          av.error.OptionNotFoundError)
+_PLAIN = {  # errno -> plain words
+    errno.ECONNREFUSED: "connection refused", errno.ECONNRESET: "connection reset", errno.ETIMEDOUT: "timed out",
+    errno.EHOSTUNREACH: "host unreachable", errno.ENETUNREACH: "network unreachable",
+    errno.EADDRINUSE: "the port is in use by another program",
+}
+
+
+def _plain_failure(exc: BaseException, url: str) -> tuple[str | None, bool]:
+    """Why a connect failed, in plain words (None: nothing arrived in time), and whether it is for good."""
+    if isinstance(exc, (av.error.ExitError, av.error.BlockingIOError, EOFError, av.error.EOFError)):
+        return None, False  # FFmpeg's interrupt after the open timeout: silence
+    code = getattr(exc, "errno", None)
+    if isinstance(exc, av.error.HTTPError):
+        words = f"HTTP error: {exc.strerror or exc}"
+    elif code in _PLAIN:
+        words = _PLAIN[code]
+    elif isinstance(exc, av.error.InvalidDataError):
+        words = "what arrived is not a stream it can read"
+    else:
+        words = str(getattr(exc, "strerror", None) or exc)
+        words = words[:1].lower() + words[1:]
+        host = urlsplit(url).hostname
+        if code == errno.EIO and host and not _is_address(host):
+            try:
+                socket.getaddrinfo(host, None)
+            except OSError:
+                words = f"host {host} not found"
+    return words, isinstance(exc, _NEVER) or code == errno.EADDRINUSE
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------- cameras
@@ -404,6 +556,44 @@ class WebcamSource(_AvSource):
         if self._reader is not None:
             self._reader.close()
             self._reader = None
+
+
+# --------------------------------------------------------------------------- NDI
+
+
+class NdiSource(Source):
+    """``ndi:NAME``: an NDI source on the network (:mod:`stream.io.ndi_receive`), ``live = True``.
+
+    Opening waits up to ``timeout_s`` for the source and its first frame; one that is not there
+    raises :class:`~stream.io.ndi_receive.NdiNotFound` (a SourceError). ``fps`` is the source's rate.
+    """
+
+    live = True
+
+    def __init__(self, name: str, *, width: int | None, height: int | None, fps: float,
+                 timeout_s: float = 10.0) -> None:
+        super().__init__()
+        connection = connect_ndi(name, timeout_s)
+        try:
+            self._receiver = NdiReceiver(connection, width=width, height=height, fps=fps)
+        except BaseException:
+            connection.close()
+            raise
+        self.name = self._receiver.name
+        self.width, self.height, self.fps = self._receiver.width, self._receiver.height, self._receiver.fps
+        self.has_audio = True  # not announced by NDI; silence until sound comes
+        self._index = 0
+
+    def read(self) -> SourceFrame | None:
+        video = self._receiver.read(lambda samples, pts_s: self._push_audio(AudioChunk(samples, pts_s)))
+        if video is None:
+            return None
+        frame = SourceFrame(video.image, time.monotonic(), video.pts_s, self._index)
+        self._index += 1
+        return frame
+
+    def close(self) -> None:
+        self._receiver.close()
 
 
 # --------------------------------------------------------------------------- test scene
@@ -593,17 +783,22 @@ def open_source(
     open_timeout_s: float = 10.0,
     read_timeout_s: float = 5.0,
     backoff: BackoffPolicy = BackoffPolicy(),
+    wait_s: float | None = None,
 ) -> Source:
-    """Open an input: ``webcam:N``, ``/dev/videoN``, a file path, a URL, or ``testsrc``.
+    """Open an input: ``webcam:N``, ``/dev/videoN``, a file path, a URL, ``testsrc`` or ``ndi:NAME``.
 
     ``width``/``height`` resize (one of them keeps the aspect ratio); ``fps`` is the
     rate of testsrc and cameras; ``loop`` repeats a file. Raises :class:`SourceError`
     for a missing camera or file, a URL that cannot be opened, or an unknown spec.
+    ``wait_s`` (seconds, 0 = forever) waits for a URL that is not there yet, showing
+    holding cards meanwhile (:class:`UrlSource`); other inputs ignore it.
     """
     _check_size(width, height, fps)
     allowed = "allowed inputs: " + ", ".join(SOURCE_FORMS)
     if spec == "testsrc":
         return TestSource(width, height, fps)
+    if is_ndi(spec):
+        return NdiSource(input_name(spec, SourceError), width=width, height=height, fps=fps, timeout_s=open_timeout_s)
     camera = re.fullmatch(r"webcam:(\d+)", spec)
     if camera or re.fullmatch(r"/dev/video\d+", spec):
         device = f"/dev/video{camera.group(1)}" if camera else spec
@@ -612,7 +807,7 @@ def open_source(
         scheme = urlsplit(spec).scheme.lower()
         if scheme in URL_SCHEMES:
             return UrlSource(spec, width=width, height=height, fps=fps, open_timeout_s=open_timeout_s,
-                             read_timeout_s=read_timeout_s, backoff=backoff)
+                             read_timeout_s=read_timeout_s, backoff=backoff, wait_s=wait_s)
         extra = " (srt is not available in this FFmpeg build)" if scheme == "srt" else ""
         raise SourceError(f"input {redact_url(spec)!r} has an unsupported scheme {scheme!r}{extra}; {allowed}")
     if Path(spec).is_file():
@@ -624,6 +819,6 @@ def open_source(
 
 
 __all__ = [
-    "AudioChunk", "FakeCamera", "FileSource", "SOURCE_FORMS", "Scene", "Source", "SourceFrame",
+    "AudioChunk", "FakeCamera", "FileSource", "NdiSource", "SOURCE_FORMS", "Scene", "Source", "SourceFrame",
     "TestSource", "UrlSource", "WebcamSource", "open_source",
 ]

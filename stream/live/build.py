@@ -29,7 +29,7 @@ from stream.io.sinks.open import open_sink
 from stream.io.sources import Source, open_source
 from stream.live.pipeline import LivePipeline
 from stream.live.stage import DreamStage, ObjectiveFor
-from stream.settings.controls import ControlBoard, LiveControls
+from stream.settings.controls import ControlBoard, LiveControls, controls_summary
 from stream.settings.encoder import EncoderSettings
 from stream.settings.live import LiveSettings, live_class_dream, live_temporal
 from stream.settings.loader import Config
@@ -185,7 +185,8 @@ def build_live(
     sinks = open_outputs(list(output_specs), ls)
     source: Source | None = None
     try:
-        source = open_source(input_spec, width=ls.width, height=ls.height, fps=ls.fps, loop=loop)
+        source = open_source(input_spec, width=ls.width, height=ls.height, fps=ls.fps, loop=loop,
+                             wait_s=ls.input_wait_s)
         model, _device = load_model(cfg.model)
 
         def load_other(name: str) -> DreamModel:
@@ -198,7 +199,7 @@ def build_live(
             source.close()
         raise
     pipeline = LivePipeline(source, sinks, stage, ls, duration_s=duration_s, overlay=overlay, tick=tick,
-                            on_frame=on_frame, stats_file=stats_file)
+                            on_frame=on_frame, stats_file=stats_file, status=lambda: controls_summary(board.get()))
     log.info("live: %s -> %s at %dx%d %d fps", source.name, ", ".join(s.name for s in sinks), ls.width, ls.height,
              ls.fps)
     return Live(pipeline, stage, board, source, sinks)

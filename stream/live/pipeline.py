@@ -9,7 +9,8 @@ Stages run on threads joined by bounded queues that wake their reader on put::
   a file source blocks and never drops, and the end of the file reaches the dream stage only
   after every frame before it.
 * dream: the stage reads the shared :class:`~stream.settings.controls.ControlBoard` once per
-  frame, so a chat change applies atomically between frames.
+  frame, so a chat change applies atomically between frames. A holding card (a frame marked
+  ``holding``, shown while a network input is awaited) passes through undreamed.
 * output clock: emits frames at a constant rate; when the dream runs behind, the newest
   dreamed frame is repeated so the stream never stalls. Every sink is fed by its own thread
   (:mod:`stream.live.outputs`): a slow output does not delay the others, and an output that
@@ -59,7 +60,8 @@ class LivePipeline:
     ``dream`` maps an (H, W, 3) uint8 RGB frame to its dream (a :class:`~stream.live.stage.DreamStage`);
     ``overlay`` returns the lines to draw on the current frame (or None); ``tick`` is called with
     the clock after every output frame (the command layer's timers); ``on_frame`` gets every
-    output frame after the overlay (the web panel's preview).
+    output frame after the overlay (the web panel's preview); ``status`` gives the controls
+    each stats line carries (``"controls"``).
     """
 
     def __init__(
@@ -74,6 +76,7 @@ class LivePipeline:
         tick: Callable[[float], None] | None = None,
         on_frame: Callable[[np.ndarray], None] | None = None,
         stats_file: str | None = None,
+        status: Callable[[], dict[str, Any]] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.source, self.dream, self.settings = source, dream, settings
@@ -85,6 +88,7 @@ class LivePipeline:
         self.clock = clock
         self.stats = LiveStats(clock)
         self.stats_file = stats_file
+        self.status = status
         self.stop_event = threading.Event()
         self.frames: StageQueue[SourceFrame] = StageQueue(settings.capture_queue)
         self.audio: deque[AudioChunk] = deque()
@@ -139,9 +143,12 @@ class LivePipeline:
         seq = 0
         try:
             while (frame := self.frames.get()) is not None:
-                image = self.dream(frame.image)
                 seq += 1
-                self.stats.add(dreamed=1)
+                if frame.holding:  # a holding card while the input is awaited: shown as it is
+                    image = frame.image
+                else:
+                    image = self.dream(frame.image)
+                    self.stats.add(dreamed=1)
                 with self.newest_lock:
                     # A file source must not lose frames: wait until the output took the last one.
                     while (not self.source.live and self.newest is not None
@@ -237,6 +244,8 @@ class LivePipeline:
     def _report(self) -> dict[str, Any]:
         r = self.stats.report()
         r["outputs"] = self.outputs()
+        if self.status is not None:
+            r["controls"] = self.status()
         p50, p95 = r["latency_p50_ms"], r["latency_p95_ms"]
         log.info(
             "input %.1f fps | dreamed %.1f fps | output %.1f fps | latency p50 %s p95 %s ms | dropped %d | repeated %d",

@@ -49,6 +49,12 @@ class LiveControls:
     class_dream: DreamSettings | None = None
 
 
+def controls_summary(c: LiveControls) -> dict[str, Any]:
+    """What a stats line, a log line or an OSC controller shows of ``c`` (JSON-able)."""
+    return {"model": c.model, "layer": c.layer, "target": c.target_name or None, "strength": round(c.strength, 4),
+            "octaves": c.octaves, "flow": c.flow, "preset": c.preset, "locked": c.locked}
+
+
 def scaled_steps(steps: int, strength: float) -> int:
     """``steps`` times ``strength``, rounded down but at least 1 (0 stays 0): never more than asked."""
     return 0 if steps <= 0 else max(1, math.floor(steps * strength + 1e-9))

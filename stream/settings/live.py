@@ -34,6 +34,8 @@ class LiveSettings:
     the web panel's ``/overlay`` page shows it in OBS instead) or ``off`` (true/false still work).
     ``twitch_ingest`` is the RTMP ingest for the ``twitch`` output (the stream key comes
     from ``$TWITCH_STREAM_KEY`` or ``stream_key_file``, never from the config or argv).
+    ``input_wait_s`` is how long a network input that is not there yet (or dropped) is waited
+    for, with a holding card on the stream, before the run stops (0 = forever).
     Ranges and choices: :data:`stream.settings.loader.SCHEMA`.
     """
 
@@ -64,6 +66,7 @@ class LiveSettings:
     fade_s: float = 1.0
     twitch_ingest: str = "rtmp://live.twitch.tv/app"
     stream_key_file: str | None = None
+    input_wait_s: float = 0.0
 
 
 def live_temporal(video: TemporalSettings, live: LiveSettings, for_class: bool = False) -> LiveDreamSettings:

@@ -165,7 +165,7 @@ SCHEMA: dict[str, Rule] = {
     "live.audio_bitrate_kbps": Rule(32, 512),
     "live.x264_preset": Rule(choices=X264_PRESETS),
     "live.keyframe_interval_s": Rule(0.1, 20.0),
-    "live.stats_interval_s": Rule(0.5, 3600.0),
+    "live.stats_interval_s": Rule(0.1, 3600.0),
     "live.capture_queue": Rule(1, 64),
     "live.class_crops": Rule(1, 8),
     "live.class_size": Rule(64, 512),
@@ -183,7 +183,9 @@ SCHEMA: dict[str, Rule] = {
     "live.steps_per_frame": Rule(0, 20),
     "live.step_scale": Rule(0.0, 10.0),
     "live.twitch_ingest": Rule(check=_rtmp),
+    "live.input_wait_s": Rule(0.0, 86_400.0),
     "live.overlay": Rule(choices=OVERLAYS, words=OVERLAY_WORDS),
+    "midi.channel": Rule(0, 16),
     "twitch.client_id": Rule(nonempty=True),
     "twitch.bot_id": Rule(check=_numeric_id),
     "twitch.broadcaster_id": Rule(check=_numeric_id),
@@ -219,10 +221,12 @@ def _sections() -> dict[str, type]:
     # Sections owned by other modules register lazily to keep imports light.
     from stream.settings.chat import ChatLimits
     from stream.settings.live import LiveSettings
+    from stream.settings.midi import MidiSettings
     from stream.settings.twitch import TwitchSettings
     from stream.settings.video import VideoSettings
 
-    return {**SECTIONS, "video": VideoSettings, "live": LiveSettings, "chat": ChatLimits, "twitch": TwitchSettings}
+    return {**SECTIONS, "video": VideoSettings, "live": LiveSettings, "chat": ChatLimits, "midi": MidiSettings,
+            "twitch": TwitchSettings}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,66 @@
+"""Settings of the midi section: which MIDI input drives the stream, and what each knob and pad does."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from engine.errors import ConfigError
+from stream.settings.checks import short
+from stream.settings.names import COMMANDS
+
+#: What a knob (a control change) can set, spread over its 0-127 travel.
+KNOBS = ("strength", "octaves", "layer")
+#: The keys of ``midi.map``: ``cc0``..``cc127`` (knobs, faders, some pads) and ``note0``..``note127`` (keys, pads).
+MAP_KEYS = tuple(f"cc{n}" for n in range(128)) + tuple(f"note{n}" for n in range(128))
+
+DEFAULT_MAP: Mapping[str, str] = MappingProxyType({
+    "cc1": "strength",      # the mod wheel
+    "cc2": "octaves",
+    "cc3": "layer",
+    "note36": "goldfish",   # the first pads of most pad controllers (C1 up)
+    "note37": "banana",
+    "note38": "jellyfish",
+    "note39": "!skip",
+})
+
+
+def pad_command(action: str) -> str:
+    """The chat command a pad runs: ``"!skip"`` as it is, a bare ``"goldfish"`` as ``"!dream goldfish"``."""
+    action = " ".join(action.split())
+    return action if action.startswith("!") else f"!dream {action}"
+
+
+@dataclass(frozen=True)
+class MidiSettings:
+    """``port``: the MIDI input (its name or a part of it; ``live --midi`` overrides); ``channel``:
+    1-16, or 0 for every channel; ``map``: ``ccN`` or ``noteN`` -> what it does.
+
+    A ``ccN`` set to one of :data:`KNOBS` is a knob: strength over ``chat.min_strength`` to
+    ``max_strength``, octaves over ``chat.min_octaves`` to ``max_octaves``, layer over the
+    model's layers. Anything else is a pad: a chat command line (``"!preset calm"``, ``"!skip"``)
+    or a class to dream (``goldfish``), run when the note is struck or the control passes 64.
+    Every action runs through the chat command layer with the broadcaster's role.
+    """
+
+    port: str = ""
+    channel: int = 0
+    map: Mapping[str, str] = field(default_factory=lambda: DEFAULT_MAP)
+
+    def __post_init__(self) -> None:
+        for key, action in self.map.items():
+            if key not in MAP_KEYS:
+                raise ConfigError(f"midi.map: unknown key {short(key)}; allowed: cc0 to cc127 (knobs) "
+                                  "and note0 to note127 (keys, pads)")
+            text = " ".join(str(action).split())
+            if not text:
+                raise ConfigError(f"midi.map.{key}: is empty; allowed: {', '.join(KNOBS)} (a cc), "
+                                  "a chat command line or a class to dream")
+            if key.startswith("note") and text in KNOBS:
+                raise ConfigError(f"midi.map.{key}: {short(text)} is a knob; a note runs a chat command line "
+                                  "or dreams a class (put knobs on a ccN)")
+            command = pad_command(text).split()[0][1:].lower()
+            if text not in KNOBS and command not in COMMANDS:
+                raise ConfigError(f"midi.map.{key}: {short(text)} runs an unknown command !{command[:30]}; "
+                                  f"allowed: {', '.join(COMMANDS)}")
+        object.__setattr__(self, "map", MappingProxyType(dict(self.map)))
