@@ -184,3 +184,41 @@ def test_live_output_ndi_is_received_as_an_ndi_source(loopback):
     assert all(f.image.shape == (H, W, 3) for f in frames)
     assert len(frames) >= 2 * FPS and pts == sorted(set(pts)) and abs(rate - FPS) < 0.05 * FPS
     assert source.read_audio()  # the testsrc tone came along
+
+
+@pytest.mark.slow  # a second of holding cards, a second of frames, a drop
+def test_a_late_ndi_source_is_waited_for_with_holding_cards_and_again_after_a_drop(loopback):
+    name = unique("late")
+    source = open_source(f"ndi:{name}", width=W, height=H, fps=FPS, open_timeout_s=2.0, wait_s=0)
+    try:
+        cards = [source.read() for _ in range(FPS)]  # about a second: nobody sends yet
+        assert all(f.holding and f.image.shape == (H, W, 3) for f in cards)
+        sink = open_sink(f"ndi:{name}", EncoderSettings(width=W, height=H, fps=FPS))
+        feeder = Feeder(sink, 2 * FPS)
+        feeder.start()
+        numbers, pts = [], [f.pts_s for f in cards]
+        while len(numbers) < FPS:
+            frame = source.read()
+            pts.append(frame.pts_s)
+            if not frame.holding and number_of(frame.image) != WARM_UP:
+                numbers.append(number_of(frame.image))
+        feeder.join(10)
+        sink.close()  # the sender goes away: cards again
+        after = [source.read() for _ in range(3 * FPS)]
+        pts += [f.pts_s for f in after]
+    finally:
+        source.close()
+    assert numbers == sorted(set(numbers)) and len(numbers) == FPS
+    assert sum(f.holding for f in after[-FPS:]) == FPS
+    assert pts == sorted(set(pts))  # one increasing clock through cards, frames and cards
+
+
+def test_a_late_ndi_source_that_never_comes_gives_up_in_one_line(loopback):
+    source = open_source("ndi:never-there", width=W, height=H, fps=FPS, open_timeout_s=0.5, wait_s=1.0)
+    try:
+        with pytest.raises(SourceError) as e:
+            while source.read().holding:
+                pass
+    finally:
+        source.close()
+    assert str(e.value) == "no NDI source named 'never-there' appeared within 1 s"

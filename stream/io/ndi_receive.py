@@ -180,8 +180,13 @@ class NdiReceiver:
         log.info("NDI input %s at %dx%d %.3g fps, delivered at %dx%d", self.source_name, first.xres, first.yres,
                  self.fps, self.width, self.height)
 
-    def read(self, on_audio: OnAudio) -> NdiVideo | None:
-        """The newest frame (blocking until one comes), or None once closed.
+    @property
+    def closed(self) -> bool:
+        return self._closed or self._stop.is_set()
+
+    def read(self, on_audio: OnAudio, timeout_s: float | None = None) -> NdiVideo | None:
+        """The newest frame (blocking until one comes), or None once closed or after ``timeout_s``
+        seconds without one (:attr:`closed` tells which).
 
         Sound that arrives meanwhile goes to ``on_audio(samples, pts_s)`` ((2, N) float32 at 48 kHz).
         """
@@ -192,9 +197,11 @@ class NdiReceiver:
             self._c.first = None
             since = time.monotonic()
             while video is None:
-                if self._stop.is_set():
+                if self._stop.is_set() or (timeout_s is not None and time.monotonic() - since >= timeout_s):
                     return None
-                video = self._capture(_POLL_MS, on_audio)
+                wait_ms = _POLL_MS if timeout_s is None else max(1, min(_POLL_MS, round(
+                    1000 * (timeout_s - (time.monotonic() - since)))))
+                video = self._capture(wait_ms, on_audio)
                 if video is None and not self._stalled and time.monotonic() - since >= self.stall_s:
                     self._stalled = True
                     log.warning("input %s: no video for %g s; waiting (NDI reconnects when the sender is back)",

@@ -44,15 +44,16 @@ def open_source(
     ``width``/``height`` resize (one of them keeps the aspect ratio); ``fps`` is the
     rate of testsrc and cameras; ``loop`` repeats a file. Raises :class:`SourceError`
     for a missing camera or file, a URL that cannot be opened, or an unknown spec.
-    ``wait_s`` (seconds, 0 = forever) waits for a URL that is not there yet, showing
-    holding cards meanwhile (:class:`UrlSource`); other inputs ignore it.
+    ``wait_s`` (seconds, 0 = forever) waits for a URL or an NDI source that is not there yet,
+    showing holding cards meanwhile (:class:`UrlSource`, :class:`NdiSource`); other inputs ignore it.
     """
     check_size(width, height, fps)
     allowed = "allowed inputs: " + ", ".join(SOURCE_FORMS)
     if spec == "testsrc":
         return TestSource(width, height, fps)
     if is_ndi(spec):
-        return NdiSource(input_name(spec, SourceError), width=width, height=height, fps=fps, timeout_s=open_timeout_s)
+        return NdiSource(input_name(spec, SourceError), width=width, height=height, fps=fps, timeout_s=open_timeout_s,
+                         wait_s=wait_s)
     camera = re.fullmatch(r"webcam:(\d+)", spec)
     if camera or re.fullmatch(r"/dev/video\d+", spec):
         device = f"/dev/video{camera.group(1)}" if camera else spec
