@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 
 from stream.io.clips import write_pan_clip
-from stream.io.video_io import VideoReader
+from stream.io.video import VideoReader
 from stream.render.chunks import chunk_frames, plan_chunks
 from stream.render.job import RenderOptions, render_chunked
 from stream.render.scan import Window

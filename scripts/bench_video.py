@@ -27,7 +27,7 @@ from engine.dream import Dreamer  # noqa: E402
 from engine.temporal import TemporalDreamer, TemporalSettings  # noqa: E402
 from stream.io.clips import write_pan_clip  # noqa: E402
 from stream.io.dreaming import setup_dream  # noqa: E402
-from stream.io.video_io import VideoReader, VideoWriter  # noqa: E402
+from stream.io.video import VideoReader, VideoWriter  # noqa: E402
 from stream.render.video import compare_videos, dream_video  # noqa: E402
 from stream.settings.loader import load_config  # noqa: E402
 

@@ -459,7 +459,7 @@ def _phone_clip(path: Path, frames: int = 6) -> Path:
     """A clip as a phone held upright records it: landscape 96x64 pictures tagged -90 (shown upright, 64x96)."""
     import av
 
-    from stream.io.video_io import stored
+    from stream.io.video import stored
 
     with av.open(str(path), "w") as out:
         s = out.add_stream("libx264", rate=24)
@@ -474,7 +474,7 @@ def _phone_clip(path: Path, frames: int = 6) -> Path:
 
 
 def test_a_rotated_clip_is_read_upright(tmp_path):
-    from stream.io.video_io import VideoReader, probe
+    from stream.io.video import VideoReader, probe
 
     clip = _phone_clip(tmp_path / "phone.mp4")
     info = probe(clip)
@@ -493,7 +493,7 @@ def test_a_rotated_clip_is_dreamed_upright_and_keeps_its_orientation(tmp_path, m
 
     import engine.temporal
     from stream.cli.main import main
-    from stream.io.video_io import VideoReader
+    from stream.io.video import VideoReader
 
     seen: list[tuple[int, ...]] = []
     original = engine.temporal.TemporalDreamer.__call__

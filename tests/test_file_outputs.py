@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from media import video_times
 
-from stream.io import clips, video_io
+from stream.io import clips
 from stream.io.sinks.encode import AvSink
 from stream.io.sinks.open import SINK_FORMS, open_sink
 from stream.io.sources import Scene
-from stream.io.video_io import VideoReader, VideoSpec, VideoWriter
+from stream.io.video import VideoReader, VideoSpec, VideoWriter
+from stream.io.video import writer as video_writer
 from stream.settings import names
 from stream.settings.encoder import EncoderSettings
 
@@ -57,7 +58,7 @@ def test_a_live_recording_and_a_video_output_carry_the_same_colours(tmp_path: Pa
 
 
 def test_one_container_table() -> None:
-    assert video_io.CONTAINERS is names.CONTAINERS
+    assert video_writer.CONTAINERS is names.CONTAINERS
     assert clips.CONTAINERS is names.CONTAINERS
     file_form = next(f for f in SINK_FORMS if f.startswith("a file path"))
     assert all(ext in file_form for ext in names.CONTAINERS)

@@ -131,7 +131,7 @@ class _Frames:
 
 
 def test_join_fades_the_previous_chunk_into_the_lead_in(tmp_path: Path) -> None:
-    from stream.io.video_io import VideoSpec, VideoWriter
+    from stream.io.video import VideoSpec, VideoWriter
     from stream.render.join import join_chunks
     from stream.render.worker import ChunkJob, part_path
 
@@ -183,7 +183,7 @@ pytestmark = pytest.mark.usefixtures("restore_signals")
 
 
 def frames_of(path: Path) -> list[np.ndarray]:
-    from stream.io.video_io import VideoReader
+    from stream.io.video import VideoReader
 
     with VideoReader(path) as reader:
         return [f.image.astype(np.int16) for f in reader]
@@ -207,7 +207,7 @@ def one_error_line(err: str) -> str:
 
 
 def assert_same_timing(out: Path, ref: Path) -> None:
-    from stream.io.video_io import probe
+    from stream.io.video import probe
 
     a, b = probe(out), probe(ref)
     assert (a.width, a.height, a.fps, a.frame_count) == (b.width, b.height, b.fps, b.frame_count)

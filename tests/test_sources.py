@@ -97,7 +97,7 @@ def test_file_source_delivers_every_frame_in_order(tmp_path):
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
 def test_file_source_reads_as_the_video_command_does(tmp_path, suffix):
     """One reader: a live file input gives the frames ``video`` gets, also from a damaged file."""
-    from stream.io.video_io import VideoReader
+    from stream.io.video import VideoReader
 
     cut = truncate(write_clip(tmp_path / f"clip{suffix}", 64, 48, frames=48, fps=24), 0.5)
     with VideoReader(cut) as reader:

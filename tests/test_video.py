@@ -16,7 +16,7 @@ import engine.temporal
 from stream.cli.main import main
 from stream.cli.video import EXIT_INPUT_ENDED_EARLY
 from stream.io.clips import write_pan_clip
-from stream.io.video_io import VideoReader, probe
+from stream.io.video import VideoReader, probe
 from stream.render.video import expected_frames
 
 FPS = 24

@@ -12,7 +12,7 @@ import pytest
 from media import audio_span, clip_frame, heard_frames, truncate, video_times, write_clip
 
 from engine.errors import ConfigError, SinkError, SourceError
-from stream.io.video_io import VideoReader, VideoSpec, VideoWriter, probe
+from stream.io.video import VideoReader, VideoSpec, VideoWriter, probe
 
 FPS = 24
 FRAME_S = 1 / FPS
@@ -152,7 +152,7 @@ def test_truncated_input_yields_what_decodes(tmp_path: Path, suffix: str, caplog
     src = write_clip(tmp_path / f"in{suffix}", frames=48)
     cut = truncate(src, 0.5)
     out = tmp_path / "out.mp4"
-    with caplog.at_level(logging.WARNING, logger="stream.video_io"):
+    with caplog.at_level(logging.WARNING, logger="stream.io.video.reader"):
         reader = dream_copy(cut, out)
     assert 0 < reader.frames_read < 48
     assert reader.truncated

@@ -70,7 +70,8 @@ def cmd_video(args: argparse.Namespace) -> int:
     from stream.cli.common import config_from_args
     from stream.io.dreaming import setup_dream
     from stream.io.progress import progress_bar
-    from stream.io.video_io import VideoReader, VideoWriter
+    from stream.io.video.reader import VideoReader
+    from stream.io.video.writer import VideoWriter
 
     cfg = config_from_args(args, VIDEO_FLAGS)
     if chunked(args):

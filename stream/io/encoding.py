@@ -1,6 +1,6 @@
 """What every PyAV output shares: the video stream setup (BT.709 tags), libx264 options, and audio placement.
 
-The file writer (:class:`stream.io.video_io.VideoWriter`, for ``video`` and live recordings) and the
+The file writer (:class:`stream.io.video.writer.VideoWriter`, for ``video`` and live recordings) and the
 network encoder (:class:`stream.io.sinks.encode.AvSink`, FLV/MPEG-TS over RTMP/UDP) both build their
 streams here, so a recording, a ``video`` output and a stream carry the same colours.
 """

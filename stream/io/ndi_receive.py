@@ -37,7 +37,7 @@ import numpy as np
 
 from engine.errors import SourceError
 from stream.io.ndi_lib import load_ndi, matches
-from stream.io.video_io import fit_size
+from stream.io.video.sizes import fit_size
 from stream.settings.encoder import AUDIO_RATE
 
 log = logging.getLogger(__name__)

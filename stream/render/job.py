@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import SinkError
-from stream.io.video_io import VideoSpec, VideoWriter, probe
+from stream.io.video.info import VideoSpec
+from stream.io.video.probing import probe
+from stream.io.video.writer import VideoWriter
 from stream.render.chunks import Chunk, chunk_frames, plan_chunks
 from stream.render.manifest import Manifest, file_hash, read_manifest, settings_hash, write_manifest
 from stream.render.pools import LocalPool, OnAssign, RayPool

@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from engine.errors import SourceError
-from stream.io.video_io import VideoReader, VideoWriter
+from stream.io.video.reader import VideoReader
+from stream.io.video.writer import VideoWriter
 from stream.render.chunks import Chunk, fade_weights
 from stream.render.worker import ChunkJob, part_path
 

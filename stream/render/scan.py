@@ -15,7 +15,8 @@ from fractions import Fraction
 from engine.errors import SourceError
 from engine.flow import cut_score
 from engine.temporal import TemporalSettings, dream_size, scene_gray
-from stream.io.video_io import VideoInfo, VideoReader
+from stream.io.video.info import VideoInfo
+from stream.io.video.reader import VideoReader
 
 log = logging.getLogger(__name__)
 

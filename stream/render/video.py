@@ -1,7 +1,7 @@
 """``dreamstream video`` (dream a video file, stable over time) and ``dreamstream flicker`` (measure it).
 
 ``video`` decodes the input with PyAV, dreams each frame with a :class:`TemporalDreamer` and writes
-H.264 with the input's timing and sound (:mod:`stream.video_io`). Ctrl-C or SIGTERM finalise the
+H.264 with the input's timing and sound (:mod:`stream.io.video`). Ctrl-C or SIGTERM finalise the
 output with every frame finished so far (exit 130 or 143). ``flicker`` prints, as JSON, the
 warping error of an original video and of its dream, with flow and occlusions from the original.
 """
@@ -154,7 +154,7 @@ def compare_videos(
     """
     from engine.flow import FlowEstimator, occlusion_mask, to_gray, warping_error
     from engine.frames import to_tensor
-    from stream.io.video_io import VideoReader
+    from stream.io.video.reader import VideoReader
 
     flow = FlowEstimator(method, preset)
     errors: dict[str, list[float]] = {"original": [], "dreamed": []}

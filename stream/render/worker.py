@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import SourceError
-from stream.io.video_io import VideoReader, VideoSpec, VideoWriter
+from stream.io.video.info import VideoSpec
+from stream.io.video.reader import VideoReader
+from stream.io.video.writer import VideoWriter
 from stream.render.chunks import Chunk
 from stream.render.scan import Scan
 from stream.settings.loader import Config

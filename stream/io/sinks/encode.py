@@ -1,6 +1,6 @@
 """The PyAV encoder behind network outputs (FLV over RTMP, MPEG-TS over UDP): H.264 + AAC at a constant frame rate.
 
-Files are written by the one file writer (:class:`stream.io.video_io.VideoWriter`, through
+Files are written by the one file writer (:class:`stream.io.video.writer.VideoWriter`, through
 :class:`stream.io.sinks.file.FileSink`); both build their streams, colour tags and audio placement
 from :mod:`stream.io.encoding`.
 """

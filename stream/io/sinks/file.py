@@ -1,4 +1,4 @@
-"""A live recording: the one file writer (:class:`~stream.io.video_io.VideoWriter`) behind the sink interface."""
+"""A live recording: the one file writer (:class:`~stream.io.video.writer.VideoWriter`) behind the sink interface."""
 from __future__ import annotations
 
 import logging
@@ -10,7 +10,8 @@ import numpy as np
 from engine.errors import SinkError
 from stream.io.encoding import x264_options
 from stream.io.sinks.base import Sink, SinkStats, check_audio, check_image
-from stream.io.video_io import VideoSpec, VideoWriter
+from stream.io.video.info import VideoSpec
+from stream.io.video.writer import VideoWriter
 from stream.settings.encoder import EncoderSettings
 
 log = logging.getLogger(__name__)

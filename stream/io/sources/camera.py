@@ -9,7 +9,7 @@ from engine.errors import SourceError
 from stream.io.redact import scrubbed_reason
 from stream.io.sources.base import SourceFrame
 from stream.io.sources.decoding import AvSource, Timeline
-from stream.io.video_io import VideoReader
+from stream.io.video.reader import VideoReader
 
 _V4L2_FORMAT = "video4linux2,v4l2"
 

@@ -6,7 +6,7 @@ import time
 import numpy as np
 
 from stream.io.sources.base import AudioChunk, Source, SourceFrame
-from stream.io.video_io import VideoReader
+from stream.io.video.reader import VideoReader
 from stream.settings.encoder import AUDIO_RATE
 
 

@@ -6,7 +6,7 @@ import os
 from engine.errors import SourceError
 from stream.io.sources.base import SourceFrame
 from stream.io.sources.decoding import AvSource, Timeline
-from stream.io.video_io import VideoReader
+from stream.io.video.reader import VideoReader
 
 
 class FileSource(AvSource):

@@ -9,7 +9,7 @@ from engine.errors import SourceError
 from stream.io.ndi_receive import NdiConnection, NdiNotFound, NdiReceiver, connect_ndi
 from stream.io.sources.base import AudioChunk, Source, SourceFrame
 from stream.io.sources.decoding import Timeline
-from stream.io.video_io import fit_size
+from stream.io.video.sizes import fit_size
 from stream.io.waiting import Connector, NotYet, holding_card
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import numpy as np
 
 from engine.errors import SourceError
 from stream.io.sources.base import AudioChunk, Source, SourceFrame
-from stream.io.video_io import fit_size
+from stream.io.video.sizes import fit_size
 from stream.settings.encoder import AUDIO_RATE
 
 

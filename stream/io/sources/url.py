@@ -16,7 +16,8 @@ from stream.io.backoff import BackoffPolicy
 from stream.io.redact import redact_url, scrub, scrubbed_reason, secrets_of
 from stream.io.sources.base import SourceFrame
 from stream.io.sources.decoding import AvSource, Timeline
-from stream.io.video_io import VideoReader, fit_size
+from stream.io.video.reader import VideoReader
+from stream.io.video.sizes import fit_size
 from stream.io.waiting import Connector, NotYet, holding_card
 
 log = logging.getLogger(__name__)

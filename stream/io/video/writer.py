@@ -1,23 +1,10 @@
-"""Video files in and out with PyAV, in-process: probe, read RGB frames, write H.264 with the source's sound.
-
-Frames are RGB ``uint8`` arrays of shape ``(H, W, 3)``. Timestamps (``pts``) are integers in the video
-stream's ``time_base``; the writer keeps them, shifted so that the first written frame starts at 0.
-
-Typical use::
-
-    info = probe(src)
-    with VideoReader(src, start_s=2.0, duration_s=5.0) as reader, \\
-            VideoWriter(dst, info, audio_from=src) as writer:
-        for frame in reader:
-            writer.write(dream(frame.image), frame.pts)
-"""
+"""Writing: :class:`VideoWriter` encodes RGB frames into a file that survives a hard kill, with sound."""
 from __future__ import annotations
 
 import logging
 import os
 from collections import deque
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -25,33 +12,15 @@ import av
 import numpy as np
 
 from engine.errors import ConfigError, SinkError, SourceError
-from stream.io.encoding import (
-    AUDIO_LAYOUT,
-    AudioOut,
-    add_audio_stream,
-    add_video_stream,
-    has_decoder,
-    has_encoder,
-    yuv_frame,
-)
+from stream.io.encoding import AudioOut, add_audio_stream, add_video_stream, has_decoder, has_encoder, yuv_frame
+from stream.io.video.audio import COPY_AUDIO, AudioRoute, AudioTrack
+from stream.io.video.errors import reason
+from stream.io.video.info import VideoInfo, VideoSpec
+from stream.io.video.rotation import stored
 from stream.settings.encoder import AUDIO_RATE
 from stream.settings.names import CONTAINERS
 
 log = logging.getLogger(__name__)
-
-#: Audio codecs copied packet by packet into each container (ones that players broadly accept there).
-#: Anything else is decoded and re-encoded (AAC, or Opus for WebM).
-COPY_AUDIO: dict[str, frozenset[str]] = {
-    "mp4": frozenset({"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}),
-    "mov": frozenset({"aac", "mp3", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_s24be"}),
-    "matroska": frozenset(
-        {"aac", "mp3", "ac3", "eac3", "dts", "truehd", "opus", "vorbis", "flac", "alac", "pcm_s16le", "pcm_s24le",
-         "pcm_s32le", "pcm_f32le"}
-    ),
-    "webm": frozenset({"opus", "vorbis"}),
-    "flv": frozenset({"aac", "mp3"}),
-    "mpegts": frozenset({"aac", "mp3", "mp2", "ac3", "eac3"}),
-}
 
 #: Every output is written so that a hard kill (SIGKILL, an OOM kill) keeps all but about its last second:
 #: MP4/MOV fragmented (an empty ``moov`` up front, a fragment at least every second), Matroska/WebM with a
@@ -60,468 +29,6 @@ COPY_AUDIO: dict[str, frozenset[str]] = {
 _FRAGMENTED_MP4 = "+frag_keyframe+empty_moov+delay_moov+default_base_moof"  # delay_moov: an edit list for B-frames
 _FLUSH_S = 1.0
 _MAX_PENDING_AUDIO = 500  # chunks written before the first frame, kept until it sets time zero
-
-
-def _fraction(value: object) -> Fraction | None:
-    return Fraction(value) if value else None  # type: ignore[arg-type]
-
-
-def _tag_duration(stream: av.stream.Stream) -> float | None:
-    """The per-stream ``DURATION`` tag that Matroska files carry ("HH:MM:SS.nnnnnnnnn"), in seconds."""
-    text = stream.metadata.get("DURATION") or stream.metadata.get("duration")
-    try:
-        hours, minutes, seconds = str(text).split(":")
-        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
-    except ValueError:
-        return None
-
-
-def _reason(exc: BaseException) -> str:
-    """One line out of an FFmpeg or OS error."""
-    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    return " ".join(str(text).split())
-
-
-# --------------------------------------------------------------------------------------------------
-# Descriptions
-
-
-@dataclass(frozen=True)
-class AudioInfo:
-    """One audio stream of a file."""
-
-    index: int  # stream index in the container
-    codec: str
-    sample_rate: int
-    channels: int
-    layout: str
-    duration_s: float | None
-
-
-@dataclass(frozen=True)
-class VideoSpec:
-    """What a writer needs to know about the video it writes (when there is no input file to copy)."""
-
-    width: int
-    height: int
-    fps: Fraction
-    time_base: Fraction | None = None  # default 1/fps
-    rotation: int = 0  # display rotation, degrees counter-clockwise (as VideoInfo.rotation)
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """A video file as probed: its first video stream and every audio stream.
-
-    ``frame_count`` is exact when ``frame_count_exact`` (the container stores it, e.g. mp4/mov),
-    otherwise estimated from the duration and the frame rate. ``start_s`` is the video stream's
-    start time (usually 0; MPEG-TS files start later). ``width`` x ``height`` is the size as stored;
-    ``rotation`` (0, 90, 180 or -90) is the display matrix's turn, counter-clockwise in degrees (a phone
-    held upright records landscape pictures tagged -90): the reader delivers frames turned upright,
-    ``display_width`` x ``display_height``.
-    """
-
-    path: str
-    width: int
-    height: int
-    fps: Fraction
-    time_base: Fraction
-    frame_count: int
-    frame_count_exact: bool
-    duration_s: float
-    start_s: float
-    codec: str
-    audio: tuple[AudioInfo, ...]
-    rotation: int = 0
-
-    @property
-    def has_audio(self) -> bool:
-        return bool(self.audio)
-
-    @property
-    def display_width(self) -> int:
-        return self.height if self.rotation % 180 else self.width
-
-    @property
-    def display_height(self) -> int:
-        return self.width if self.rotation % 180 else self.height
-
-
-def _quarter_turns(rotation: float | None) -> int:
-    """A display rotation in degrees as counter-clockwise quarter turns 0..3 (np.rot90's ``k``)."""
-    return round((rotation or 0) / 90) % 4
-
-
-def upright(image: np.ndarray, rotation: int) -> np.ndarray:
-    """A stored ``(H, W, C)`` picture turned as its display matrix says (``rotation`` degrees counter-clockwise)."""
-    k = _quarter_turns(rotation)
-    return np.ascontiguousarray(np.rot90(image, k)) if k else image
-
-
-def stored(image: np.ndarray, rotation: int) -> np.ndarray:
-    """The inverse of :func:`upright`: an upright picture turned back to how a file with ``rotation`` stores it."""
-    k = _quarter_turns(rotation)
-    return np.ascontiguousarray(np.rot90(image, -k)) if k else image
-
-
-def _display_rotation(path: str) -> int:
-    """The first video frame's display rotation (0, 90, 180 or -90 degrees); 0 when it cannot be had."""
-    try:
-        with av.open(path, metadata_errors="replace") as container:
-            stream = _video_stream(container, path)
-            for frame in container.decode(stream):
-                k = _quarter_turns(frame.rotation)
-                if round(frame.rotation or 0) % 90:
-                    log.warning("%s: display rotation %s degrees; using the nearest quarter turn", path, frame.rotation)
-                return {0: 0, 1: 90, 2: 180, 3: -90}[k]
-    except (av.FFmpegError, OSError, SourceError, UnicodeDecodeError):
-        pass
-    return 0
-
-
-@dataclass(frozen=True, eq=False)
-class Frame:
-    """A frame: ``image`` RGB uint8 (H, W, 3); ``pts`` in the stream's time base; ``time_s`` in s."""
-
-    image: np.ndarray
-    pts: int
-    time_s: float
-    index: int  # 0 for the first frame yielded
-
-
-def fit_size(width: int | None, height: int | None, src_w: int, src_h: int) -> tuple[int, int]:
-    """Delivered size: as requested; one side given keeps the aspect ratio (even); none: native."""
-    if width and height:
-        return width, height
-    if width:
-        return width, max(2, round(src_h * width / src_w / 2) * 2)
-    if height:
-        return max(2, round(src_w * height / src_h / 2) * 2), height
-    return src_w, src_h
-
-
-def _open_input(path: str | os.PathLike[str]) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
-    """Open ``path`` and pick its video stream, or raise SourceError."""
-    name = os.fspath(path)
-    if not os.path.exists(name):
-        raise SourceError(f"{name}: no such file")
-    if os.path.isdir(name):
-        raise SourceError(f"{name}: is a directory, not a video file")
-    try:
-        container = av.open(name, metadata_errors="replace")
-    except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
-        raise SourceError(f"{name}: not a readable video ({_reason(exc)})") from exc
-    try:
-        return container, _video_stream(container, name)
-    except SourceError:
-        container.close()
-        raise
-
-
-def _video_stream(container: av.container.InputContainer, name: str) -> av.video.stream.VideoStream:
-    """The container's first decodable video stream (cover pictures skipped), or SourceError."""
-    streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
-    if not streams:
-        kinds = ", ".join(s.type for s in container.streams) or "none"
-        raise SourceError(f"{name}: has no video stream (streams: {kinds})")
-    stream = streams[0]
-    if not stream.codec_context or not stream.width or not stream.height:
-        raise SourceError(f"{name}: video stream {stream.index} cannot be decoded (codec {stream.codec.name})")
-    return stream
-
-
-def _describe(container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: str,
-              fallback_fps: float | None = None, rotation: int = 0) -> VideoInfo:
-    tb = stream.time_base or Fraction(1, 90000)
-    fps = _fraction(stream.average_rate) or _fraction(stream.guessed_rate) or _fraction(stream.base_rate)
-    if not fps and fallback_fps:
-        fps = Fraction(fallback_fps).limit_denominator(1001)
-    if not fps:
-        raise SourceError(f"{path}: video stream has no frame rate")
-    start = stream.start_time if stream.start_time is not None else 0
-    tagged = _tag_duration(stream)
-    if stream.duration:
-        duration_s = float(stream.duration * tb)
-    elif tagged:
-        duration_s = tagged
-    elif container.duration:
-        duration_s = max(0.0, container.duration / av.time_base - float(start * tb))
-    else:
-        duration_s = 0.0
-    exact = bool(stream.frames)
-    frame_count = stream.frames if exact else round(duration_s * fps)
-    audio = tuple(
-        AudioInfo(
-            index=a.index,
-            codec=a.codec_context.name if a.codec_context else "unknown",
-            sample_rate=a.sample_rate or 0,
-            channels=a.channels or 0,
-            layout=a.layout.name if a.layout else "",
-            duration_s=float(a.duration * a.time_base) if a.duration and a.time_base else None,
-        )
-        for a in container.streams.audio
-    )
-    return VideoInfo(
-        path=path,
-        width=stream.width,
-        height=stream.height,
-        fps=fps,
-        time_base=tb,
-        frame_count=frame_count,
-        frame_count_exact=exact,
-        duration_s=duration_s,
-        start_s=float(start * tb),
-        codec=stream.codec_context.name,
-        audio=audio,
-        rotation=rotation,
-    )
-
-
-def probe(path: str | os.PathLike[str]) -> VideoInfo:
-    """Describe the video file at ``path``; SourceError if it is missing, unreadable or has no video."""
-    container, stream = _open_input(path)
-    try:
-        return _describe(container, stream, os.fspath(path), rotation=_display_rotation(os.fspath(path)))
-    finally:
-        container.close()
-
-
-# --------------------------------------------------------------------------------------------------
-# Reading
-
-
-class VideoReader:
-    """Decode the frames of a video file as RGB, optionally from ``start_s`` for ``duration_s`` seconds.
-
-    ``start_s`` and ``duration_s`` count from the video stream's start. Seeking is accurate: the reader
-    seeks to the keyframe before ``start_s`` and decodes and drops the frames before it, so the first
-    frame yielded is the first one at or after ``start_s``. A truncated or damaged file yields what
-    decodes, logs a warning and sets ``truncated``; it never raises mid-way. Opening raises SourceError.
-
-    The one reader: the live file, URL and camera sources read through it too. ``width``/``height``
-    resize (one of them keeps the aspect ratio, see :func:`fit_size`); ``audio`` also decodes the first
-    audio stream, resampled to 48 kHz stereo float32, into ``audio_chunks`` as ``(samples (2, N),
-    time_s or None)`` while the frames are read. :meth:`of_container` reads an already opened container
-    (a URL, a camera).
-    """
-
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        start_s: float = 0.0,
-        duration_s: float | None = None,
-        max_frames: int | None = None,
-        *,
-        width: int | None = None,
-        height: int | None = None,
-        audio: bool = False,
-    ) -> None:
-        if not start_s >= 0:
-            raise ConfigError(f"start {start_s!r} s: must be >= 0")
-        if duration_s is not None and not duration_s > 0:
-            raise ConfigError(f"duration {duration_s!r} s: must be > 0")
-        if max_frames is not None and max_frames < 1:
-            raise ConfigError(f"max frames {max_frames!r}: must be >= 1")
-        self.path = os.fspath(path)
-        self.start_s = float(start_s)
-        self.duration_s = duration_s
-        self.max_frames = max_frames
-        container, stream = _open_input(self.path)
-        self._setup(container, stream, width, height, audio, frame_threads=True, rotation=_display_rotation(self.path))
-
-    @classmethod
-    def of_container(
-        cls,
-        container: av.container.InputContainer,
-        name: str,
-        *,
-        width: int | None = None,
-        height: int | None = None,
-        audio: bool = False,
-        frame_threads: bool = False,
-        fallback_fps: float | None = None,
-        quiet: bool = False,
-    ) -> VideoReader:
-        """Read an opened container (a URL or a camera) from its start; ``name`` (redacted) is what logs show.
-
-        SourceError if it has no video stream; the container is closed by :meth:`close` (not on that error).
-        ``quiet``: where the stream broke is logged at debug level (the caller says it in its own words).
-        """
-        self = cls.__new__(cls)
-        self.path, self.start_s, self.duration_s, self.max_frames = name, 0.0, None, None
-        self._setup(container, _video_stream(container, name), width, height, audio, frame_threads, fallback_fps)
-        self._break_level = logging.DEBUG if quiet else logging.WARNING
-        return self
-
-    def _setup(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream,
-               width: int | None, height: int | None, audio: bool, frame_threads: bool,
-               fallback_fps: float | None = None, rotation: int = 0) -> None:
-        self._container, self._stream = container, stream
-        try:
-            self.info = _describe(container, stream, self.path, fallback_fps, rotation)
-        except BaseException:
-            container.close()
-            raise
-        if frame_threads:
-            stream.thread_type = "AUTO"
-        info = self.info
-        #: The delivered size, upright (a file's display rotation is undone).
-        self.width, self.height = fit_size(width, height, info.display_width, info.display_height)
-        self._resize = (self.width, self.height) != (info.display_width, info.display_height)
-        self._audio = container.streams.audio[0] if audio and container.streams.audio else None
-        self._resampler = (av.AudioResampler(format="fltp", layout=AUDIO_LAYOUT, rate=AUDIO_RATE)
-                           if self._audio is not None else None)
-        #: Decoded sound not yet taken: ``(samples (2, N) float32 at 48 kHz, time_s or None)``.
-        self.audio_chunks: deque[tuple[np.ndarray, float | None]] = deque()
-        start = container.start_time
-        #: The container's start in seconds (the origin live sources count from).
-        self.origin_s: float | None = start / av.time_base if start is not None else None
-        #: True when the file ended (or broke) before its header said it would.
-        self.truncated = False
-        self.frames_read = 0
-        self._started = False
-        self._break_level = logging.WARNING
-
-    @property
-    def has_audio(self) -> bool:
-        """Whether sound is decoded alongside (``audio`` asked and the input has an audio stream)."""
-        return self._audio is not None
-
-    def __enter__(self) -> VideoReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._container.close()
-
-    def __iter__(self) -> Iterator[Frame]:
-        if self._started:
-            raise RuntimeError("a VideoReader can be iterated once")
-        self._started = True
-        return self._frames()
-
-    def _frames(self) -> Iterator[Frame]:
-        stream, tb = self._stream, self.info.time_base
-        origin = stream.start_time if stream.start_time is not None else 0
-        first = origin + round(Fraction(self.start_s) / tb)
-        end = None if self.duration_s is None else origin + round(Fraction(self.start_s + self.duration_s) / tb)
-        step = max(1, round(1 / (self.info.fps * tb)))  # one frame in time-base ticks
-        if self.start_s > 0:
-            try:
-                self._container.seek(first, stream=stream, backward=True)
-            except av.FFmpegError as exc:  # not seekable: decode from the start and drop
-                log.warning("%s: cannot seek (%s); decoding from the start", self.path, _reason(exc))
-        last_pts: int | None = None
-        packets = self._container.demux(stream) if self._audio is None else self._container.demux(stream, self._audio)
-        while True:
-            try:
-                packet = next(packets)  # at the end, demux gives empty packets that flush the decoder
-            except StopIteration:
-                break
-            except (av.FFmpegError, OSError, EOFError) as exc:
-                self._mark_truncated(f"read failed ({_reason(exc)})")
-                packet = None  # flush what the decoder holds
-            if packet is not None and packet.stream is self._audio:
-                self._decode_audio(packet)
-                continue
-            try:
-                decoded_frames = stream.codec_context.decode(packet)
-            except av.FFmpegError as exc:
-                self._mark_truncated(f"damaged data ({_reason(exc)})")
-                if packet is None:
-                    break
-                continue
-            for decoded in decoded_frames:
-                pts = decoded.pts if decoded.pts is not None else (origin if last_pts is None else last_pts + step)
-                if last_pts is not None and pts <= last_pts:
-                    pts = last_pts + 1  # damaged streams can repeat timestamps
-                last_pts = pts
-                if pts < first:
-                    continue
-                if end is not None and pts >= end:
-                    return
-                self.frames_read += 1
-                if self._resize:  # at the stored orientation's size, then turned
-                    w, h = (self.height, self.width) if self.info.rotation % 180 else (self.width, self.height)
-                    image = decoded.to_ndarray(format="rgb24", width=w, height=h)
-                else:
-                    image = decoded.to_ndarray(format="rgb24")
-                image = upright(image, self.info.rotation)
-                yield Frame(image, pts, float(pts * tb), self.frames_read - 1)
-                if self.max_frames is not None and self.frames_read >= self.max_frames:
-                    return
-            if packet is None:
-                break
-        self._flush_audio()
-        if not self.truncated:
-            self._check_complete(last_pts, step)
-        if self.frames_read == 0:
-            log.warning("%s: no frame decoded from %.3f s on", self.path, self.start_s)
-
-    def _decode_audio(self, packet: av.Packet) -> None:
-        assert self._resampler is not None
-        try:
-            for frame in packet.decode():
-                for out in self._resampler.resample(frame):
-                    self._add_audio(out)
-        except av.FFmpegError as exc:
-            log.debug("%s: skipping damaged audio (%s)", self.path, _reason(exc))
-
-    def _flush_audio(self) -> None:
-        if self._resampler is not None:
-            for out in self._resampler.resample(None):
-                self._add_audio(out)
-
-    def _add_audio(self, frame: av.AudioFrame) -> None:
-        samples = frame.to_ndarray().astype(np.float32, copy=False).reshape(2, -1)
-        if samples.shape[1]:
-            self.audio_chunks.append((samples, frame.time if frame.pts is not None else None))
-
-    def _mark_truncated(self, why: str) -> None:
-        self.truncated = True
-        log.log(self._break_level, "%s: %s after %d frames; keeping what decoded", self.path, why, self.frames_read)
-
-    def _check_complete(self, last_pts: int | None, step: int) -> None:
-        """Flag a file that ended quietly well before the duration its header states (mp4, mov, mkv, webm)."""
-        fmt = self._container.format.name
-        stream, tb = self._stream, self.info.time_base
-        if stream.duration and ("mp4" in fmt or "mov" in fmt):
-            expected = (stream.start_time or 0) + stream.duration
-        elif "matroska" in fmt and (tagged := _tag_duration(stream)):
-            expected = (stream.start_time or 0) + round(Fraction(tagged) / tb)
-        else:
-            return
-        reached = (last_pts + step) if last_pts is not None else (stream.start_time or 0)
-        if reached < expected - 2 * step:
-            self._mark_truncated(f"file ends at {float(reached * tb):.3f} s of {float(expected * tb):.3f} s")
-
-
-# --------------------------------------------------------------------------------------------------
-# Writing
-
-
-@dataclass(frozen=True)
-class AudioRoute:
-    """How one audio stream of ``audio_from`` reaches the output."""
-
-    source_index: int
-    source_codec: str
-    output_codec: str
-    copied: bool  # packets copied as they are (no decode, no re-encode)
-
-
-class _AudioTrack:
-    """One source audio stream and its output stream; copies packets or decodes, resamples and places them."""
-
-    def __init__(self, source: av.audio.stream.AudioStream, output: av.audio.stream.AudioStream, copied: bool,
-                 out: AudioOut | None) -> None:
-        self.source = source
-        self.output = output
-        self.copied = copied
-        self.resampler = None if copied else av.AudioResampler(format="fltp", layout=AUDIO_LAYOUT, rate=AUDIO_RATE)
-        self.out = out  # the placement on the output clock (re-encoded tracks)
 
 
 class VideoWriter:
@@ -603,7 +110,7 @@ class VideoWriter:
         self._audio_packets: Iterator[av.Packet] | None = None
         self._pending: av.Packet | None = None
         self._audio_done = False
-        self._tracks: dict[int, _AudioTrack] = {}
+        self._tracks: dict[int, AudioTrack] = {}
         self._pushed: AudioOut | None = None  # the track fed by write_audio
         self._pending_audio: deque[tuple[np.ndarray, float]] = deque()  # before the first frame
         self._closed = False
@@ -616,7 +123,7 @@ class VideoWriter:
                 self._output = av.open(self.path, "w", format=self.format, container_options=options)
                 self._add_video(crf, preset, video_options)
             except (av.FFmpegError, ValueError) as exc:
-                why = f"crf {crf}, preset {preset!r}: {_reason(exc)}" if video_options is None else _reason(exc)
+                why = f"crf {crf}, preset {preset!r}: {reason(exc)}" if video_options is None else reason(exc)
                 raise SinkError(f"{self.path}: cannot set up the video encoder ({why})") from exc
             if audio_from is not None:
                 self._add_audio(os.fspath(audio_from))
@@ -651,7 +158,7 @@ class VideoWriter:
             with open(self.path, "ab"):
                 pass
         except OSError as exc:
-            raise SinkError(f"{self.path}: cannot write ({_reason(exc)})") from exc
+            raise SinkError(f"{self.path}: cannot write ({reason(exc)})") from exc
         if not existed:
             os.remove(self.path)  # FFmpeg creates it again on the first frame; nothing is left behind on early errors
         return fmt
@@ -704,7 +211,7 @@ class VideoWriter:
         try:
             self._audio_source = av.open(audio_from, metadata_errors="replace")
         except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
-            raise SourceError(f"{audio_from}: cannot read its audio ({_reason(exc)})") from exc
+            raise SourceError(f"{audio_from}: cannot read its audio ({reason(exc)})") from exc
         routes = []
         for source in self._audio_source.streams.audio:
             name = source.codec_context.name if source.codec_context else "unknown"
@@ -722,7 +229,7 @@ class VideoWriter:
                 bit_rate = 128000 if self.format == "webm" else 192000
                 output = add_audio_stream(self._output, self._audio_codec(), AUDIO_RATE, bit_rate)
             out = None if copied else AudioOut(output, AUDIO_RATE, self._mux)
-            self._tracks[source.index] = _AudioTrack(source, output, copied, out)
+            self._tracks[source.index] = AudioTrack(source, output, copied, out)
             routes.append(AudioRoute(source.index, name, output.codec_context.name, copied))
             how = "copied" if copied else f"re-encoded to {output.codec_context.name}"
             log.info("%s: audio stream %d (%s) %s", self.path, source.index, name, how)
@@ -803,7 +310,7 @@ class VideoWriter:
 
     def _write_failed(self, exc: BaseException) -> SinkError:
         """Note a failed write (a full disk): nothing more is written; the file keeps what reached the disk."""
-        self.failed = _reason(exc)
+        self.failed = reason(exc)
         kept = "kept what was written before, playable" if self.frames_written else "nothing written"
         return SinkError(f"{self.path}: cannot write after {self.frames_written} frames ({self.failed}); stopped, {kept}")
 
@@ -821,7 +328,7 @@ class VideoWriter:
                 try:  # to a keyframe well before the start; packets before it are dropped below
                     source.seek(int((self._origin_s - 1.0) * av.time_base), backward=True)
                 except av.FFmpegError as exc:
-                    log.warning("%s: cannot seek its audio (%s); reading from the start", source.name, _reason(exc))
+                    log.warning("%s: cannot seek its audio (%s); reading from the start", source.name, reason(exc))
             self._audio_packets = source.demux(*(t.source for t in self._tracks.values()))
         while True:
             try:
@@ -829,7 +336,7 @@ class VideoWriter:
             except StopIteration:
                 packet = None
             except av.FFmpegError as exc:
-                log.warning("%s: audio read failed (%s); the sound ends here", source.name, _reason(exc))
+                log.warning("%s: audio read failed (%s); the sound ends here", source.name, reason(exc))
                 packet = None
             if packet is None:
                 self._audio_done = True  # the decoders stay usable for their flush in close()
@@ -864,16 +371,16 @@ class VideoWriter:
             if track.out is not None:
                 track.out.encode(until_s)
 
-    def _decode_audio(self, track: _AudioTrack, packet: av.Packet | None) -> None:
+    def _decode_audio(self, track: AudioTrack, packet: av.Packet | None) -> None:
         try:
             for frame in track.source.codec_context.decode(packet):
                 self._buffer_audio(track, frame)
             if packet is None:
                 self._buffer_audio(track, None)
         except av.FFmpegError as exc:
-            log.warning("%s: skipping damaged audio (%s)", track.source.container.name, _reason(exc))
+            log.warning("%s: skipping damaged audio (%s)", track.source.container.name, reason(exc))
 
-    def _buffer_audio(self, track: _AudioTrack, frame: av.AudioFrame | None) -> None:
+    def _buffer_audio(self, track: AudioTrack, frame: av.AudioFrame | None) -> None:
         """Resample a decoded frame (None: the resampler's tail) and place it at its source time."""
         assert track.resampler is not None and track.out is not None
         start_s = frame.time - self._origin_s if frame is not None and frame.time is not None else None
@@ -910,7 +417,7 @@ class VideoWriter:
             assert self._output is not None
             self._output.close()
         except (av.FFmpegError, OSError, ValueError) as exc:
-            self.failed = _reason(exc)
+            self.failed = reason(exc)
             self._release()
             raise SinkError(f"{self.path}: cannot finalise the output ({self.failed}); kept what was written before, "
                             "playable") from exc
