@@ -224,6 +224,10 @@ class LiveDreamer:
         small = frame if (dh, dw) == (h, w) else cv2.resize(frame, (dw, dh), interpolation=cv2.INTER_LINEAR)
         gray = flow_grey(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
         base = to_tensor(small, self.dreamer.device)
+        if self._residual is not None and self._gray is not None and self._residual.shape[-2:] != (dh, dw):
+            # A new dream size (adaptive quality): the dream so far is kept, resized.
+            self._residual = resize(self._residual, (dh, dw))
+            self._gray = cv2.resize(self._gray, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_AREA)
         residual = self._carry(gray, base)
         residual = self._grow(base, residual)
         self._residual, self._gray = residual, gray

@@ -202,7 +202,9 @@ def _start_panel(bind: tuple[str, int], token: str, center: CommandCenter, live:
     from stream.web.state import LiveState, RateMeter
 
     pipeline = live.pipeline
-    state = LiveState(live.board, center, stats=RateMeter(pipeline.stats).read, outputs=pipeline.outputs,
+    meter = RateMeter(pipeline.stats)
+    state = LiveState(live.board, center, stats=lambda: {**meter.read(), "quality": live.stage.quality()},
+                      outputs=pipeline.outputs,
                       preview=tap.jpeg, applied=lambda: live.stage.applied,
                       running=lambda: not pipeline.stop_event.is_set(), operator=operator)
     return PanelServer(state, *bind, token=token).start()

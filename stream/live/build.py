@@ -84,15 +84,18 @@ def live_objective(ms: ModelSettings, first_layer: str) -> ObjectiveFor:
 
 
 def dream_stage(model: DreamModel, cfg: Config, board: ControlBoard,
-                load_other: Callable[[str], DreamModel] | None = None) -> DreamStage:
-    """The live dream stage for ``cfg`` over ``board``: the layer and class dreams with their live settings."""
+                load_other: Callable[[str], DreamModel] | None = None, *, adaptive: bool = False) -> DreamStage:
+    """The live dream stage for ``cfg`` over ``board``: the layer and class dreams with their live settings.
+
+    ``adaptive`` turns on adaptive quality at ``live.target_fps`` (a live run; the quality suite
+    measures the configured quality, frame by frame, without it)."""
     ls: LiveSettings = cfg.section("live")
     video = cfg.section("video")
     first_layer = board.get().layer if cfg.model.layers else model.spec.default_layer
     return DreamStage(model, cfg.dream, live_class_dream(cfg.class_dream, cfg.dream, ls), live_temporal(video, ls),
                       board, load_other, objective_for=live_objective(cfg.model, first_layer),
                       class_temporal=live_temporal(video, ls, for_class=True),
-                      class_colours=class_colours(model.spec.name))
+                      class_colours=class_colours(model.spec.name), target_fps=ls.target_fps if adaptive else 0.0)
 
 
 def open_outputs(specs: Sequence[str], ls: LiveSettings) -> list[Sink]:
@@ -192,14 +195,15 @@ def build_live(
         def load_other(name: str) -> DreamModel:
             return load_model(dataclasses.replace(cfg.model, name=name))[0]
 
-        stage = dream_stage(model, cfg, board, load_other)
+        stage = dream_stage(model, cfg, board, load_other, adaptive=True)
     except BaseException:
         close_all(sinks)
         if source is not None:
             source.close()
         raise
     pipeline = LivePipeline(source, sinks, stage, ls, duration_s=duration_s, overlay=overlay, tick=tick,
-                            on_frame=on_frame, stats_file=stats_file, status=lambda: controls_summary(board.get()))
+                            on_frame=on_frame, stats_file=stats_file, status=lambda: {"controls": controls_summary(board.get()),
+                                                                        "quality": stage.quality()})
     log.info("live: %s -> %s at %dx%d %d fps", source.name, ", ".join(s.name for s in sinks), ls.width, ls.height,
              ls.fps)
     return Live(pipeline, stage, board, source, sinks)

@@ -60,8 +60,8 @@ class LivePipeline:
     ``dream`` maps an (H, W, 3) uint8 RGB frame to its dream (a :class:`~stream.live.stage.DreamStage`);
     ``overlay`` returns the lines to draw on the current frame (or None); ``tick`` is called with
     the clock after every output frame (the command layer's timers); ``on_frame`` gets every
-    output frame after the overlay (the web panel's preview); ``status`` gives the controls
-    each stats line carries (``"controls"``).
+    output frame after the overlay (the web panel's preview); ``status`` gives what else
+    each stats line carries (``{"controls": ..., "quality": ...}``).
     """
 
     def __init__(
@@ -245,7 +245,7 @@ class LivePipeline:
         r = self.stats.report()
         r["outputs"] = self.outputs()
         if self.status is not None:
-            r["controls"] = self.status()
+            r.update(self.status())
         p50, p95 = r["latency_p50_ms"], r["latency_p95_ms"]
         log.info(
             "input %.1f fps | dreamed %.1f fps | output %.1f fps | latency p50 %s p95 %s ms | dropped %d | repeated %d",

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from torch import Tensor
@@ -15,6 +17,7 @@ from engine.live_dream import LiveDreamer, LiveDreamSettings
 from engine.models.registry import DreamModel
 from engine.objectives import Objective, layer
 from engine.targets import format_target, target_objective, target_terms
+from stream.live.adaptive import LEVELS, Governor, Level
 from stream.settings.controls import ControlBoard, LiveControls, scaled_steps, with_strength
 
 log = logging.getLogger(__name__)
@@ -43,7 +46,9 @@ class DreamStage:
     default the same); ``class_colours`` ``(1000, L, 3)`` gives a class target its colours at once
     (:mod:`stream.io.class_colours`). A change of target or layer fades over ``temporal.fade_frames`` (the old dream gives way
     while the new one builds); a change of strength or octaves applies at once; a change of
-    model or flow starts a new dream.
+    model or flow starts a new dream. With ``target_fps`` the stage holds that many dreamed frames
+    a second by stepping the dream's size and a class step's crops down and up
+    (:mod:`stream.live.adaptive`; :meth:`quality` says where it is).
     """
 
     def __init__(
@@ -57,8 +62,14 @@ class DreamStage:
         objective_for: ObjectiveFor | None = None,
         class_temporal: LiveDreamSettings | None = None,
         class_colours: Tensor | None = None,
+        target_fps: float = 0.0,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.model = model
+        self.clock = clock
+        # Adaptive quality (stream.live.adaptive): a governor for layer dreams and one for class dreams.
+        self.governors = {kind: Governor(target_fps) for kind in ("dream", "class")} if target_fps > 0 else None
+        self.kind = "dream"
         self.objective_for = objective_for or plain_objective
         self.base = {"dream": dream, "class": class_dream}
         self.temporal_settings = {"dream": temporal, "class": class_temporal or temporal}
@@ -70,22 +81,38 @@ class DreamStage:
         initial = board.get() if board else LiveControls(model=model.spec.name, layer=model.spec.default_layer)
         self.temporal = self._build(initial)
 
+    def level(self, is_class: bool) -> Level:
+        """The adaptive quality level a layer (or class) dream runs at now (the best when off)."""
+        if self.governors is None:
+            return LEVELS[0]
+        governor = self.governors["class" if is_class else "dream"]
+        return governor.levels[governor.level]
+
     def _objective(self, c: LiveControls) -> tuple[Objective, DreamSettings, bool]:
         objective, is_class = self.objective_for(self.model, c)
         preset = c.class_dream if is_class else c.dream  # !preset's settings, else the start ones
         base = preset or self.base["class" if is_class else "dream"]
-        return objective, with_strength(base, c.strength, c.octaves), is_class
+        settings = with_strength(base, c.strength, c.octaves)
+        level = self.level(is_class)
+        if is_class and level != LEVELS[0]:
+            size = settings.crop_size or self.model.spec.class_size
+            settings = dataclasses.replace(settings, crops=min(settings.crops, level.class_crops),
+                                           crop_size=max(32, round(size * level.class_size)))
+        return objective, settings, is_class
 
     def _temporal(self, c: LiveControls, is_class: bool) -> LiveDreamSettings:
-        """The live dream settings of a layer or a class dream with ``c.flow``, and the steps a frame and
-        the scene bound scaled by ``c.strength`` (:func:`scene_bound`)."""
+        """The live dream settings of a layer or a class dream with ``c.flow``, the steps a frame and
+        the scene bound scaled by ``c.strength`` (:func:`scene_bound`), at the adaptive level's size."""
         s = self.temporal_settings["class" if is_class else "dream"]
         steps = scaled_steps(s.steps_per_frame, c.strength)
-        return dataclasses.replace(s, flow=c.flow, steps_per_frame=steps, scene_limit=scene_bound(s.scene_limit, c.strength))
+        side = self.level(is_class).side
+        return dataclasses.replace(s, flow=c.flow, steps_per_frame=steps, scene_limit=scene_bound(s.scene_limit, c.strength),
+                                   dream_scale=max(0.05, s.dream_scale * side), dream_max_side=round(s.dream_max_side * side))
 
     def _build(self, c: LiveControls) -> LiveDreamer:
         objective, settings, is_class = self._objective(c)
         self.applied = c
+        self.kind = "class" if is_class else "dream"
         dreamer = Dreamer(self.model, objective, settings)
         self._known_colours(dreamer, c)
         return LiveDreamer(dreamer, self._temporal(c, is_class))
@@ -121,11 +148,43 @@ class DreamStage:
         self.temporal.set_objective(objective, settings, fade=fade)
         self._known_colours(self.temporal.dreamer, c)
         self.applied = c
+        self.kind = "class" if is_class else "dream"
         what = (f"class {format_target(target_terms(c.target), display_name)}" if c.target is not None
                 else f"layer {c.layer}")
         log.info("now dreaming %s (strength %.2g, octaves %d, steps %d, step size %.3g, preset %s)", what,
                  c.strength, c.octaves, settings.steps, settings.step_size, c.preset)
 
+    def quality(self) -> dict[str, Any]:
+        """What adaptive quality chose for the current dream (JSON-able; ``level`` 0 is the best)."""
+        if self.governors is None:
+            return {"adaptive": False}
+        governor = self.governors[self.kind]
+        s, d = self.temporal.settings, self.temporal.dreamer.settings
+        out: dict[str, Any] = {"adaptive": True, "target_fps": governor.target_fps, "level": governor.level,
+                               "levels": len(governor.levels), "dream_max_side": s.dream_max_side}
+        if self.kind == "class":
+            out.update(class_crops=d.crops, class_size=d.crop_size or self.model.spec.class_size)
+        return out
+
+    def _adapt(self, seconds: float) -> None:
+        """Give the frame time to the current kind's governor; take its new level at once."""
+        assert self.governors is not None and self.applied is not None
+        if not self.governors[self.kind].observe(seconds, self.clock()):
+            return
+        c, is_class = self.applied, self.kind == "class"
+        _objective, settings, _ = self._objective(c)
+        self.temporal.settings = self._temporal(c, is_class)
+        self.temporal.dreamer.settings = settings
+        q = self.quality()
+        what = f", class {q['class_crops']} crop(s) at {q['class_size']} px" if is_class else ""
+        log.info("quality level %d of %d to hold %g dreamed fps: dream at most %d px%s", q["level"], q["levels"] - 1,
+                 q["target_fps"], q["dream_max_side"], what)
+
     def __call__(self, image: np.ndarray) -> np.ndarray:
         self.apply()
-        return self.temporal(image)
+        if self.governors is None:
+            return self.temporal(image)
+        start = self.clock()
+        out = self.temporal(image)
+        self._adapt(self.clock() - start)
+        return out

@@ -35,7 +35,9 @@ class LiveSettings:
     ``twitch_ingest`` is the RTMP ingest for the ``twitch`` output (the stream key comes
     from ``$TWITCH_STREAM_KEY`` or ``stream_key_file``, never from the config or argv).
     ``input_wait_s`` is how long a network input that is not there yet (or dropped) is waited
-    for, with a holding card on the stream, before the run stops (0 = forever).
+    for, with a holding card on the stream, before the run stops (0 = forever). ``target_fps`` is
+    the dreamed rate adaptive quality holds by making frames cheaper on a busy machine (0 = off:
+    every frame at the configured quality; :mod:`stream.live.adaptive`).
     Ranges and choices: :data:`stream.settings.loader.SCHEMA`.
     """
 
@@ -67,6 +69,7 @@ class LiveSettings:
     twitch_ingest: str = "rtmp://live.twitch.tv/app"
     stream_key_file: str | None = None
     input_wait_s: float = 0.0
+    target_fps: float = 20.0
 
 
 def live_temporal(video: TemporalSettings, live: LiveSettings, for_class: bool = False) -> LiveDreamSettings:

@@ -89,6 +89,13 @@ function render(s) {
   $("s-lat").textContent = fmt(st.latency_p50_ms, 0) + " / " + fmt(st.latency_p95_ms, 0);
   $("s-dreaming").textContent = st.dreaming || "–";
   $("s-drop").textContent = (st.dropped ?? "–") + " / " + (st.repeated ?? "–");
+  // adaptive quality: "full", or the level it stepped down to so the dream holds its rate
+  const q = st.quality || {};
+  $("s-quality").textContent = !q.adaptive ? "fixed" : q.level === 0 ? "full" : `step ${q.level} of ${q.levels - 1}`;
+  $("s-quality").parentElement.title = !q.adaptive ? "adaptive quality is off (live.target_fps: 0)" :
+    `holding ${q.target_fps} dreamed fps: dream at most ${q.dream_max_side} px` +
+    (q.class_crops ? `, class steps ${q.class_crops} crop(s) at ${q.class_size} px` : "");
+  $("s-quality").parentElement.classList.toggle("warn", Boolean(q.adaptive && q.level > 0));
   // outputs
   $("outputs").replaceChildren(...s.outputs.map((o) => {
     const chip = document.createElement("span");

@@ -1,0 +1,110 @@
+"""Adaptive quality: the governor's choices from frame times (time passed in), and the stage that takes them."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from media import clip_frame
+
+from engine.imagenet import display_name, find_class
+from stream.live.adaptive import DOWN_WAIT_S, LEVELS, UP_WAIT_S, Governor
+from stream.live.build import dream_stage
+from stream.settings.controls import ControlBoard
+from stream.settings.loader import load_config
+
+TARGET = 20.0
+PERIOD = 1 / TARGET
+
+
+def run(governor: Governor, seconds: float, full_cost: float, now: float = 0.0) -> tuple[float, list[int]]:
+    """Frames back to back for ``seconds`` where level 0 takes ``full_cost`` s (a level takes its share);
+    returns the clock and the level after each frame."""
+    levels = []
+    end = now + seconds
+    while now < end:
+        took = full_cost * governor.levels[governor.level].cost
+        now += took
+        governor.observe(took, now)
+        levels.append(governor.level)
+    return now, levels
+
+
+def test_a_fast_machine_stays_at_full_quality():
+    governor = Governor(TARGET)
+    _, levels = run(governor, 30, 0.8 * PERIOD)
+    assert set(levels) == {0}
+
+
+def test_a_busy_machine_steps_down_until_the_rate_holds_and_stays_there():
+    governor = Governor(TARGET)
+    now, levels = run(governor, 10, 2.0 * PERIOD)  # every frame twice the period: two CPU hogs beside us
+    settled = governor.level
+    assert LEVELS[settled].cost * 2.0 <= 1.10  # the level that fits the period
+    assert LEVELS[settled - 1].cost * 2.0 > 1.10  # ... and no lower than it needs
+    changes = sum(a != b for a, b in zip(levels, levels[1:], strict=False))
+    assert changes == settled  # straight down, one step at a time
+    _, later = run(governor, 60, 2.0 * PERIOD, now)
+    assert set(later) == {settled}  # no oscillation under steady load
+
+
+def test_steps_down_one_at_a_time_and_waits_between():
+    governor = Governor(TARGET)
+    now, times = 0.0, []
+    while governor.level < len(LEVELS) - 1:
+        now += 10 * PERIOD
+        if governor.observe(10 * PERIOD, now):
+            times.append(now)
+    assert len(times) == len(LEVELS) - 1
+    assert all(b - a >= DOWN_WAIT_S for a, b in zip(times, times[1:], strict=False))
+
+
+def test_when_the_load_goes_the_quality_comes_back():
+    governor = Governor(TARGET)
+    now, _ = run(governor, 10, 2.0 * PERIOD)
+    assert governor.level > 0
+    now, levels = run(governor, 4 * UP_WAIT_S * len(LEVELS), 0.7 * PERIOD, now)
+    assert levels[-1] == 0
+    assert all(b <= a for a, b in zip(levels, levels[1:], strict=False))  # only up, never down again
+
+
+def test_target_must_be_positive():
+    with pytest.raises(ValueError):
+        Governor(0)
+
+
+def test_the_stage_dreams_smaller_and_with_fewer_crops_when_frames_are_slow(lite0):
+    cfg = load_config(overrides={"live.target_fps": 20, "live.dream_max_side": 192})
+    board = ControlBoard(_controls(cfg), cfg.section("chat"))
+    goldfish = find_class("goldfish")
+    board.replace(target=goldfish, target_name=display_name(goldfish))
+    clock = iter(np.arange(0, 1000, 0.1))  # every frame "takes" 0.1 s: half the target rate
+    stage = dream_stage(lite0, cfg, board, adaptive=True)
+    stage.clock = lambda: float(next(clock))
+    frame = clip_frame(0, 320, 180)
+    assert stage.quality() == {"adaptive": True, "target_fps": 20, "level": 0, "levels": len(LEVELS),
+                               "dream_max_side": 192, "class_crops": 2, "class_size": 160}
+    sizes = []
+    for _ in range(40):
+        out = stage(frame)
+        assert out.shape == frame.shape and out.dtype == np.uint8
+        sizes.append(stage.temporal._residual.shape[-1])
+    q = stage.quality()
+    assert q["level"] == len(LEVELS) - 1  # 0.1 s a frame never fits 50 ms: all the way down
+    assert q["class_crops"] == 1 and q["class_size"] == round(160 * LEVELS[-1].class_size)
+    assert q["dream_max_side"] == round(192 * LEVELS[-1].side) == sizes[-1]
+    assert sizes[0] == 192 and sorted(sizes, reverse=True) == sizes  # the dream kept, only smaller
+
+
+def test_without_a_target_rate_the_stage_keeps_its_quality(lite0):
+    cfg = load_config(overrides={"live.dream_max_side": 192})
+    stage = dream_stage(lite0, cfg, ControlBoard(_controls(cfg), cfg.section("chat")))  # the quality suite's way
+    assert stage.quality() == {"adaptive": False}
+    frame = clip_frame(0, 320, 180)
+    for _ in range(3):
+        stage(frame)
+    assert stage.temporal._residual.shape[-1] == 192
+
+
+def _controls(cfg):
+    from stream.live.build import initial_controls
+
+    return initial_controls(cfg)
