@@ -108,3 +108,10 @@ def _controls(cfg):
     from stream.live.build import initial_controls
 
     return initial_controls(cfg)
+
+
+def test_one_slow_frame_does_not_cost_quality():
+    governor = Governor(TARGET)
+    governor.observe(2.0, 2.0)  # a first frame that took two seconds (warm-up, a new dream)
+    _, levels = run(governor, 10, 0.8 * PERIOD, 2.0)
+    assert set(levels) == {0}

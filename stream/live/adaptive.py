@@ -44,8 +44,9 @@ UNDER = 0.90
 #: Seconds to wait after a change before stepping down again, and before stepping up.
 DOWN_WAIT_S = 1.0
 UP_WAIT_S = 4.0
-#: Weight of the newest frame time in the running mean.
+#: Weight of the newest frame time in the running mean, and the most one frame counts for (periods).
 ALPHA = 0.15
+OUTLIER = 3.0
 
 
 class Governor:
@@ -63,6 +64,7 @@ class Governor:
 
     def observe(self, seconds: float, now: float) -> bool:
         """Take one frame's time (seconds) at clock ``now``; True when the level changed."""
+        seconds = min(seconds, OUTLIER * self.period)  # one slow frame (a first frame, a hiccup) weighs little
         self.mean = seconds if self.mean is None else (1 - ALPHA) * self.mean + ALPHA * seconds
         if self._changed_at is None:
             self._changed_at = now
