@@ -13,22 +13,20 @@ the pairs inside chunks. Then an estimate, with its arithmetic, for N GPU machin
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
-import platform
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import numpy as np
+from bench.children import run_cli
+from bench.flags import add_json, add_keep, add_photo, add_set, add_size, parser
+from bench.machine import cpu_model
+from bench.media import pan_clip, work_folder
+from bench.tables import Table, print_result, progress
 
-from stream.io.clips import write_pan_clip
 from stream.io.video import VideoReader
 from stream.render.chunks import chunk_frames, plan_chunks
 from stream.render.job import RenderOptions, render_chunked
@@ -37,39 +35,8 @@ from stream.render.video import compare_videos
 from stream.settings.loader import load_config
 
 MAX_SEAM_RATIO = 1.5
-
-
-def size(text: str) -> tuple[int, int]:
-    w, h = (int(v) for v in text.lower().split("x"))
-    return w, h
-
-
-def setting(text: str) -> tuple[str, object]:
-    """``section.key=value`` (the value read as YAML: 2, 0.5, true, dis)."""
-    import yaml
-
-    key, sep, value = text.partition("=")
-    if not sep or "." not in key:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected section.key=value")
-    return key.strip(), yaml.safe_load(value)
-
-
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        return platform.processor() or "unknown CPU"
-
-
-def single_pass(clip: Path, out: Path, overrides: list[str]) -> float:
-    """``dreamstream video`` as a plain single pass, in a child process (its own torch threads); wall seconds."""
-    began = time.monotonic()
-    code = "import sys; from stream.cli import main; sys.exit(main(sys.argv[1:]))"
-    root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    subprocess.run([sys.executable, "-c", code, "-q", "video", str(clip), str(out), *overrides], check=True, cwd=root, env=env)
-    return time.monotonic() - began
+RUNS = Table(("run", "<22"), ("wall s", "8.1f"), ("s/frame", "8.3f"), ("scan s", "7.1f"), ("dream s", "8.1f"),
+             ("join s", "7.1f"), ("worker s/dreamed frame", "23.3f"))
 
 
 def dump_overrides(overrides: dict[str, object]) -> str:
@@ -116,13 +83,13 @@ def seam_report(clip: Path, out: Path, seams: list[int], overlap: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = parser(__doc__)
     p.add_argument("--frames", type=int, default=240, help="frames of the clip (default %(default)s)")
-    p.add_argument("--size", type=size, default=(1280, 720), help="WxH (default 1280x720)")
+    add_size(p, "1280x720")
     p.add_argument("--fps", type=int, default=24)
     p.add_argument("--chunk-s", type=float, default=2.5, help="video.chunk_s for the benchmark (default %(default)s: 4 chunks of 240 frames)")
     p.add_argument("--overlap", type=int, default=None, help="video.chunk_overlap (default: the config's)")
-    p.add_argument("--photo", choices=("coffee", "astronaut", "chelsea"), default="coffee")
+    add_photo(p)
     p.add_argument("--gpu-s-per-frame", type=float, default=0.04,
                    help="assumed dream time per 1080p frame on one GPU, for the estimate (not measured here)")
     p.add_argument("--film-frames", type=int, default=14_400, help="frames of the film in the estimate (10 min at 24 fps)")
@@ -130,20 +97,22 @@ def main(argv: list[str] | None = None) -> int:
                    help="video.chunk_s of the film in the estimate (default: the config's, not --chunk-s)")
     p.add_argument("--runs", default="single,1,2",
                    help="which runs: single (one pass), 1 (chunked, 1 worker), 2 (chunked, 2 Ray workers); default %(default)s")
-    p.add_argument("--set", type=setting, action="append", default=[], metavar="KEY=VALUE",
-                   help="a config override for every run (e.g. video.dream_max_side=256); repeatable")
-    p.add_argument("--keep", type=Path, help="keep the clips and outputs in this folder")
-    p.add_argument("--json", action="store_true", help="print JSON only")
+    add_set(p)
+    add_keep(p)
+    add_json(p)
     args = p.parse_args(argv)
-    from skimage import data
+    with work_folder(args.keep) as folder:
+        result = measure(args, folder)
+    print_result(result, args.json, lambda r: report(r, args))
+    return 0
 
-    tmp = tempfile.TemporaryDirectory()
-    folder = args.keep or Path(tmp.name)
-    folder.mkdir(parents=True, exist_ok=True)
+
+def measure(args: argparse.Namespace, folder: Path) -> dict:
+    """The runs asked for, their seams and differences, and the estimate."""
     w, h = args.size
-    say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
+    say = progress(args.json)
     say(f"writing a {w}x{h} pan clip of {args.frames} frames ...")
-    clip = Path(write_pan_clip(folder / f"pan_{w}x{h}.mp4", getattr(data, args.photo)(), frames=args.frames, width=w, height=h, fps=args.fps))
+    clip = pan_clip(folder, args.photo, args.frames, args.size, fps=args.fps)
     overrides = {"video.chunk_s": args.chunk_s, **dict(args.set)}
     if args.overlap is not None:
         overrides["video.chunk_overlap"] = args.overlap
@@ -154,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = plan_chunks(args.frames, [], chunk_frames(video.chunk_s, args.fps), video.chunk_overlap)
     seams = [c.start for c in plan[1:]]
     result: dict = {
-        "machine": f"{cpu_name()}, {os.cpu_count()} cores",
+        "machine": f"{cpu_model()}, {os.cpu_count()} cores",
         "clip": {"photo": args.photo, "size": f"{w}x{h}", "frames": args.frames, "fps": args.fps},
         "chunks": [[c.start, c.stop, c.lead_in] for c in plan],
         "chunk_s": video.chunk_s,
@@ -166,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     single = folder / "single.mp4"
     if "single" in runs:
         say("single pass ...")
-        wall = single_pass(clip, single, ["--config", str(user_file)])
+        wall = run_cli(["video", str(clip), str(single), "--config", str(user_file)])
         result["single"] = {"wall_s": wall, "s_per_frame": wall / args.frames}
 
     for workers in [int(r) for r in runs if r in ("1", "2")]:
@@ -212,12 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     measured = result.get("workers_1") or result.get("workers_2")
     if measured:
         result["estimate"] = estimate(args, video, measured, overhead)
-    tmp.cleanup()
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return 0
-    report(result, args)
-    return 0
+    return result
 
 
 def estimate(args: argparse.Namespace, video, one: dict, overhead: float) -> dict:
@@ -245,16 +209,16 @@ def report(r: dict, args: argparse.Namespace) -> None:
     print(f"machine: {r['machine']} (shared; figures taken under contention)")
     print(f"settings: {r['settings'] or 'the defaults'}; chunk_s {r['chunk_s']}, overlap {r['overlap']}")
     print(f"clip: {c['photo']} pan {c['size']}, {c['frames']} frames at {c['fps']} fps; chunks (start, stop, lead-in): {r['chunks']}")
-    print(f"{'run':<22} {'wall s':>8} {'s/frame':>8} {'scan s':>7} {'dream s':>8} {'join s':>7} {'worker s/dreamed frame':>23}")
+    print(RUNS.header())
     if "single" in r:
-        print(f"{'single pass':<22} {r['single']['wall_s']:8.1f} {r['single']['s_per_frame']:8.3f}")
+        print(RUNS.row("single pass", r["single"]["wall_s"], r["single"]["s_per_frame"]))
     for n in (1, 2):
         if f"workers_{n}" not in r:
             continue
         x = r[f"workers_{n}"]
         label = "chunked, 1 worker" if n == 1 else "chunked, 2 Ray workers"
-        print(f"{label:<22} {x['wall_s']:8.1f} {x['s_per_frame']:8.3f} {x['scan_s']:7.1f} {x['dream_s']:8.1f} {x['join_s']:7.1f} "
-              f"{x['chunk_s_per_dreamed_frame']:23.3f}")
+        print(RUNS.row(label, x["wall_s"], x["s_per_frame"], x["scan_s"], x["dream_s"], x["join_s"],
+                       x["chunk_s_per_dreamed_frame"]))
     if "speedup_2_over_1" in r:
         print(f"2 workers / 1 worker: {r['speedup_2_over_1']:.2f}x (one process already uses both cores)")
     print(f"lead-in overhead: {r['overlap_overhead']:.1%} of the frames dreamed twice")

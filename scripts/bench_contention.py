@@ -10,57 +10,43 @@ is at most 2.5x. ``--env K=V`` passes extra environment to the dream (to try thr
 """
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.children import child_env, run_cli
+from bench.flags import add_size, parser
+from bench.machine import cpu_model
+from bench.media import pan_clip, work_folder
 
-from stream.io.clips import write_pan_clip
-
-RUN = "import sys; from stream.cli import main; sys.exit(main())"
 BUSY = "while True: pass"
 
 
-def timed_video(clip: Path, out: Path, env: dict[str, str], extra: list[str]) -> float:
-    began = time.perf_counter()
-    subprocess.run([sys.executable, "-c", RUN, "--quiet", "video", str(clip), str(out), *extra],
-                   cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - began
-
-
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = parser(__doc__)
     p.add_argument("--frames", type=int, default=24)
-    p.add_argument("--size", default="640x360", help="WxH")
+    add_size(p, "640x360")
     p.add_argument("--repeat", type=int, default=1, help="pairs to run; the minimum of each side is kept")
     p.add_argument("--env", action="append", default=[], metavar="K=V", help="extra environment for the dream")
     p.add_argument("args", nargs="*", help="extra arguments for `video` (after --)")
     args = p.parse_args(argv)
-    from skimage import data
 
-    w, h = (int(v) for v in args.size.lower().split("x"))
-    env = {**os.environ, **dict(kv.split("=", 1) for kv in args.env)}
-    machine = subprocess.run(["sh", "-c", "lscpu | grep 'Model name'"], capture_output=True, text=True, check=False).stdout.split(":")[-1].strip()
-    with tempfile.TemporaryDirectory() as tmp:
-        clip = Path(write_pan_clip(Path(tmp) / "pan.mp4", data.coffee(), frames=args.frames, width=w, height=h))
-        out = Path(tmp) / "out.mp4"
+    w, h = args.size
+    env = child_env(dict(kv.split("=", 1) for kv in args.env))
+    with work_folder() as folder:
+        clip = pan_clip(folder, "coffee", args.frames, args.size)
+        video = ["video", str(clip), str(folder / "out.mp4"), *args.args]
         alone, busy = [], []
         for _ in range(args.repeat):
-            alone.append(timed_video(clip, out, env, args.args))
+            alone.append(run_cli(video, env, show_output=False))
             hog = subprocess.Popen([sys.executable, "-c", BUSY])
             try:
-                busy.append(timed_video(clip, out, env, args.args))
+                busy.append(run_cli(video, env, show_output=False))
             finally:
                 hog.kill()
                 hog.wait()
     a, b = min(alone), min(busy)
-    print(f"{args.frames} frames {w}x{h} on {os.cpu_count()} cores ({machine}); env {' '.join(args.env) or '(none)'}")
+    print(f"{args.frames} frames {w}x{h} on {os.cpu_count()} cores ({cpu_model()}); env {' '.join(args.env) or '(none)'}")
     print(f"alone {a:.1f} s, beside one busy process {b:.1f} s: {b / a:.2f}x (goal <= 2.5x)")
     return 0
 

@@ -16,29 +16,27 @@ The machine should be otherwise idle (the fps figure needs it). Exits 1 if a goa
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
 import sys
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench.dreams import config_and_model, live_board
+from bench.flags import add_size, parser
+from bench.tables import Table
 from quality.grid import CLASSES
 
 from stream.chat import ChatMessage, CommandCenter
-from stream.io.dreaming import load_model
 from stream.io.sinks.base import Sink
 from stream.io.sources import SourceFrame, TestSource
-from stream.live.build import dream_stage, initial_controls
+from stream.live.build import dream_stage
 from stream.live.pipeline import LivePipeline
-from stream.settings.controls import ControlBoard
-from stream.settings.loader import load_config
 
 MINUTE_S = 60.0
 #: Every this many frames is measured (measuring all of them took CPU from the dream it measures).
 SAMPLE = 5
+TABLE = Table(("minute", ">6"), ("out-in brightness", ">17.2f"), ("clipped out", ">11.4f"), ("clipped in", ">10.4f"),
+              ("dreamed fps", ">11.1f"))
 
 
 class Minutes:
@@ -94,20 +92,17 @@ class MinuteSink(Sink):
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__)
     ap.add_argument("--minutes", type=int, default=10)
     ap.add_argument("--every", type=float, default=45.0, help="seconds between target changes")
-    ap.add_argument("--size", default="640x360")
+    add_size(ap, "640x360")
     args = ap.parse_args()
-    width, height = (int(v) for v in args.size.split("x"))
+    width, height = args.size
     logging.basicConfig(level=logging.WARNING)
-    cfg = load_config()
-    model, _ = load_model(cfg.model)
+    cfg, model, _ = config_and_model()
     ls = dataclasses.replace(cfg.section("live"), width=width, height=height, stats_interval_s=1e9)
-    limits = dataclasses.replace(cfg.section("chat"), max_octaves=cfg.dream.octaves, hold_s=args.every,
-                                 user_cooldown_s=0.0, global_cooldown_s=0.0)
-    board = ControlBoard(initial_controls(cfg), limits)
-    center, stage = CommandCenter(board, limits), dream_stage(model, cfg, board)
+    board = live_board(cfg, hold_s=args.every, user_cooldown_s=0.0, global_cooldown_s=0.0)
+    center, stage = CommandCenter(board, board.limits), dream_stage(model, cfg, board)
     seconds = args.minutes * MINUTE_S
     source = CountingSource(width, height, ls.fps, realtime=True, audio=False)
     sink = MinuteSink()
@@ -131,8 +126,8 @@ def main() -> int:
         source.close()
     minutes = sorted(set(sink.minutes.sums) & set(source.minutes.sums) & set(state["dreamed"]))
     minutes = [m for m in minutes if m < args.minutes]
-    print(f"# testsrc {args.size}, {args.minutes} min, a new class every {args.every:g} s ({state['asks']} asked)")
-    print(f"{'minute':>6} {'out-in brightness':>17} {'clipped out':>11} {'clipped in':>10} {'dreamed fps':>11}")
+    print(f"# testsrc {width}x{height}, {args.minutes} min, a new class every {args.every:g} s ({state['asks']} asked)")
+    print(TABLE.header())
     rows, last = [], (0, state["start"])
     for m in minutes:
         (bo, co), (bi, ci) = sink.minutes.mean(m), source.minutes.mean(m)
@@ -140,7 +135,7 @@ def main() -> int:
         fps = (dreamed - last[0]) / max(1e-9, t - last[1])
         last = (dreamed, t)
         rows.append((bo - bi, co, ci, fps))
-        print(f"{m + 1:>6} {bo - bi:>17.2f} {co:>11.4f} {ci:>10.4f} {fps:>11.1f}")
+        print(TABLE.row(m + 1, bo - bi, co, ci, fps))
     drift = abs(rows[-1][0] - rows[0][0])
     clip_out, clip_in = np.mean([r[1] for r in rows]), np.mean([r[2] for r in rows])
     fps = np.array([r[3] for r in rows])

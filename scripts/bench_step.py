@@ -15,28 +15,29 @@ variants within one run, never against numbers from another run.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
+from bench.flags import add_model, add_threads, parser, sizes
+from bench.machine import describe, machine_info, set_threads
+from bench.models import dream_model
+from bench.tables import Table, print_json
+from bench.timing import minor_faults, timed
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 
-from engine.dream import Dreamer, DreamSettings, prepare_model, resolve_device
+from engine.dream import Dreamer, DreamSettings, resolve_device
 from engine.errors import DreamError
-from engine.models.registry import build_model, get_spec
+from engine.models.registry import get_spec
 from engine.objectives import layer
 from stream.io.tuning import keep_freed_memory
-from stream.io.weights import load_state_dict
 
 DEFAULT_SIZES = "320x180,640x360,1280x720"
 PEAK_SIDE = {"cpu": 2048, "cuda": 8192, "mps": 4096}
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+TABLE = Table(("size", ">10"), ("prec", ">5"), ("median ms", "10.1f"), ("min ms", "8.1f"), ("runs", "5d"),
+              ("GFLOP", "7.2f"), ("GFLOP/s", "8.1f"), ("% peak", ">7"), ("faults", "7.0f"))
 
 
 @dataclass(frozen=True)
@@ -56,52 +57,6 @@ class Row:
     note: str = ""
 
 
-def minor_faults() -> int:
-    """Minor page faults of this process so far (0 where ``resource`` is missing)."""
-    try:
-        import resource
-    except ImportError:
-        return 0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-
-
-def cpu_model() -> str:
-    """The CPU model name from ``/proc/cpuinfo`` (falls back to ``platform``)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
-def timed(fn: Callable[[], object], device: torch.device, repeat: int, warmup: int, budget_s: float) -> list[float]:
-    """Seconds of each of up to ``repeat`` calls of ``fn`` after ``warmup`` calls.
-
-    Stops early (after at least 3 calls) once ``budget_s`` seconds have been spent timing.
-    """
-    for _ in range(warmup):
-        fn()
-    synchronize(device)
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < repeat and (len(times) < 3 or time.perf_counter() - start < budget_s):
-        t0 = time.perf_counter()
-        fn()
-        synchronize(device)
-        times.append(time.perf_counter() - t0)
-    return times
-
-
 def peak_gflops(device: torch.device, dtype: torch.dtype, repeat: int, budget_s: float) -> float:
     """Best GFLOP/s of a square matmul (side 2048 on the CPU) in ``dtype``.
 
@@ -112,7 +67,7 @@ def peak_gflops(device: torch.device, dtype: torch.dtype, repeat: int, budget_s:
     while True:
         a = torch.randn(n, n, device=device).to(dtype)
         b = torch.randn(n, n, device=device).to(dtype)
-        once = min(timed(lambda: a @ b, device, 2, 1, 0.0))
+        once = min(timed(lambda a=a, b=b: a @ b, device, 2, 1, 0.0))
         if n >= PEAK_SIDE.get(device.type, 2048) or once * 8 * repeat > budget_s:
             break
         n *= 2
@@ -120,7 +75,7 @@ def peak_gflops(device: torch.device, dtype: torch.dtype, repeat: int, budget_s:
     return 2 * n**3 / min(times) / 1e9
 
 
-def _pointwise_conv_flop(x_shape, w_shape, *args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
+def _pointwise_conv_flop(x_shape, w_shape, *args, out_shape=None, **kwargs) -> int:
     return conv_flop_count(x_shape, w_shape, out_shape, transposed=False)
 
 
@@ -134,30 +89,16 @@ def step_flops(dreamer: Dreamer, x: torch.Tensor) -> int:
     return counter.get_total_flops()
 
 
-def parse_sizes(text: str) -> list[tuple[int, int]]:
-    """``"640x360,1280x720"`` -> ``[(640, 360), (1280, 720)]`` (width, height)."""
-    sizes = []
-    for part in text.split(","):
-        try:
-            w, h = (int(v) for v in part.lower().split("x"))
-        except ValueError:
-            raise ValueError(f"size {part!r} is not WIDTHxHEIGHT, e.g. 640x360") from None
-        if w < 32 or h < 32:
-            raise ValueError(f"size {part!r} is too small; both sides must be at least 32")
-        sizes.append((w, h))
-    return sizes
-
-
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = parser(__doc__)
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (default cpu)")
     p.add_argument("--repeat", type=int, default=20, help="timed steps per cell (default 20)")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps per cell (default 3)")
     p.add_argument("--sizes", default=DEFAULT_SIZES, help=f"WIDTHxHEIGHT list (default {DEFAULT_SIZES})")
     p.add_argument("--precisions", default=None, help="fp32,bf16,fp16 (default fp32,bf16; fp16 too on CUDA/MPS)")
-    p.add_argument("--model", default="efficientnet_lite0")
+    add_model(p)
     p.add_argument("--layer", default="block9", help="objective layer, mean square of its activations")
-    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
+    add_threads(p, None)
     p.add_argument("--budget-s", type=float, default=20.0, help="stop timing a cell after this many seconds (min 3 runs)")
     p.add_argument("--max-step-s", type=float, default=3.0,
                    help="skip a reduced-precision cell whose first step takes longer (bf16 emulated on CPUs without it)")
@@ -171,8 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     except DreamError as e:
         print(f"bench_step: {e}", file=sys.stderr)
         return 2
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     tuned = keep_freed_memory() if args.tune_malloc else False
     default_precs = "fp32,bf16" if device.type == "cpu" else "fp32,bf16,fp16"
     precisions = (args.precisions or default_precs).split(",")
@@ -181,15 +121,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench_step: precision {bad[0]!r} is not one of {', '.join(DTYPES)}", file=sys.stderr)
         return 2
     try:
-        sizes = parse_sizes(args.sizes)
-    except ValueError as e:
+        frame_sizes = sizes(args.sizes, minimum=32)
+    except argparse.ArgumentTypeError as e:
         print(f"bench_step: {e}", file=sys.stderr)
         return 2
 
     try:
         spec = get_spec(args.model)
         spec.layer(args.layer)
-        model = prepare_model(build_model(args.model, load_state_dict(spec)), device)
+        model = dream_model(args.model, device)
     except DreamError as e:
         print(f"bench_step: {e}", file=sys.stderr)
         return 2
@@ -204,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     s_per_pixel: dict[str, float] = {}
     gen = torch.Generator().manual_seed(0)
-    for w, h in sizes:
+    for w, h in frame_sizes:
         x = torch.rand(1, 3, h, w, generator=gen).to(device)
         flops = None
         for prec in precisions:
@@ -218,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(Row(w, h, prec, 0.0, 0.0, 0, 0.0, 0.0, None,
                                 note=f"skipped: one step would take about {predicted:.0f} s (> --max-step-s)"))
                 continue
-            first = timed(lambda d=dreamer: d.step(x), device, 1, 0, 0.0)[0]  # includes kernel set-up
+            first = timed(lambda d=dreamer, x=x: d.step(x), device, 1, 0, 0.0)[0]  # includes kernel set-up
             if prec != "fp32" and first > args.max_step_s:
                 s_per_pixel[prec] = first / (w * h)
                 rows.append(Row(w, h, prec, first * 1e3, first * 1e3, 1, 0.0, 0.0, None,
@@ -227,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             if flops is None:
                 flops = step_flops(dreamer, x)
             faults0 = minor_faults()
-            times = timed(lambda d=dreamer: d.step(x), device, args.repeat, max(args.warmup - 1, 0), args.budget_s)
+            times = timed(lambda d=dreamer, x=x: d.step(x), device, args.repeat, max(args.warmup - 1, 0), args.budget_s)
             faults = (minor_faults() - faults0) / (len(times) + max(args.warmup - 1, 0))
             med = statistics.median(times)
             s_per_pixel[prec] = med / (w * h)
@@ -236,23 +176,11 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(Row(w, h, prec, med * 1e3, min(times) * 1e3, len(times), flops / 1e9, gflops,
                             gflops / peak if peak else None, faults))
 
-    machine = {
-        "cpu": cpu_model(),
-        "logical_cpus": os.cpu_count(),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
-        "model": args.model,
-        "layer": args.layer,
-        "malloc_tuned": tuned,
-    }
+    machine = {**machine_info(device), "model": args.model, "layer": args.layer, "malloc_tuned": tuned}
     if args.json:
-        print(json.dumps({"machine": machine, "peak_gflops": peaks, "rows": [asdict(r) for r in rows]}, indent=2))
+        print_json({"machine": machine, "peak_gflops": peaks, "rows": [asdict(r) for r in rows]})
         return 0
-    print(f"cpu: {machine['cpu']} ({machine['logical_cpus']} logical CPUs), torch {machine['torch']}, "
-          f"{machine['threads']} threads, device {device}" + (f" ({machine['device_name']})" if machine["device_name"] else "")
-          + (", malloc tuned" if tuned else ""))
+    print(describe(machine) + (", malloc tuned" if tuned else ""))
     print("peak (square matmul): " + ", ".join(
         f"{k} {v:.1f} GFLOP/s" if v else f"{k} n/a" for k, v in peaks.items()))
     fp32_peak = peaks.get("fp32") or 0.0
@@ -260,14 +188,14 @@ def main(argv: list[str] | None = None) -> int:
     if slow:
         print(f"note: {', '.join(slow)} slower than fp32 here (emulated, no native support on this device)")
     print(f"one Dreamer.step of {args.model}, objective layer({args.layer}):")
-    print(f"{'size':>10} {'prec':>5} {'median ms':>10} {'min ms':>8} {'runs':>5} {'GFLOP':>7} {'GFLOP/s':>8} {'% peak':>7} {'faults':>7}")
+    print(TABLE.header())
     for r in rows:
+        size = f"{r.width:>5}x{r.height:<4}"
         if r.note:
-            print(f"{r.width:>5}x{r.height:<4} {r.precision:>5} {r.note}")
+            print(f"{TABLE.row(size, r.precision)} {r.note}")
             continue
-        share = f"{100 * r.peak_share:6.1f}%" if r.peak_share is not None else "    n/a"
-        print(f"{r.width:>5}x{r.height:<4} {r.precision:>5} {r.median_ms:10.1f} {r.min_ms:8.1f} {r.runs:5d} "
-              f"{r.gflop:7.2f} {r.gflops:8.1f} {share} {r.faults_per_step:7.0f}")
+        share = f"{100 * r.peak_share:6.1f}%" if r.peak_share is not None else "n/a"
+        print(TABLE.row(size, r.precision, r.median_ms, r.min_ms, r.runs, r.gflop, r.gflops, share, r.faults_per_step))
     return 0
 
 

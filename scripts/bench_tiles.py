@@ -6,27 +6,22 @@ Untiled 3840x2160 needs about 8 GB; pass ``--tiles 1024`` alone on a small machi
 """
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.children import run_python
+from bench.flags import add_size, parser
+from bench.machine import cpu_model
 
 CHILD = r"""
 import json, resource, sys, time
 import torch
-from engine.dream import Dreamer, DreamSettings, prepare_model
-from engine.models.registry import build_model, get_spec
+from bench.models import dream_model
+from engine.dream import Dreamer, DreamSettings
 from engine.objectives import layer
-from stream.io.weights import load_state_dict
 h, w, tile, steps = (int(v) for v in sys.argv[1:5])
-spec = get_spec("efficientnet_lite0")
-model = prepare_model(build_model("efficientnet_lite0", load_state_dict(spec)))
+model = dream_model("efficientnet_lite0")
 x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(0))
-d = Dreamer(model, layer(spec.default_layer), DreamSettings(tile_size=tile))
+d = Dreamer(model, layer(model.spec.default_layer), DreamSettings(tile_size=tile))
 times = []
 for _ in range(steps):
     t = time.perf_counter(); x, _ = d.step(x); times.append(time.perf_counter() - t)
@@ -35,18 +30,15 @@ print(json.dumps({"tile": tile, "s_per_step": min(times), "peak_mb": resource.ge
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", default="3840x2160", help="WxH")
+    ap = parser(__doc__)
+    add_size(ap, "3840x2160")
     ap.add_argument("--tiles", type=int, nargs="+", default=[1024, 512, 0], help="tile sizes; 0 = untiled")
     ap.add_argument("--steps", type=int, default=2)
     args = ap.parse_args()
-    w, h = (int(v) for v in args.size.lower().split("x"))
-    machine = subprocess.run(["sh", "-c", "lscpu | grep 'Model name'"], capture_output=True, text=True, check=False).stdout.split(":")[-1].strip()
-    print(f"{w}x{h}, {args.steps} steps, efficientnet_lite0 default layer, {machine}")
+    w, h = args.size
+    print(f"{w}x{h}, {args.steps} steps, efficientnet_lite0 default layer, {cpu_model()}")
     for tile in args.tiles:
-        env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}  # as the CLI sets it
-        out = subprocess.run([sys.executable, "-c", CHILD, str(h), str(w), str(tile), str(args.steps)],
-                             cwd=ROOT, capture_output=True, text=True, check=False, env=env)
+        out = run_python(CHILD, [str(h), str(w), str(tile), str(args.steps)])  # passive OpenMP waits, as the CLI's
         if out.returncode != 0:
             print(f"tile {tile}: failed ({out.stderr.strip().splitlines()[-1:]})")
             continue

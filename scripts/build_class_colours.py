@@ -11,33 +11,32 @@ which amplifies what it draws, finds the same hues at somewhat other strengths.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from pathlib import Path
 
 import numpy as np
 import torch
+from bench import ROOT
+from bench.dreams import config_and_model
+from bench.flags import add_model, parser
 from tqdm import tqdm
 
 from engine.dream import Dreamer
 from engine.objectives import klass
 from stream.io.class_colours import table_name
-from stream.io.dreaming import load_model
 from stream.settings.live import live_class_dream
-from stream.settings.loader import load_config
 from stream.settings.names import NUM_CLASSES
 
-OUT = Path(__file__).resolve().parent.parent / "stream" / "io" / "class_colours"
+OUT = ROOT / "stream" / "io" / "class_colours"
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="efficientnet_lite0")
+    ap = parser(__doc__)
+    add_model(ap)
     ap.add_argument("--classes", nargs="*", type=int, help="only these classes (a partial table, for a look)")
     ap.add_argument("--out", type=Path, default=None, help="the .npy to write (default: the package's table)")
     args = ap.parse_args()
-    cfg = load_config(overrides={"model.name": args.model})
-    model, _device = load_model(cfg.model)
+    cfg, model, _device = config_and_model({"model.name": args.model})
     settings = live_class_dream(cfg.class_dream, cfg.dream, cfg.section("live"))
     settings = dataclasses.replace(settings, colour=max(settings.colour, 0.1))
     classes = args.classes if args.classes else range(NUM_CLASSES)

@@ -7,20 +7,14 @@ About 5 minutes on 2 cores. JPEG quality 85; together well under 1.5 MB.
 """
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from quality.cells import dream_live, run_cell  # noqa: E402
-from quality.scenes import scene  # noqa: E402
-
-from stream.io.dreaming import load_model  # noqa: E402
-from stream.settings.loader import load_config  # noqa: E402
+from bench.dreams import config_and_model
+from bench.flags import parser
+from quality.cells import dream_live, run_cell
+from quality.scenes import scene
 
 SIZE = (640, 360)
 SKY_CLASSES = ("lemon", "goldfish", "flamingo", "strawberry")
@@ -41,12 +35,11 @@ def save(path: Path, tiles: list[np.ndarray], cols: int = 2) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__)
     ap.add_argument("--out", type=Path, default=Path("docs"))
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    cfg = load_config()
-    model, _ = load_model(cfg.model)
+    cfg, model, _ = config_and_model()
     sky = [caption(run_cell(model, cfg, "still", "sky", c, SIZE, ())[0].image, c) for c in SKY_CLASSES]
     save(args.out / "sky_classes.jpg", sky)
     volcano = scene("volcano", "clip", *SIZE)

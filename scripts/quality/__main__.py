@@ -15,51 +15,42 @@ colour variety (over the input's) and, on the sky, the blue sky kept. Writes ``r
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import platform
 import sys
 import time
 from pathlib import Path
 
 import torch
-import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # scripts/: quality and bench
 
-from quality.cells import MODES  # noqa: E402
-from quality.gallery import write_gallery  # noqa: E402
-from quality.gate import FAST, FAST_OVERRIDES, check, record  # noqa: E402
-from quality.grid import CLASSES, Grid, key, run_grid, summarise  # noqa: E402
-from quality.judge import Judge  # noqa: E402
-from quality.scenes import PHOTOS, PICTURES  # noqa: E402
-from stream.io.dreaming import load_model  # noqa: E402
-from stream.settings.loader import load_config  # noqa: E402
+from bench.dreams import config_and_model
+from bench.flags import add_set, add_size, parser
+from bench.machine import cpu_model
+from bench.tables import Table
 
+from quality.cells import MODES
+from quality.gallery import write_gallery
+from quality.gate import FAST, FAST_OVERRIDES, check, record
+from quality.grid import CLASSES, Grid, key, run_grid, summarise
+from quality.judge import Judge
+from quality.scenes import PHOTOS, PICTURES
 
-def cpu_name() -> str:
-    info = Path("/proc/cpuinfo")
-    if info.exists():
-        for line in info.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
+SUMMARY = Table(("cell", "<28"), ("classes", ">7"), ("top-1 colour", ">12"), ("top-5 grey", ">10"),
+                ("scene kept", ">10.2f"), ("min", ">5.2f"), ("colours", ">7"), ("sky kept", ">8"))
 
 
 def print_summary(summary: list[dict]) -> None:
-    print(f"\n{'cell':<28} {'classes':>7} {'top-1 colour':>12} {'top-5 grey':>10} {'scene kept':>10} {'min':>5} "
-          f"{'colours':>7} {'sky kept':>8}")
+    print("\n" + SUMMARY.header())
     for s in summary:
         sky = "" if s["sky_kept"] is None else f"{s['sky_kept']:.0%}"
         n, top1, top5 = (s["n"], s["top1_colour"], s["top5_grey"]) if s["n"] else ("", "", "")  # layer cells: no class
-        print(f"{key(s):<28} {n:>7} {top1:>12} {top5:>10} {s['scene_kept']:>10.2f} "
-              f"{s['scene_kept_min']:>5.2f} {s['variety']:>6.2f}x {sky:>8}")
+        print(SUMMARY.row(key(s), n, top1, top5, s["scene_kept"], s["scene_kept_min"], f"{s['variety']:.2f}x", sky))
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="scripts/quality", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser(__doc__, prog="scripts/quality")
     ap.add_argument("--fast", action="store_true", help="the fast grid of the CI gate (320x180, 4 classes, fewer steps)")
     ap.add_argument("--photos", nargs="*", choices=PICTURES, default=list(PHOTOS),
                     help="the photos (volcano: the clip, or its first frame in the still modes)")
@@ -67,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--modes", nargs="*", choices=MODES, default=list(MODES))
     ap.add_argument("--at", nargs="*", type=float, default=[5.0, 10.0, 20.0], help="live class cells: seconds after !dream")
     ap.add_argument("--layer-at", nargs="*", type=float, default=[10.0, 60.0], help="live layer cells: seconds")
-    ap.add_argument("--size", default="640x360")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a config override, e.g. live.limit=0.3")
+    add_size(ap, "640x360")
+    add_set(ap)
     ap.add_argument("--out", default="out/quality")
     ap.add_argument("--part", default="", help="a name for this run's share of a grid split over processes: "
                     "each writes rows_PART.json into the same --out, and the table and gallery cover every part there")
@@ -77,22 +68,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--why", default="", help="with --update-baseline: why the figures changed")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    overrides = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)}
+    overrides = dict(args.set)
     if args.fast:
         grid = FAST
         overrides = {**FAST_OVERRIDES, **overrides}
     else:
-        w, h = (int(v) for v in args.size.split("x"))
-        grid = Grid(tuple(args.photos), tuple(args.classes), tuple(args.modes), tuple(args.at), tuple(args.layer_at), (w, h))
+        grid = Grid(tuple(args.photos), tuple(args.classes), tuple(args.modes), tuple(args.at), tuple(args.layer_at), args.size)
     if args.update_baseline and not (args.fast and args.why):
         ap.error("--update-baseline records the fast grid: give --fast and --why")
     torch.manual_seed(0)
-    cfg = load_config(overrides=overrides)
-    model, _ = load_model(cfg.model)
+    cfg, model, _ = config_and_model(overrides)
     judge = Judge()
     out = Path(args.out)
     started = time.perf_counter()
-    header = (f"{cpu_name()}, {torch.get_num_threads()} threads, torch {torch.__version__}; {grid.size[0]}x{grid.size[1]}"
+    header = (f"{cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}; {grid.size[0]}x{grid.size[1]}"
               + (f"; overrides {overrides}" if overrides else ""))
     print(f"# {header}", flush=True)
 
