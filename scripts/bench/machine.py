@@ -20,6 +20,18 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_has_bf16() -> bool:
+    """Whether the CPU computes bf16 natively (x86 ``avx512_bf16`` or ``amx_bf16``, Arm ``bf16``); else torch emulates it, slowly."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    return bool({"avx512_bf16", "amx_bf16", "bf16"} & set(line.split(":", 1)[1].split()))
+    except OSError:
+        pass
+    return False
+
+
 def load_average() -> tuple[float, float, float] | None:
     """The 1, 5 and 15 minute load averages (None where the OS has none)."""
     try:
