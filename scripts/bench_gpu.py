@@ -47,7 +47,7 @@ from typing import Any
 
 import torch
 from bench.dreams import config_and_model, dream_clip, live_board
-from bench.flags import add_photo, add_set, add_threads, parser, size_name
+from bench.flags import add_device, add_photo, add_set, add_threads, names, parser, size_name
 from bench.machine import (
     accelerator_info,
     busy_note,
@@ -61,7 +61,7 @@ from bench.media import pan_clip, pan_frames, photo, work_folder
 from bench.tables import Table, progress, write_json
 from bench.timing import summary_ms, timed
 
-from engine.dream import Dreamer, resolve_device
+from engine.dream import PRECISIONS, Dreamer
 from engine.errors import DreamError
 from engine.imagenet import display_name, find_class
 from engine.models.registry import DreamModel
@@ -158,9 +158,9 @@ def measure(args: argparse.Namespace, device: torch.device, plan: Plan, folder: 
     picture = photo(args.photo)
     frames = {wh: pan_frames(picture, wh, plan.live_warmup + plan.live_count) for wh in plan.live_sizes}
     variants = []
-    for layout in args.layouts.split(","):
+    for layout in args.layouts:
         set_layout(model, layout)
-        for precision in args.precisions.split(","):
+        for precision in args.precisions:
             began = time.perf_counter()
             row: dict[str, Any] = {"precision": precision, "layout": layout, "notes": []}
             variants.append(row)
@@ -226,10 +226,11 @@ def report(result: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__)
-    p.add_argument("--device", default="cuda", help="cuda, cuda:N, cpu, mps or auto (default cuda)")
+    add_device(p, "cuda")
     p.add_argument("--quick", action="store_true", help="small sizes and counts (CPU: well under a minute on 2 cores)")
-    p.add_argument("--precisions", default=None, help="fp32,bf16,fp16 (default: fp32 and what the device runs natively)")
-    p.add_argument("--layouts", default=None, help=f"{','.join(LAYOUTS)} (default both; nchw alone on MPS)")
+    p.add_argument("--precisions", type=names(PRECISIONS), default=None,
+                   help="fp32,bf16,fp16 (default: fp32 and what the device runs natively)")
+    p.add_argument("--layouts", type=names(LAYOUTS), default=None, help=f"{','.join(LAYOUTS)} (default both; nchw alone on MPS)")
     p.add_argument("--target", default="goldfish", help="the live class dream's ImageNet class (default goldfish)")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures to FILE as JSON")
     p.add_argument("--deadline-s", type=float, default=240.0,
@@ -239,17 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     add_set(p)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    try:
-        device = resolve_device(args.device)
-    except DreamError as e:
-        print(f"bench_gpu: {e}", file=sys.stderr)
-        return 2
-    args.precisions = args.precisions or ",".join(default_precisions(device))
-    args.layouts = args.layouts or ("nchw" if device.type == "mps" else ",".join(LAYOUTS))
-    bad = [v for v in args.layouts.split(",") if v not in LAYOUTS]
-    if bad:
-        print(f"bench_gpu: layout {bad[0]!r} is not one of {', '.join(LAYOUTS)}", file=sys.stderr)
-        return 2
+    device = args.device
+    args.precisions = args.precisions or default_precisions(device)
+    args.layouts = args.layouts or (["nchw"] if device.type == "mps" else list(LAYOUTS))
     plan = QUICK if args.quick else FULL
     load = load_average()  # before this run adds its own
     note = busy_note(load, machine_info(device)["logical_cpus"])

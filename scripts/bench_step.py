@@ -14,20 +14,19 @@ variants within one run, never against numbers from another run.
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 from dataclasses import asdict, dataclass
 
 import torch
-from bench.flags import add_model, add_threads, parser, sizes
+from bench.flags import add_device, add_model, add_threads, names, parser, sizes
 from bench.machine import describe, machine_info, set_threads
 from bench.models import dream_model
 from bench.tables import Table, print_json
 from bench.timing import minor_faults, timed
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 
-from engine.dream import Dreamer, DreamSettings, resolve_device
+from engine.dream import Dreamer, DreamSettings
 from engine.errors import DreamError
 from engine.models.registry import get_spec
 from engine.objectives import layer
@@ -91,11 +90,13 @@ def step_flops(dreamer: Dreamer, x: torch.Tensor) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__)
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (default cpu)")
+    add_device(p, "cpu")
     p.add_argument("--repeat", type=int, default=20, help="timed steps per cell (default 20)")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps per cell (default 3)")
-    p.add_argument("--sizes", default=DEFAULT_SIZES, help=f"WIDTHxHEIGHT list (default {DEFAULT_SIZES})")
-    p.add_argument("--precisions", default=None, help="fp32,bf16,fp16 (default fp32,bf16; fp16 too on CUDA/MPS)")
+    p.add_argument("--sizes", type=lambda text: sizes(text, minimum=32), default=DEFAULT_SIZES,
+                   help=f"WIDTHxHEIGHT list (default {DEFAULT_SIZES})")
+    p.add_argument("--precisions", type=names(tuple(DTYPES)), default=None,
+                   help="fp32,bf16,fp16 (default fp32,bf16; fp16 too on CUDA/MPS)")
     add_model(p)
     p.add_argument("--layer", default="block9", help="objective layer, mean square of its activations")
     add_threads(p, None)
@@ -107,24 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = p.parse_args(argv)
 
-    try:
-        device = resolve_device(args.device)
-    except DreamError as e:
-        print(f"bench_step: {e}", file=sys.stderr)
-        return 2
+    device = args.device
     set_threads(args.threads)
     tuned = keep_freed_memory() if args.tune_malloc else False
-    default_precs = "fp32,bf16" if device.type == "cpu" else "fp32,bf16,fp16"
-    precisions = (args.precisions or default_precs).split(",")
-    bad = [p for p in precisions if p not in DTYPES]
-    if bad:
-        print(f"bench_step: precision {bad[0]!r} is not one of {', '.join(DTYPES)}", file=sys.stderr)
-        return 2
-    try:
-        frame_sizes = sizes(args.sizes, minimum=32)
-    except argparse.ArgumentTypeError as e:
-        print(f"bench_step: {e}", file=sys.stderr)
-        return 2
+    precisions = args.precisions or (["fp32", "bf16"] if device.type == "cpu" else ["fp32", "bf16", "fp16"])
 
     try:
         spec = get_spec(args.model)
@@ -144,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     s_per_pixel: dict[str, float] = {}
     gen = torch.Generator().manual_seed(0)
-    for w, h in frame_sizes:
+    for w, h in args.sizes:
         x = torch.rand(1, 3, h, w, generator=gen).to(device)
         flops = None
         for prec in precisions:

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
 from bench import ROOT, SCRIPTS
 from bench.children import child_env
-from bench.flags import add_set, add_size, add_threads, parser, setting, size, size_name, sizes
+from bench.flags import add_device, add_set, add_size, add_threads, names, parser, setting, size, size_name, sizes
 from bench.machine import busy_note, describe, load_average, machine_info
 from bench.media import pan_frames, work_folder
 from bench.tables import Table, print_result, progress, title_spec, write_json
@@ -33,6 +33,9 @@ def test_sizes_and_settings_are_read_or_refused_with_the_reason() -> None:
     assert setting("video.flow=none") == ("video.flow", "none") and setting("live.overlay=false")[1] is False
     with pytest.raises(argparse.ArgumentTypeError, match="section.key=value"):
         setting("octaves=2")
+    assert names(("fp32", "bf16"))("fp32, bf16") == ["fp32", "bf16"]
+    with pytest.raises(argparse.ArgumentTypeError, match="'fp8' is not one of fp32, bf16"):
+        names(("fp32", "bf16"))("fp32,fp8")
 
 
 def test_the_shared_flags_parse_into_sizes_overrides_and_threads() -> None:
@@ -41,8 +44,10 @@ def test_the_shared_flags_parse_into_sizes_overrides_and_threads() -> None:
     add_size(p, "1280x720", flag="--hd-size")
     add_set(p)
     add_threads(p, None)
+    add_device(p, "cpu")
     args = p.parse_args(["--size", "320x180", "--set", "dream.octaves=2", "--set", "video.flow=dis"])
     assert args.size == (320, 180) and args.hd_size == (1280, 720) and args.threads is None
+    assert args.device == torch.device("cpu")
     assert dict(args.set) == {"dream.octaves": 2, "video.flow": "dis"}
     assert "usage line" in p.format_help()  # the docstring as written
 

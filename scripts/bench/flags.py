@@ -3,8 +3,12 @@ and the flags that read them (with one spelling and one help text everywhere).""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
 
 
 def size(text: str, minimum: int = 1) -> tuple[int, int]:
@@ -31,6 +35,30 @@ def size_name(wh: tuple[int, int]) -> str:
     return f"{wh[0]}x{wh[1]}"
 
 
+def device(text: str) -> torch.device:
+    """``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto`` -> the device, checked usable here."""
+    from engine.dream import resolve_device
+    from engine.errors import DreamError
+
+    try:
+        return resolve_device(text)
+    except DreamError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def names(allowed: Sequence[str]) -> Callable[[str], list[str]]:
+    """An argparse type: a comma-separated list of ``allowed`` names (``"fp32,bf16"`` -> ``["fp32", "bf16"]``)."""
+
+    def parse(text: str) -> list[str]:
+        out = [v.strip() for v in text.split(",")]
+        bad = [v for v in out if v not in allowed]
+        if bad:
+            raise argparse.ArgumentTypeError(f"{bad[0]!r} is not one of {', '.join(allowed)}")
+        return out
+
+    return parse
+
+
 def setting(text: str) -> tuple[str, Any]:
     """``section.key=value`` -> ``("section.key", value)``, the value read as YAML (2, 0.5, true, dis)."""
     import yaml
@@ -49,6 +77,11 @@ def parser(doc: str | None, prog: str | None = None) -> argparse.ArgumentParser:
 def add_model(p: argparse.ArgumentParser) -> None:
     """``--model NAME``: a model of the registry (``dreamstream models``)."""
     p.add_argument("--model", default="efficientnet_lite0", help="the model (default efficientnet_lite0)")
+
+
+def add_device(p: argparse.ArgumentParser, default: str) -> None:
+    """``--device NAME`` (parsed to a usable :class:`torch.device`)."""
+    p.add_argument("--device", type=device, default=default, help=f"cpu, cuda, cuda:N, mps or auto (default {default})")
 
 
 def add_size(p: argparse.ArgumentParser, default: str, flag: str = "--size", what: str = "") -> None:

@@ -8,28 +8,27 @@ from typing import Any
 import torch
 
 
-def cpu_model() -> str:
-    """The CPU model name from ``/proc/cpuinfo`` (falls back to ``platform``)."""
+def _cpuinfo(*keys: str) -> str | None:
+    """The value of the first ``/proc/cpuinfo`` line that starts with one of ``keys`` (None: no such line or file)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
-                if line.startswith("model name"):
+                if line.startswith(keys):
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return None
+
+
+def cpu_model() -> str:
+    """The CPU model name from ``/proc/cpuinfo`` (falls back to ``platform``)."""
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
 
 
 def cpu_has_bf16() -> bool:
     """Whether the CPU computes bf16 natively (x86 ``avx512_bf16`` or ``amx_bf16``, Arm ``bf16``); else torch emulates it, slowly."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith(("flags", "Features")):
-                    return bool({"avx512_bf16", "amx_bf16", "bf16"} & set(line.split(":", 1)[1].split()))
-    except OSError:
-        pass
-    return False
+    flags = _cpuinfo("flags", "Features") or ""
+    return bool({"avx512_bf16", "amx_bf16", "bf16"} & set(flags.split()))
 
 
 def load_average() -> tuple[float, float, float] | None:
