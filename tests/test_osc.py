@@ -254,7 +254,7 @@ def test_live_takes_osc_and_its_stats_show_it_within_half_a_second(tmp_path):
     wait_for(lambda: len(controls_seen(stats)) >= 2 or not t.is_alive(), timeout=60)
     assert t.is_alive(), f"live stopped: {out}"
     quality = json.loads(stats.read_text().splitlines()[-1])["quality"]
-    assert quality["adaptive"] and quality["target_fps"] == 20  # adaptive quality reports in every stats line
+    assert quality == {"adaptive": False}  # adaptive quality (off by default) reports in every stats line
     client = SimpleUDPClient("127.0.0.1", port)
     for address, value, check in (
         ("target", "goldfish", lambda c: c["target"] == "goldfish"),

@@ -69,7 +69,7 @@ class LiveSettings:
     twitch_ingest: str = "rtmp://live.twitch.tv/app"
     stream_key_file: str | None = None
     input_wait_s: float = 0.0
-    target_fps: float = 20.0
+    target_fps: float = 0.0
 
 
 def live_temporal(video: TemporalSettings, live: LiveSettings, for_class: bool = False) -> LiveDreamSettings:
