@@ -199,6 +199,27 @@ class Connector(Generic[T]):
             return
 
 
+class HoldingCards:
+    """The holding card at ``fps`` while an input is awaited: :meth:`wait_s` until the next is due,
+    :meth:`take` a copy of it (due now), :meth:`restart` to show one at once (after a drop)."""
+
+    def __init__(self, width: int, height: int, text: str, fps: float) -> None:
+        self.image = holding_card(width, height, text)
+        self.period = 1.0 / fps
+        self.due = 0.0  # time.monotonic() second the next card is due
+
+    def wait_s(self, now: float) -> float:
+        return max(0.0, self.due - now)
+
+    def take(self, now: float) -> np.ndarray:
+        """The card (H, W, 3) uint8 RGB; the next is due one period on (never in the past)."""
+        self.due = max(self.due + self.period, now)
+        return self.image.copy()
+
+    def restart(self, now: float) -> None:
+        self.due = now
+
+
 def holding_card(width: int, height: int, text: str) -> np.ndarray:
     """A calm frame shown while an input is awaited: dark, with ``text`` centred. (H, W, 3) uint8 RGB."""
     card = np.empty((height, width, 3), np.uint8)
@@ -215,4 +236,4 @@ def holding_card(width: int, height: int, text: str) -> np.ndarray:
     return card
 
 
-__all__ = ["WAIT_BACKOFF", "Connector", "NotYet", "holding_card"]
+__all__ = ["WAIT_BACKOFF", "Connector", "HoldingCards", "NotYet", "holding_card"]

@@ -10,7 +10,7 @@ from stream.io.ndi_receive import NdiConnection, NdiNotFound, NdiReceiver, conne
 from stream.io.sources.base import AudioChunk, Source, SourceFrame
 from stream.io.sources.decoding import Timeline
 from stream.io.video.sizes import fit_size
-from stream.io.waiting import Connector, NotYet, holding_card
+from stream.io.waiting import Connector, HoldingCards, NotYet
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,7 @@ class NdiSource(Source):
         self.fps = float(fps)
         self._wait_s = wait_s
         self._timeline = Timeline(self.fps)
-        self._card = holding_card(self.width, self.height, f"waiting for {self.name}")
-        self._card_due = 0.0
+        self._cards = HoldingCards(self.width, self.height, f"waiting for {self.name}", self.fps)
         self._silent_since: float | None = None
         self._connector = Connector(self.name, self._attempt, NdiConnection.close, wait_s=wait_s,
                                     attempt_s=timeout_s, nothing=f"no NDI source named {name!r} appeared")
@@ -90,15 +89,15 @@ class NdiSource(Source):
         while not self._stop.is_set():
             now = time.monotonic()
             if self._receiver is None:
-                connection = connector.take(max(0.0, self._card_due - now))
+                connection = connector.take(self._cards.wait_s(now))
                 if connection is None:
-                    if time.monotonic() >= self._card_due:
+                    if self._cards.wait_s(time.monotonic()) == 0:
                         return self._next_card()
                     continue
                 self._receiver = self._receive(connection, self.width, self.height, self.fps, stall_s=float("inf"))
                 self._timeline.restart()
             video = self._receiver.read(self._on_audio, timeout_s=DROP_S if self._silent_since is None
-                                        else max(0.0, self._card_due - now))
+                                        else self._cards.wait_s(now))
             if video is not None:
                 if self._silent_since is not None:
                     log.info("input %s is back", self.name)
@@ -111,18 +110,17 @@ class NdiSource(Source):
                 break
             if self._silent_since is None:
                 self._silent_since = time.monotonic() - DROP_S
-                self._card_due = time.monotonic()
+                self._cards.restart(time.monotonic())
                 log.warning("input %s dropped; waiting for it ...", self.name)
             if self._wait_s and time.monotonic() - self._silent_since >= self._wait_s:
                 raise SourceError(f"input {self.name} dropped and no data arrived within {self._wait_s:g} s")
-            if time.monotonic() >= self._card_due:
+            if self._cards.wait_s(time.monotonic()) == 0:
                 return self._next_card()
         return None
 
     def _next_card(self) -> SourceFrame:
         now = time.monotonic()
-        self._card_due = max(self._card_due + 1.0 / self.fps, now)
-        frame = SourceFrame(self._card.copy(), now, self._timeline.video(None), self._index, holding=True)
+        frame = SourceFrame(self._cards.take(now), now, self._timeline.video(None), self._index, holding=True)
         self._index += 1
         return frame
 

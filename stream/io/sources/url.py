@@ -18,7 +18,7 @@ from stream.io.sources.base import SourceFrame
 from stream.io.sources.decoding import AvSource, Timeline
 from stream.io.video.reader import VideoReader
 from stream.io.video.sizes import fit_size
-from stream.io.waiting import Connector, NotYet, holding_card
+from stream.io.waiting import Connector, HoldingCards, NotYet
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +94,7 @@ class UrlSource(AvSource):
         self.has_audio = True  # not known before it connects; silence until then
         self._timeline = Timeline(self.fps)
         awaited = f"a publisher on {self.name}" if self.listen else self.name
-        self._card = holding_card(self.width, self.height, f"waiting for {awaited}")
-        self._card_due = 0.0
+        self._cards = HoldingCards(self.width, self.height, f"waiting for {awaited}", self.fps)
         self._connected_once = False
         nothing = f"no publisher connected to {self.name}" if self.listen else None
         self._connector = Connector(self.name, self._attempt, VideoReader.close, wait_s=wait_s,
@@ -120,15 +119,15 @@ class UrlSource(AvSource):
         while not self._stop.is_set():
             if self._reader is None:
                 now = time.monotonic()
-                reader = connector.take(max(0.0, self._card_due - now))
+                reader = connector.take(self._cards.wait_s(now))
                 if reader is None:
                     if self._stop.is_set():
                         break
                     now = time.monotonic()
-                    if now < self._card_due:
+                    if self._cards.wait_s(now) > 0:
                         continue
-                    self._card_due = max(self._card_due + 1.0 / self.fps, now)
-                    frame = SourceFrame(self._card.copy(), now, self._timeline.video(None), self._index, holding=True)
+                    frame = SourceFrame(self._cards.take(now), now, self._timeline.video(None), self._index,
+                                        holding=True)
                     self._index += 1
                     return frame
                 if self._connected_once:
@@ -142,7 +141,7 @@ class UrlSource(AvSource):
             self._pump_audio()
             self._reader.close()
             self._reader = None
-            self._card_due = time.monotonic()
+            self._cards.restart(time.monotonic())
             connector.begin(dropped=True)
         return None
 
