@@ -83,6 +83,12 @@ class CommandCenter:
                 logger.exception("chat command from user %s failed", echo(str(msg.user_id)))
                 return []
 
+    def operate(self, user_id: str, text: str, now: float) -> list[str]:
+        """One command line from the operator's own controls (OSC, MIDI) with the broadcaster's role:
+        its replies, then the announcements it caused ("... your zebra is on now"); never raises."""
+        msg = ChatMessage(user_id, user_id, text, is_mod=True, is_broadcaster=True)
+        return self.handle(msg, now) + self.drain_announcements()
+
     def tick(self, now: float) -> None:
         """Expire the active request when its time is up and activate the next waiting one."""
         with self._lock:

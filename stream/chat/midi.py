@@ -20,7 +20,6 @@ from typing import Any
 
 from engine.errors import ConfigError, did_you_mean
 from stream.chat.dispatcher import CommandCenter
-from stream.chat.message import ChatMessage
 from stream.settings.midi import KNOBS, MidiSettings, pad_command
 
 log = logging.getLogger(__name__)
@@ -111,8 +110,7 @@ class MidiControl:
         return f"!layer {names[min(len(names) - 1, int(position * len(names)))]}" if names else None
 
     def _run(self, text: str) -> list[str]:
-        msg = ChatMessage(MIDI_USER_ID, MIDI_USER_ID, text, is_mod=True, is_broadcaster=True)
-        replies = self.center.handle(msg, self.clock()) + self.center.drain_announcements()
+        replies = self.center.operate(MIDI_USER_ID, text, self.clock())
         self.handled += 1
         for r in replies:
             log.info("midi %s: %s", text, r)

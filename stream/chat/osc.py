@@ -37,7 +37,6 @@ from pythonosc.osc_packet import OscPacket
 from pythonosc.udp_client import SimpleUDPClient
 
 from stream.chat.dispatcher import CommandCenter
-from stream.chat.message import ChatMessage
 from stream.chat.parse import MAX_INPUT
 from stream.io.binds import warn_if_open
 from stream.settings.controls import LiveControls
@@ -173,8 +172,7 @@ class OscControl:
     def _run(self, text: str) -> None:
         if not text.startswith("!"):
             text = "!" + text
-        msg = ChatMessage(OSC_USER_ID, OSC_USER_ID, text, is_mod=True, is_broadcaster=True)
-        replies = self.center.handle(msg, self.clock()) + self.center.drain_announcements()
+        replies = self.center.operate(OSC_USER_ID, text, self.clock())
         if not replies:
             self._problem("refused", text[:60])
         for r in replies:
