@@ -44,6 +44,8 @@ def test_panel_sets_a_target_in_chromium_and_the_stream_takes_it(tmp_path):
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(rig.server.url)
+            page.wait_for_load_state("load")
+            assert errors == [], errors  # a script that does not run leaves every tile at "–"
             expect(page.locator("#now-what")).to_have_text(re.compile(r"^layer "))
 
             page.fill("#target", "goldf")

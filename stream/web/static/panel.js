@@ -90,12 +90,12 @@ function render(s) {
   $("s-dreaming").textContent = st.dreaming || "–";
   $("s-drop").textContent = (st.dropped ?? "–") + " / " + (st.repeated ?? "–");
   // adaptive quality: "full", or the level it stepped down to so the dream holds its rate
-  const q = st.quality || {};
-  $("s-quality").textContent = !q.adaptive ? "fixed" : q.level === 0 ? "full" : `step ${q.level} of ${q.levels - 1}`;
-  $("s-quality").parentElement.title = !q.adaptive ? "adaptive quality is off (live.target_fps: 0)" :
-    `holding ${q.target_fps} dreamed fps: dream at most ${q.dream_max_side} px` +
-    (q.class_crops ? `, class steps ${q.class_crops} crop(s) at ${q.class_size} px` : "");
-  $("s-quality").parentElement.classList.toggle("warn", Boolean(q.adaptive && q.level > 0));
+  const qu = st.quality || {};
+  $("s-quality").textContent = !qu.adaptive ? "fixed" : qu.level === 0 ? "full" : `step ${qu.level} of ${qu.levels - 1}`;
+  $("s-quality").parentElement.title = !qu.adaptive ? "adaptive quality is off (live.target_fps: 0)" :
+    `holding ${qu.target_fps} dreamed fps: dream at most ${qu.dream_max_side} px` +
+    (qu.class_crops ? `, class steps ${qu.class_crops} crop(s) at ${qu.class_size} px` : "");
+  $("s-quality").parentElement.classList.toggle("warn", Boolean(qu.adaptive && qu.level > 0));
   // outputs
   $("outputs").replaceChildren(...s.outputs.map((o) => {
     const chip = document.createElement("span");
