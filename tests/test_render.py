@@ -7,6 +7,7 @@ at ``--crf 0`` (lossless in YUV), so that equal dreams give equal decoded frames
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import itertools
 import json
@@ -15,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -23,10 +25,11 @@ import numpy as np
 import pytest
 from media import audio_span, video_times, write_clip
 
-from engine.errors import SourceError
+from engine.errors import SinkError, SourceError
 from stream.render.chunks import Chunk, fade_weights, plan_chunks, scenes
 from stream.render.manifest import MANIFEST, Manifest, read_manifest, settings_hash, write_manifest
 from stream.render.scan import Scan
+from stream.render.worker import ChunkJob
 
 FPS = 24
 FRAME_S = 1 / FPS
@@ -130,9 +133,9 @@ class _Frames:
         self.frames.append((pts, image))
 
 
-def test_join_fades_the_previous_chunk_into_the_lead_in(tmp_path: Path) -> None:
+def _two_parts(tmp_path: Path) -> tuple[ChunkJob, list[Chunk]]:
+    """Two chunk files of 33x17 frames: chunk 0 (frames 0-9) of 0, 1, 0, 1, ...; chunk 1 (10-19, 4 lead-in frames) of 210, 211, ..."""
     from stream.io.video import VideoSpec, VideoWriter
-    from stream.render.join import join_chunks
     from stream.render.worker import ChunkJob, part_path
 
     chunks = [Chunk(0, 0, 10), Chunk(1, 10, 20, lead_in=4)]
@@ -142,16 +145,81 @@ def test_join_fades_the_previous_chunk_into_the_lead_in(tmp_path: Path) -> None:
         with VideoWriter(part_path(job, chunk), job.spec, lossless=True) as writer:
             for i in range(chunk.dreamed):
                 writer.write(np.full((17, 33, 3), value + i % 2, np.uint8), i)
+    return job, chunks
+
+
+def test_join_fades_the_previous_chunk_into_the_lead_in(tmp_path: Path) -> None:
+    from stream.render.join import Joiner
+    from stream.render.worker import part_path
+
+    job, chunks = _two_parts(tmp_path)
     out = _Frames()
-    assert join_chunks(job, chunks, out) == 20
+    joiner = Joiner(job, chunks, out)
+    joiner.add(chunks[0])
+    assert joiner.written == 6 and [i for i, _ in joiner.held] == [6, 7, 8, 9]  # chunk 1's lead-in fades from these
+    joiner.add(chunks[1])
+    assert joiner.finish() == 20 and not joiner.held
     assert [pts for pts, _ in out.frames] == list(range(100, 120))  # the input's timestamps
     values = [int(image[0, 0, 0]) for _, image in out.frames]
     # frames 6-7 warm chunk 1 up (chunk 0 kept), 8-9 fade to it (1/3, 2/3), from 10 on chunk 1 alone
     assert values == [0, 1, 0, 1, 0, 1, 0, 1, 70, 141, 210, 211, 210, 211, 210, 211, 210, 211, 210, 211]
     assert all(image.shape == (17, 33, 3) for _, image in out.frames)
+
+    alone = _Frames()
+    joiner = Joiner(job, chunks, alone)
+    with pytest.raises(ValueError, match="chunk 1 .* is not the next chunk to join"):
+        joiner.add(chunks[1])
+    joiner.add(chunks[0])
+    assert joiner.finish() == 10  # the render stopped before chunk 1: chunk 0 to its end, as dreamed
+    assert [int(image[0, 0, 0]) for _, image in alone.frames] == [0, 1] * 5
+
     part_path(job, chunks[1]).write_bytes(part_path(job, chunks[1]).read_bytes()[:2000])  # a damaged part
+    joiner = Joiner(job, chunks, _Frames())
+    joiner.add(chunks[0])
     with pytest.raises(SourceError, match="chunk_00001.mkv: holds"):
-        join_chunks(job, chunks, _Frames())
+        joiner.add(chunks[1])
+
+
+def test_the_join_thread_takes_the_done_prefix_as_it_grows(tmp_path: Path) -> None:
+    from stream.render.join import JoinThread
+
+    job, chunks = _two_parts(tmp_path)
+    out = _Frames()
+    joining = JoinThread(job, chunks, out)
+    joining.offer({1: 10})  # chunk 1 alone is no prefix: nothing to join yet
+    assert joining.queued == 0
+    joining.offer({0: 10, 1: 10})
+    assert joining.queued == 2
+    assert joining.close() == 20 and joining.seconds > 0
+    assert [pts for pts, _ in out.frames] == list(range(100, 120))
+
+    class Full(_Frames):
+        def write(self, image: np.ndarray, pts: int) -> None:
+            if len(self.frames) == 3:
+                raise SinkError("out.mp4: cannot write after 3 frames (No space left on device)")
+            super().write(image, pts)
+
+    joining = JoinThread(job, chunks, Full())
+    joining.offer({0: 10})
+    with pytest.raises(SinkError, match="No space left"):
+        joining.close()
+
+    reached, go = threading.Event(), threading.Event()
+
+    class Slow(_Frames):
+        def write(self, image: np.ndarray, pts: int) -> None:
+            if len(self.frames) == 3:
+                reached.set()
+                go.wait(10)
+            super().write(image, pts)
+
+    slow = Slow()
+    joining = JoinThread(job, chunks, slow)
+    joining.offer({0: 10, 1: 10})
+    assert reached.wait(10)
+    threading.Timer(0.2, go.set).start()
+    joining.abort()  # stops after the frame being written: it stays, nothing more comes
+    assert len(slow.frames) == joining.joiner.written == 4
 
 
 # --------------------------------------------------------------------------------------------------
@@ -230,6 +298,14 @@ def ray_local():
 CHUNKS = ["--chunk-s", "0.5", "--chunk-overlap", "4"]
 
 
+def fast_chunks_config():
+    """The config of ``FAST`` and ``CHUNKS``, for :func:`render_chunked` called here."""
+    from stream.settings.loader import load_config
+
+    return load_config(overrides={"dream.octaves": 1, "dream.steps": 1, "video.steps_per_frame": 1, "dream.jitter": 2,
+                                  "video.chunk_s": 0.5, "video.chunk_overlap": 4})
+
+
 @pytest.fixture(scope="module")
 def ray_output(ray_local, clip: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """``clip`` dreamed by 2 Ray workers, and what the command printed."""
@@ -268,10 +344,8 @@ def test_a_dead_worker_has_its_chunk_retried_then_a_clear_error(
     from stream.render.errors import RenderError
     from stream.render.job import RenderOptions, render_chunked
     from stream.render.scan import Window
-    from stream.settings.loader import load_config
 
-    cfg = load_config(overrides={"dream.octaves": 1, "dream.steps": 1, "video.steps_per_frame": 1, "dream.jitter": 2,
-                                 "video.chunk_s": 0.5, "video.chunk_overlap": 4})
+    cfg = fast_chunks_config()
     killed: list[int] = []
 
     def kill_first_try_of_chunk_1(chunk: Chunk, pid: int) -> None:
@@ -292,7 +366,46 @@ def test_a_dead_worker_has_its_chunk_retried_then_a_clear_error(
     options = RenderOptions(workers=2, crf=0, max_retries=1, on_assign=kill_always)
     with pytest.raises(RenderError, match=r"chunk 1 \(frames 12-23\): its worker died 2 times \(retry limit 1\)"):
         render_chunked(cfg, str(clip), str(tmp_path / "failed.mp4"), Window(), options)
-    assert not (tmp_path / "failed.mp4").exists()
+    failed = tmp_path / "failed.mp4"  # holds what was joined before the error: chunk 0 but its 4 faded frames, if done
+    assert not failed.exists() or len(video_times(failed)) == 8
+    assert Path(str(failed) + ".parts").is_dir()  # kept for the next run
+
+
+def part_stats(parts: Path, done) -> dict[int, tuple[int, int, int]]:
+    """(inode, mtime, size) of the finished chunks' files: a chunk reused is not written again."""
+    stats = {int(i): (parts / f"chunk_{int(i):05d}.mkv").stat() for i in done}
+    return {i: (st.st_ino, st.st_mtime_ns, st.st_size) for i, st in stats.items()}
+
+
+@pytest.mark.slow
+def test_resume_with_ray_workers_reuses_the_done_chunks(ray_output: tuple[Path, str], clip: Path, tmp_path: Path) -> None:
+    """Ctrl-C as the 4th chunk starts (2 done), then the same render again on 2 Ray workers."""
+    from stream.render.job import RenderOptions, render_chunked
+    from stream.render.scan import Window
+
+    cfg = fast_chunks_config()
+
+    def interrupt_at_chunk_3(chunk: Chunk, pid: int) -> None:
+        if chunk.index == 3:
+            raise KeyboardInterrupt  # what Ctrl-C raises in the driver
+
+    out = tmp_path / "resumed.mp4"
+    parts = Path(str(out) + ".parts")
+    first = render_chunked(cfg, str(clip), str(out), Window(), RenderOptions(workers=2, crf=0, on_assign=interrupt_at_chunk_3))
+    assert first.interrupted == 130
+    done = {int(i) for i in _done_chunks(parts)}
+    assert len(done) == 2 and len(first.results) == 2, done  # chunk 3 starts when the second chunk is done
+    prefix = 0 if 0 not in done else 1 if 1 not in done else 2
+    assert first.frames == 12 * prefix  # the done chunks from the first on, joined (no output when chunk 0 is not done)
+    assert out.exists() == bool(prefix)
+    before = part_stats(parts, done)
+
+    again = render_chunked(cfg, str(clip), str(out), Window(), RenderOptions(workers=2, crf=0, keep_parts=True))
+    assert again.interrupted is None and again.reused == 2 and again.frames == CLIP_FRAMES
+    assert sorted(r.index for r in again.results) == sorted({0, 1, 2, 3} - done)  # only the others dreamed
+    assert part_stats(parts, done) == before  # the done chunks' files untouched
+    assert not list(parts.glob("*.partial.mkv"))
+    assert per_frame_difference(out, ray_output[0]).max() < 0.5  # measured 0.0: what one run of 2 Ray workers writes
 
 
 def _done_chunks(parts: Path) -> dict[str, int]:
@@ -319,7 +432,8 @@ def test_resume_after_sigkill_reuses_exactly_the_finished_chunks(clip: Path, tmp
     job.communicate()
     done = _done_chunks(parts)
     assert sorted(done) == ["0", "1"], done  # killed after 2 of 4
-    assert not out.exists()
+    # OUT may hold the start of the join (chunk 0 joins while chunk 1 dreams; a kill loses its last second): the
+    # next run writes it anew.
     files = {i: (parts / f"chunk_{int(i):05d}.mkv").stat() for i in done}
 
     again = subprocess.run(command, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
@@ -334,6 +448,60 @@ def test_resume_after_sigkill_reuses_exactly_the_finished_chunks(clip: Path, tmp
     assert "reusing" not in once.stderr
     assert_same_timing(out, whole)
     assert per_frame_difference(out, whole).max() == 0.0
+
+
+def _kill_marked(marker: str) -> list[int]:
+    """SIGKILL every process whose environment holds ``marker`` (a test's child and whatever it started); their ids."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker.encode() in (entry / "environ").read_bytes():
+                os.kill(int(entry.name), signal.SIGKILL)
+                found.append(int(entry.name))
+        except (OSError, ProcessLookupError):
+            continue
+    return found
+
+
+@pytest.mark.slow
+def test_sigkill_of_the_driver_during_a_ray_render_leaves_a_resumable_work_folder(
+    clip: Path, single: Path, tmp_path: Path
+) -> None:
+    """The driver of 2 Ray workers killed with SIGKILL once a chunk is done; the same command again goes on from there."""
+    pytest.importorskip("ray")
+    out = tmp_path / "killed.mp4"
+    parts = Path(str(out) + ".parts")
+    cli = [sys.executable, "-c", "import sys; from stream.cli import main; sys.exit(main(sys.argv[1:]))"]
+    command = [*cli, "video", str(clip), str(out), *FAST, *CHUNKS, "--workers", "2", "--keep-parts"]
+    marker = f"dreamstream-test-{os.getpid()}-{time.monotonic_ns()}"  # finds Ray's processes of that run too
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DREAMSTREAM_TEST_MARK": marker}
+    log = tmp_path / "driver.log"
+    try:
+        with open(log, "wb") as err:  # a file, not a pipe: Ray's processes may hold it open after the driver dies
+            driver = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err,
+                                      start_new_session=True)
+            deadline = time.monotonic() + 120
+            while not _done_chunks(parts) and driver.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            driver.send_signal(signal.SIGKILL)
+            driver.wait(30)
+        done = _done_chunks(parts)
+        assert 1 <= len(done) < 4, (done, log.read_text())
+        time.sleep(1)  # Ray's processes see their driver gone
+        _kill_marked(marker)
+        before = part_stats(parts, done)
+
+        again = subprocess.run(command, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0, again.stderr
+        assert f"reusing {len(done)} of 4 finished chunks" in again.stderr
+        assert part_stats(parts, done) == before
+        assert sorted(_done_chunks(parts)) == ["0", "1", "2", "3"]
+        assert not list(parts.glob("*.partial.mkv"))
+        assert_same_timing(out, single)  # every frame at its time, with the sound
+    finally:
+        _kill_marked(marker)
 
 
 @pytest.mark.slow
@@ -421,6 +589,69 @@ def test_ctrl_c_joins_the_finished_chunks_and_keeps_the_work_folder(
     monkeypatch.setattr(ChunkDreamer, "dream", dream)
     assert main(args) == 0
     assert len(video_times(out)) == CLIP_FRAMES and not Path(str(out) + ".parts").exists()
+
+
+@pytest.fixture()
+def small_disk(tmp_path: Path):
+    """A folder on its own 16 MB tmpfs (needs root: skipped elsewhere), unmounted after the test."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(folder)], check=False,
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    yield folder
+    subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def fill(folder: Path) -> Path:
+    """Write a file in ``folder`` until its disk is full; the file."""
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, bytes(1 << 16))
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC, exc
+    finally:
+        os.close(fd)
+    return filler
+
+
+@pytest.mark.slow
+def test_a_full_disk_while_writing_the_parts_stops_with_one_line_and_keeps_the_finished_chunks(
+    clip: Path, small_disk: Path, capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from stream.cli import main
+    from stream.render.worker import ChunkDreamer
+
+    dream = ChunkDreamer.dream
+
+    def fill_the_disk_at_chunk_2(self, job, chunk, on_frame=None):
+        if chunk.index == 2:
+            fill(small_disk)
+        return dream(self, job, chunk, on_frame)
+
+    monkeypatch.setattr(ChunkDreamer, "dream", fill_the_disk_at_chunk_2)
+    out = small_disk / "out.mp4"
+    parts = Path(str(out) + ".parts")
+    args = ["video", str(clip), str(out), *FAST, *CHUNKS, "--resume"]
+    assert main(args) == 5
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    line = one_error_line(err)
+    assert line.startswith(f"dreamstream: error: {parts}: cannot write chunk 2 (frames 24-35) (No space left on device); "), line
+    assert line.endswith(f"2 of 4 chunks done and kept in {parts}: run the same command again to go on"), line
+    assert sorted(_done_chunks(parts)) == ["0", "1"]
+    assert not list(parts.glob("*.partial.mkv"))  # the failed chunk's file is gone: its room is free again
+
+    (small_disk / "filler").unlink()
+    monkeypatch.setattr(ChunkDreamer, "dream", dream)
+    caplog.set_level(logging.INFO)
+    assert main(args) == 0
+    assert "reusing 2 of 4 finished chunks" in caplog.text
+    assert len(video_times(out)) == CLIP_FRAMES and not parts.exists()
 
 
 def test_workers_without_ray_say_how_to_install_it(

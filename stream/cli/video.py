@@ -36,7 +36,7 @@ def chunked(args: argparse.Namespace) -> bool:
 
 
 def cmd_video_chunked(args: argparse.Namespace, cfg: Any) -> int:
-    """``video`` with ``--workers N``, ``--ray-address`` or ``--resume``: chunks in ``OUT.parts/``, then one join."""
+    """``video`` with ``--workers N``, ``--ray-address`` or ``--resume``: chunks in ``OUT.parts/``, joined as they finish."""
     from stream.render.job import RenderOptions, render_chunked
     from stream.render.scan import Window
 
@@ -51,8 +51,9 @@ def cmd_video_chunked(args: argparse.Namespace, cfg: Any) -> int:
         return run.interrupted
     dreamed = sum(r.dreamed for r in run.results)
     log.info(
-        "wrote %s: %d frames, %d chunks (%d reused); dreamed %d frames in %.1f s, joined in %.1f s",
-        args.output, run.frames, run.chunks, run.reused, dreamed, run.dream_seconds, run.join_seconds,
+        "wrote %s: %d frames, %d chunks (%d reused); dreamed %d frames in %.1f s; joined in %.1f s, %.1f s of it after "
+        "the dreaming", args.output, run.frames, run.chunks, run.reused, dreamed, run.dream_seconds,
+        run.join_total_seconds, run.join_seconds,
     )
     print(args.output)
     return _ended_early(args, run.frames) if run.truncated else 0

@@ -5,11 +5,13 @@
    the frames are planned into chunks (:mod:`.chunks`) and recorded in ``OUT.parts/manifest.json``.
    A manifest with the same settings and input is reused: its finished chunks are not dreamed again.
 3. Workers (this process, or Ray actors) dream the remaining chunks into ``OUT.parts/``.
-4. The chunks are joined into OUT with the input's timestamps and sound; the work folder is
-   removed unless ``keep_parts``.
+4. Meanwhile a thread joins the chunks into OUT with the input's timestamps and sound, each as soon
+   as it and every chunk before it are done, so only the last chunks' join is left when the dreaming
+   ends. The work folder is removed unless ``keep_parts``.
 
 Ctrl-C or SIGTERM stop the workers; the chunks finished from the start on are joined into OUT
-(a playable file) and the work folder is kept for the next run.
+(a playable file) and the work folder is kept for the next run. An error (a full disk, a worker
+that keeps dying) keeps the work folder too, and OUT with what was joined so far.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import dataclasses
 import logging
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,7 @@ from stream.io.video.info import VideoSpec
 from stream.io.video.probing import probe
 from stream.io.video.writer import VideoWriter
 from stream.render.chunks import Chunk, chunk_frames, plan_chunks
+from stream.render.join import JoinThread
 from stream.render.manifest import Manifest, file_hash, read_manifest, settings_hash, write_manifest
 from stream.render.pools import LocalPool, OnAssign, RayPool
 from stream.render.scan import Window, scan_input
@@ -63,7 +67,8 @@ class RenderRun:
     results: list[ChunkResult] = field(default_factory=list)  # chunks dreamed by this run
     scan_seconds: float = 0.0
     dream_seconds: float = 0.0
-    join_seconds: float = 0.0
+    join_seconds: float = 0.0  # joining left after the dreaming ended (the rest ran beside it)
+    join_total_seconds: float = 0.0  # all the joining, beside the dreaming and after it
     interrupted: int | None = None  # 130 (Ctrl-C) or 143 (SIGTERM)
     parts: Path | None = None
     truncated: bool = False  # the input ended (or broke) before its header said it would
@@ -146,7 +151,7 @@ def render_chunked(cfg: Config, source: str, output: str, window: Window, option
         else LocalPool(cfg)
     run.parts = parts
     try:
-        with sigterm_raises(), VideoWriter(output, info, crf=options.crf, audio_from=source) as writer:
+        with sigterm_raises(), _output(output, info, options.crf, source) as writer:
             manifest = _plan(cfg, source, window, parts, run)
             run.truncated = manifest.scan.truncated
             if run.reused:
@@ -156,18 +161,24 @@ def render_chunked(cfg: Config, source: str, output: str, window: Window, option
             # Chunks hold upright frames (a rotated input's display rotation undone); the output is tagged as the input.
             spec = VideoSpec(info.display_width, info.display_height, info.fps, info.time_base)
             job = ChunkJob(source, str(parts), manifest.scan, spec)
-            _dream(pool, job, manifest, parts, run)
-            done = _done_prefix(manifest)
-            if not done:
-                raise _NothingToJoin()
-            began = time.monotonic()
-            bar = _bar(sum(c.frames for c in done), 0, "joining")
+            joining = JoinThread(job, manifest.chunks, writer)
             try:
-                with signals_ignored() if run.interrupted else contextlib.nullcontext():
-                    run.frames = _join(job, done, writer, bar)
-            finally:
-                bar.close()
-            run.join_seconds = time.monotonic() - began
+                joining.offer(manifest.done)  # the reused chunks join while the others dream
+                try:
+                    _dream(pool, job, manifest, parts, run, joining)
+                finally:  # what stopped workers left is of no use, and its room may be needed (a full disk)
+                    for partial in parts.glob("*.partial.mkv"):
+                        partial.unlink(missing_ok=True)
+                _finish_join(joining, manifest, run)
+            except SinkError as exc:  # a full disk: say what is kept
+                joining.abort()
+                raise SinkError(f"{exc}; {len(manifest.done)} of {len(manifest.chunks)} chunks done and kept in {parts}: "
+                                "run the same command again to go on") from exc
+            except BaseException:
+                joining.abort()
+                raise
+            if not run.frames:
+                raise _NothingToJoin()
     except _NothingToJoin:
         return run
     if run.interrupted is None and not options.keep_parts:
@@ -175,21 +186,47 @@ def render_chunked(cfg: Config, source: str, output: str, window: Window, option
     return run
 
 
-def _dream(pool: LocalPool | RayPool, job: ChunkJob, manifest: Manifest, parts: Path, run: RenderRun) -> None:
-    """Dream the chunks not done yet, recording each in the manifest as it finishes."""
+@contextlib.contextmanager
+def _output(path: str, info: Any, crf: int, source: str) -> Iterator[VideoWriter]:
+    """The output writer, finalised on the way out, also by an exception (with no frame written: removed).
+
+    When an exception ends the block, an error while finalising (the same full disk) is only logged:
+    the first error says what went wrong.
+    """
+    writer = VideoWriter(path, info, crf=crf, audio_from=source)
+    try:
+        yield writer
+    except BaseException as exc:
+        try:
+            writer.__exit__(type(exc), exc, exc.__traceback__)
+        except SinkError as late:
+            log.debug("%s", late)
+        raise
+    writer.close()
+
+
+def _dream(pool: LocalPool | RayPool, job: ChunkJob, manifest: Manifest, parts: Path, run: RenderRun,
+           joining: JoinThread) -> None:
+    """Dream the chunks not done yet, recording each in the manifest as it finishes and offering it to the join."""
     todo = [c for c in manifest.chunks if c.index not in manifest.done]
     if not todo:
         return
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     bar = _bar(manifest.scan.frames, sum(manifest.done.values()), "dreaming")
-    bar.set_postfix_str(f"chunks {len(manifest.done)}/{len(manifest.chunks)}")
+
+    def count() -> str:
+        return f"chunks {len(manifest.done)}/{len(manifest.chunks)}, joined {joining.joiner.joined}"
+
+    bar.set_postfix_str(count())
 
     def on_done(result: ChunkResult) -> None:
         manifest.done[result.index] = result.frames
         write_manifest(parts, manifest)
         run.results.append(result)
-        bar.set_postfix_str(f"chunks {len(manifest.done)}/{len(manifest.chunks)}")
+        joining.check()  # a failed join stops the dreaming
+        joining.offer(manifest.done)
+        bar.set_postfix_str(count())
 
     began = time.monotonic()
     try:
@@ -204,6 +241,31 @@ def _dream(pool: LocalPool | RayPool, job: ChunkJob, manifest: Manifest, parts: 
         run.dream_seconds = time.monotonic() - began
 
 
+def _finish_join(joining: JoinThread, manifest: Manifest, run: RenderRun) -> None:
+    """Wait for the join of the done prefix (the part left after the dreaming: ``run.join_seconds``).
+
+    Ctrl-C or SIGTERM meanwhile stop it where it is, as during the dreaming: the output keeps what was written.
+    """
+    began = time.monotonic()
+    left = sum(c.frames for c in _done_prefix(manifest)) - joining.joiner.written
+    bar = _bar(left + joining.joiner.written, joining.joiner.written, "joining") if left > 0 else None
+    if bar is not None:
+        joining.on_frame = lambda: bar.update(1)
+    try:
+        with signals_ignored() if run.interrupted else contextlib.nullcontext():
+            run.frames = joining.close()
+    except (KeyboardInterrupt, Terminated) as exc:
+        run.interrupted = 130 if isinstance(exc, KeyboardInterrupt) else 143
+        with signals_ignored():
+            joining.abort()
+        run.frames = joining.joiner.written
+    finally:
+        if bar is not None:
+            bar.close()
+        run.join_seconds = time.monotonic() - began
+        run.join_total_seconds = joining.seconds
+
+
 def _done_prefix(manifest: Manifest) -> list[Chunk]:
     """The finished chunks from the first on, up to the first unfinished one."""
     done: list[Chunk] = []
@@ -212,9 +274,3 @@ def _done_prefix(manifest: Manifest) -> list[Chunk]:
             break
         done.append(chunk)
     return done
-
-
-def _join(job: ChunkJob, chunks: list[Chunk], writer: VideoWriter, bar: Any) -> int:
-    from stream.render.join import join_chunks
-
-    return join_chunks(job, chunks, writer, on_frame=lambda: bar.update(1))

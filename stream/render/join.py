@@ -4,19 +4,29 @@ Each output frame is written at the input's own timestamp, into a :class:`VideoW
 the input (its size, rate, time base and every audio stream), so the output has what a single
 pass writes: the same frames at the same times with the same sound. Where a chunk has lead-in
 frames, the previous chunk's last frames are faded into them (:func:`fade_weights`).
+
+A :class:`Joiner` takes the chunks one at a time, in order; a :class:`JoinThread` runs it beside the
+dreaming, each chunk as soon as it and every chunk before it are done.
 """
 from __future__ import annotations
 
+import queue
+import threading
+import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
+from typing import Protocol
 
 import numpy as np
 
 from engine.errors import SourceError
 from stream.io.video.reader import VideoReader
-from stream.io.video.writer import VideoWriter
 from stream.render.chunks import Chunk, fade_weights
 from stream.render.worker import ChunkJob, part_path
+
+
+class FrameWriter(Protocol):
+    def write(self, image: np.ndarray, pts: int | None = None) -> None: ...
 
 
 def blend(previous: np.ndarray, current: np.ndarray, weight: float) -> np.ndarray:
@@ -27,33 +37,31 @@ def blend(previous: np.ndarray, current: np.ndarray, weight: float) -> np.ndarra
     return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
 
 
-def join_chunks(
-    job: ChunkJob,
-    chunks: Sequence[Chunk],
-    writer: VideoWriter,
-    on_frame: Callable[[], None] | None = None,
-) -> int:
-    """Write the frames of ``chunks`` (consecutive, in order) into ``writer``; returns the frames written.
+class Joiner:
+    """Writes the chunks of ``plan`` into ``writer``, one :meth:`add` at a time, in the plan's order.
 
-    A chunk's last frames that the next chunk's lead-in covers wait for it and are written blended;
-    the last chunk given is written to its end.
+    A chunk's last frames that the next chunk's lead-in covers are ``held`` until that chunk is added,
+    then written blended with its lead-in. :meth:`finish` writes what is still held: the end of the
+    last chunk added, when the render stopped before the next one. ``written`` counts the frames
+    written; ``on_frame()`` is called after each.
     """
-    written = 0
-    w, h = job.spec.width, job.spec.height
-    held: deque[tuple[int, np.ndarray]] = deque()  # (frame index, image) waiting for the next chunk's lead-in
 
-    def emit(index: int, image: np.ndarray) -> None:
-        nonlocal written
-        writer.write(image, job.scan.pts[index])
-        written += 1
-        if on_frame is not None:
-            on_frame()
+    def __init__(self, job: ChunkJob, plan: Sequence[Chunk], writer: FrameWriter,
+                 on_frame: Callable[[], None] | None = None) -> None:
+        self.job, self.plan, self.writer, self.on_frame = job, plan, writer, on_frame
+        self.held: deque[tuple[int, np.ndarray]] = deque()  # (frame index, image) waiting for the next chunk's lead-in
+        self.written = 0
+        self.joined = 0  # chunks added; the next one to add is plan[joined]
 
-    for position, chunk in enumerate(chunks):
-        following = chunks[position + 1] if position + 1 < len(chunks) else None
+    def add(self, chunk: Chunk) -> None:
+        """Write ``chunk`` (the next of the plan), but for the frames the next chunk's lead-in fades from."""
+        if self.joined >= len(self.plan) or chunk != self.plan[self.joined]:
+            raise ValueError(f"{chunk.describe()} is not the next chunk to join (chunk {self.joined})")
+        following = self.plan[self.joined + 1] if self.joined + 1 < len(self.plan) else None
         hold_from = chunk.stop - (following.lead_in if following is not None else 0)
         weights = fade_weights(chunk.lead_in)
-        path = part_path(job, chunk)
+        w, h = self.job.spec.width, self.job.spec.height
+        path = part_path(self.job, chunk)
         count = 0
         with VideoReader(path, max_frames=chunk.dreamed) as reader:
             for frame in reader:
@@ -61,15 +69,98 @@ def join_chunks(
                 image = frame.image[:h, :w]
                 count += 1
                 if index < chunk.start:  # lead-in: fade from the previous chunk's frame into this one
-                    if not held or held[0][0] != index:
+                    if not self.held or self.held[0][0] != index:
                         raise SourceError(f"{path}: lead-in frame {index} has no frame of the previous chunk to fade from")
-                    emit(index, blend(held.popleft()[1], image, weights[index - chunk.first]))
+                    self._emit(index, blend(self.held.popleft()[1], image, weights[index - chunk.first]))
                 elif index >= hold_from:
-                    held.append((index, image))
+                    self.held.append((index, image))
                 else:
-                    emit(index, image)
+                    self._emit(index, image)
         if count != chunk.dreamed:
             raise SourceError(f"{path}: holds {count} of {chunk.dreamed} frames; delete it and run again to redo it")
-    while held:  # only when the chunks given stop before the one whose lead-in they wait for
-        emit(*held.popleft())
-    return written
+        self.joined += 1
+
+    def finish(self) -> int:
+        """Write the frames still held (the render stopped before the chunk that fades from them); the frames written."""
+        while self.held:
+            self._emit(*self.held.popleft())
+        return self.written
+
+    def _emit(self, index: int, image: np.ndarray) -> None:
+        self.writer.write(image, self.job.scan.pts[index])
+        self.written += 1
+        if self.on_frame is not None:
+            self.on_frame()
+
+
+class _Aborted(Exception):
+    """Stops the join thread between two frames."""
+
+
+class JoinThread:
+    """A :class:`Joiner` on its own thread: :meth:`offer` queues the chunks that joined the done prefix.
+
+    One thread calls :meth:`offer`, :meth:`close` and :meth:`abort` (the one that records finished
+    chunks). The joiner's writer is used by the join thread only, until :meth:`close` or :meth:`abort`
+    return. An error while joining stops the thread; :meth:`check` and :meth:`close` raise it.
+    ``seconds``: time spent joining. ``on_frame``: called after each frame written (may be replaced).
+    """
+
+    def __init__(self, job: ChunkJob, plan: Sequence[Chunk], writer: FrameWriter) -> None:
+        self.joiner = Joiner(job, plan, writer, on_frame=self._frame)
+        self.plan = plan
+        self.queued = 0  # chunks of the plan queued so far
+        self.error: BaseException | None = None
+        self.seconds = 0.0
+        self.on_frame: Callable[[], None] | None = None
+        self._queue: queue.SimpleQueue[Chunk | None] = queue.SimpleQueue()
+        self._abort = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="join", daemon=True)
+        self._thread.start()
+
+    def offer(self, done: Container[int]) -> None:
+        """Queue the chunks of the plan from the first not queued yet, as long as they are ``done`` (indices)."""
+        while self.queued < len(self.plan) and self.plan[self.queued].index in done:
+            self._queue.put(self.plan[self.queued])
+            self.queued += 1
+
+    def check(self) -> None:
+        """Raise the error that stopped the join, if any."""
+        if self.error is not None:
+            raise self.error
+
+    def close(self) -> int:
+        """Join what was queued, then write the frames still held; the frames written. Raises the join's error."""
+        self._queue.put(None)
+        self._thread.join()
+        self.check()
+        began = time.monotonic()
+        written = self.joiner.finish()
+        self.seconds += time.monotonic() - began
+        return written
+
+    def abort(self) -> None:
+        """Stop after the frame being written, and wait (nothing more is written)."""
+        self._abort.set()
+        self._queue.put(None)
+        self._thread.join()
+
+    def _frame(self) -> None:
+        if self._abort.is_set():
+            raise _Aborted()
+        if self.on_frame is not None:
+            self.on_frame()
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            if self.error is not None or self._abort.is_set():
+                continue
+            began = time.monotonic()
+            try:
+                self.joiner.add(chunk)
+            except _Aborted:
+                pass
+            except BaseException as exc:  # noqa: BLE001 - handed to the thread that waits (check, close)
+                self.error = exc
+            finally:
+                self.seconds += time.monotonic() - began

@@ -17,6 +17,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from engine.errors import SinkError
+from stream.io.video.errors import reason
 from stream.render.chunks import Chunk
 from stream.render.scan import Scan
 
@@ -99,11 +101,15 @@ def read_manifest(folder: Path) -> Manifest | None:
 
 
 def write_manifest(folder: Path, manifest: Manifest) -> None:
-    """Replace ``folder``'s manifest atomically."""
+    """Replace ``folder``'s manifest atomically; SinkError if it cannot be written (the old one stays)."""
     path = folder / MANIFEST
     tmp = folder / (MANIFEST + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(manifest.to_json(), f, separators=(",", ":"))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            json.dump(manifest.to_json(), f, separators=(",", ":"))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise SinkError(f"{path}: cannot write it ({reason(exc)})") from exc

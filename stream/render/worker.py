@@ -4,7 +4,8 @@ The same class runs in the command's own process (``--workers 1``) and as a Ray 
 read from the input from its first lead-in frame, dreamed with a fresh :class:`TemporalDreamer`
 whose random jitter is seeded per frame index (so a frame's dream does not depend on which process
 dreamed it), and every dreamed frame (lead-in included) is written with :class:`VideoWriter`
-``lossless=True`` to ``chunk_NNNNN.partial.mkv``, renamed to ``chunk_NNNNN.mkv`` once complete.
+``lossless=True`` to ``chunk_NNNNN.HOST-PID.partial.mkv``, renamed to ``chunk_NNNNN.mkv`` once complete
+(removed when the chunk fails).
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import SourceError
+from engine.errors import SinkError, SourceError
+from stream.io.video.errors import reason
 from stream.io.video.info import VideoSpec
 from stream.io.video.reader import VideoReader
 from stream.io.video.writer import VideoWriter
@@ -84,25 +86,33 @@ class ChunkDreamer:
         self.current, self.kept = chunk.index, 0
         temporal = TemporalDreamer(self.dreamer, self.settings)
         final = part_path(job, chunk)
-        partial = final.with_suffix(".partial.mkv")
+        # Named by host and process: a worker that outlived a killed render never writes into this run's file.
+        partial = final.with_name(f"{final.stem}.{os.uname().nodename}-{os.getpid()}.partial.mkv")
         scan = job.scan
-        reader = VideoReader(job.input, start_s=scan.start_s(chunk.first), max_frames=chunk.dreamed)
-        with reader, VideoWriter(partial, job.spec, lossless=True, preset="ultrafast") as writer:
-            for offset, frame in enumerate(reader):
-                index = chunk.first + offset
-                if frame.pts != scan.pts[index]:
-                    raise SourceError(
-                        f"{job.input}: frame {index} has pts {frame.pts}, the first pass saw {scan.pts[index]}; "
-                        "did the file change?"
-                    )
-                temporal.reseed(index)
-                writer.write(temporal(frame.image), frame.pts)  # lead-in too: the join fades into it
-                if index >= chunk.start:
-                    self.kept += 1
-                    if on_frame is not None:
-                        on_frame()
-        if writer.frames_written != chunk.dreamed:
-            raise SourceError(f"{job.input}: {chunk.describe()} decoded {writer.frames_written} of {chunk.dreamed} frames")
+        try:
+            reader = VideoReader(job.input, start_s=scan.start_s(chunk.first), max_frames=chunk.dreamed)
+            with reader, VideoWriter(partial, job.spec, lossless=True, preset="ultrafast") as writer:
+                for offset, frame in enumerate(reader):
+                    index = chunk.first + offset
+                    if frame.pts != scan.pts[index]:
+                        raise SourceError(
+                            f"{job.input}: frame {index} has pts {frame.pts}, the first pass saw {scan.pts[index]}; "
+                            "did the file change?"
+                        )
+                    temporal.reseed(index)
+                    writer.write(temporal(frame.image), frame.pts)  # lead-in too: the join fades into it
+                    if index >= chunk.start:
+                        self.kept += 1
+                        if on_frame is not None:
+                            on_frame()
+            if writer.frames_written != chunk.dreamed:
+                raise SourceError(f"{job.input}: {chunk.describe()} decoded {writer.frames_written} of {chunk.dreamed} frames")
+        except SinkError as exc:  # a full disk: the part is of no use, and its room is needed
+            partial.unlink(missing_ok=True)
+            raise SinkError(f"{job.parts}: cannot write {chunk.describe()} ({reason(exc.__cause__ or exc)})") from exc
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         os.replace(partial, final)
         seconds = time.monotonic() - began
         log.debug("%s: %d frames (+%d lead-in) in %.1f s", chunk.describe(), chunk.frames, chunk.lead_in, seconds)
