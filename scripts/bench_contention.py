@@ -1,41 +1,67 @@
 #!/usr/bin/env python
-"""CPU contention: a ``dreamstream video`` run alone against the same run beside one busy process.
+"""CPU contention: ``dreamstream video`` alone against the same run beside one busy process, per OpenMP wait setting.
 
-Makes a pan clip of a real photo, runs the real CLI on it in a child process (alone, then with one
-other CPU-bound process spinning on the machine) and prints both wall times and their ratio. On a
-machine with N cores a fair share beside one busy process is N / (N - 0.5) .. 2x slower; the goal
-is at most 2.5x. ``--env K=V`` passes extra environment to the dream (to try thread settings).
+Makes a pan clip of a real photo and runs the real CLI on it in a child process, alone and then with
+one other CPU-bound process spinning on the machine, for each ``--variant`` (environment settings
+for OpenMP's idle threads), side by side in one run. Prints s/frame alone, s/frame loaded and their
+ratio. On a machine with N cores a fair share beside one busy process is N / (N - 0.5) .. 2x slower.
+
+A variant is ``NAME`` or ``NAME:K=V,K=V``: ``cli`` (nothing set: what ``dreamstream`` chooses),
+``passive`` (``OMP_WAIT_POLICY=PASSIVE``), ``active`` (``OMP_WAIT_POLICY=ACTIVE``), or any name with
+its own settings (``spin10k:GOMP_SPINCOUNT=10000``). ``--random googlenet`` dreams that model with
+random weights (its real ones are a download; the cost is the same) at its default layer.
 
     .venv/bin/python scripts/bench_contention.py [--frames 24] [--size 640x360] [--repeat 1]
+        [--variant cli --variant passive --variant active] [--random googlenet] [-- extra video args]
 """
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+import torch
 from bench.children import child_env, run_cli
-from bench.flags import add_size, parser
+from bench.flags import add_json, add_size, parser
 from bench.machine import cpu_model
 from bench.media import pan_clip, work_folder
+from bench.tables import Table, print_result
+
+from engine.models.registry import build_model, get_spec
 
 BUSY = "while True: pass"
+NAMED = {"cli": {}, "passive": {"OMP_WAIT_POLICY": "PASSIVE"}, "active": {"OMP_WAIT_POLICY": "ACTIVE"}}
+OPENMP_KEYS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+TABLE = Table(("variant", "<28"), ("alone s/frame", "14.3f"), ("loaded s/frame", "15.3f"), ("loaded / alone", "15.2f"))
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = parser(__doc__)
-    p.add_argument("--frames", type=int, default=24)
-    add_size(p, "640x360")
-    p.add_argument("--repeat", type=int, default=1, help="pairs to run; the minimum of each side is kept")
-    p.add_argument("--env", action="append", default=[], metavar="K=V", help="extra environment for the dream")
-    p.add_argument("args", nargs="*", help="extra arguments for `video` (after --)")
-    args = p.parse_args(argv)
+def variant(text: str) -> tuple[str, dict[str, str]]:
+    """``NAME`` or ``NAME:K=V,K=V`` as (name, environment); raises ValueError for an unknown bare name."""
+    name, _, pairs = text.partition(":")
+    if not pairs:
+        if name not in NAMED:
+            raise ValueError(f"variant {name!r}: not one of {', '.join(NAMED)}; or give NAME:K=V,...")
+        return name, NAMED[name]
+    return name, dict(pair.split("=", 1) for pair in pairs.split(","))
 
-    w, h = args.size
-    env = child_env(dict(kv.split("=", 1) for kv in args.env))
-    with work_folder() as folder:
-        clip = pan_clip(folder, "coffee", args.frames, args.size)
-        video = ["video", str(clip), str(folder / "out.mp4"), *args.args]
+
+def random_weights(name: str, folder: Path) -> list[str]:
+    """``video`` arguments that dream model ``name`` with random weights saved under ``folder``."""
+    torch.manual_seed(0)
+    path = folder / f"{name}_random.pt"
+    torch.save(build_model(name, fuse=False).state_dict(), path)
+    return ["--model", name, "--weights", str(path), "--layer", get_spec(name).default_layer]
+
+
+def measure(args, folder: Path) -> dict:
+    clip = pan_clip(folder, "coffee", args.frames, args.size)
+    extra = random_weights(args.random, folder) if args.random else []
+    video = ["video", str(clip), str(folder / "out.mp4"), *extra, *args.args]
+    base = {k: v for k, v in child_env().items() if k not in OPENMP_KEYS}
+    rows = []
+    for name, settings in map(variant, args.variant or ["cli", "passive", "active"]):
+        env = {**base, **settings}
         alone, busy = [], []
         for _ in range(args.repeat):
             alone.append(run_cli(video, env, show_output=False))
@@ -45,9 +71,35 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 hog.kill()
                 hog.wait()
-    a, b = min(alone), min(busy)
-    print(f"{args.frames} frames {w}x{h} on {os.cpu_count()} cores ({cpu_model()}); env {' '.join(args.env) or '(none)'}")
-    print(f"alone {a:.1f} s, beside one busy process {b:.1f} s: {b / a:.2f}x (goal <= 2.5x)")
+        a, b = min(alone) / args.frames, min(busy) / args.frames
+        label = name + (" (" + ",".join(f"{k}={v}" for k, v in settings.items()) + ")" if settings else "")
+        rows.append({"variant": label, "alone s/frame": a, "loaded s/frame": b, "loaded / alone": b / a})
+    return {"machine": f"{os.cpu_count()} cores, {cpu_model()}", "frames": args.frames, "size": list(args.size),
+            "model": args.random or "default", "rows": rows}
+
+
+def report(result: dict) -> None:
+    w, h = result["size"]
+    print(f"{result['frames']} frames {w}x{h}, model {result['model']}, on {result['machine']} "
+          "(each variant's wall time includes the CLI's start; loaded = beside one busy process)")
+    print(TABLE.header())
+    for row in result["rows"]:
+        print(TABLE.row(*row.values()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser(__doc__)
+    p.add_argument("--frames", type=int, default=24)
+    add_size(p, "640x360")
+    p.add_argument("--repeat", type=int, default=1, help="pairs to run per variant; the minimum of each side is kept")
+    p.add_argument("--variant", action="append", default=[], help="NAME or NAME:K=V,... (repeatable; default cli, passive, active)")
+    p.add_argument("--random", metavar="MODEL", help="dream this model with random weights (timing only)")
+    add_json(p)
+    p.add_argument("args", nargs="*", help="extra arguments for `video` (after --)")
+    args = p.parse_args(argv)
+    with work_folder() as folder:
+        result = measure(args, folder)
+    print_result(result, args.json, report)
     return 0
 
 
