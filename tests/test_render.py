@@ -134,13 +134,21 @@ class _Frames:
 
 
 def _two_parts(tmp_path: Path) -> tuple[ChunkJob, list[Chunk]]:
-    """Two chunk files of 33x17 frames: chunk 0 (frames 0-9) of 0, 1, 0, 1, ...; chunk 1 (10-19, 4 lead-in frames) of 210, 211, ..."""
+    """Two chunk files of 33x17 frames: chunk 0 (frames 0-9) of 0, 1, 0, 1, ...; chunk 1 (10-19, 4 lead-in frames)
+    of 210, 211, ...; the input: 20 frames of 100."""
     from stream.io.video import VideoSpec, VideoWriter
+    from stream.render.scan import Window, scan_input
     from stream.render.worker import ChunkJob, part_path
+    from stream.settings.video import VideoSettings
 
     chunks = [Chunk(0, 0, 10), Chunk(1, 10, 20, lead_in=4)]
-    scan = Scan(tuple(range(100, 120)), (), 0, Fraction(1, 24), False)
-    job = ChunkJob("unused.mp4", str(tmp_path), scan, VideoSpec(33, 17, Fraction(24)))  # odd sizes: no padding
+    spec = VideoSpec(33, 17, Fraction(24))  # odd sizes: no padding
+    source = tmp_path / "in.mkv"
+    with VideoWriter(source, spec, lossless=True) as writer:
+        for i in range(20):
+            writer.write(np.full((17, 33, 3), 100, np.uint8), i)
+    _, scan = scan_input(str(source), Window(), VideoSettings())
+    job = ChunkJob(str(source), str(tmp_path), scan, spec)
     for chunk, value in zip(chunks, (0, 210)):
         with VideoWriter(part_path(job, chunk), job.spec, lossless=True) as writer:
             for i in range(chunk.dreamed):
@@ -149,7 +157,7 @@ def _two_parts(tmp_path: Path) -> tuple[ChunkJob, list[Chunk]]:
 
 
 def test_join_fades_the_previous_chunk_into_the_lead_in(tmp_path: Path) -> None:
-    from stream.render.join import Joiner
+    from stream.render.join import Joiner, fade
     from stream.render.worker import part_path
 
     job, chunks = _two_parts(tmp_path)
@@ -159,10 +167,14 @@ def test_join_fades_the_previous_chunk_into_the_lead_in(tmp_path: Path) -> None:
     assert joiner.written == 6 and [i for i, _ in joiner.held] == [6, 7, 8, 9]  # chunk 1's lead-in fades from these
     joiner.add(chunks[1])
     assert joiner.finish() == 20 and not joiner.held
-    assert [pts for pts, _ in out.frames] == list(range(100, 120))  # the input's timestamps
+    assert [pts for pts, _ in out.frames] == list(job.scan.pts)  # the input's timestamps
     values = [int(image[0, 0, 0]) for _, image in out.frames]
-    # frames 6-7 warm chunk 1 up (chunk 0 kept), 8-9 fade to it (1/3, 2/3), from 10 on chunk 1 alone
-    assert values == [0, 1, 0, 1, 0, 1, 0, 1, 70, 141, 210, 211, 210, 211, 210, 211, 210, 211, 210, 211]
+    # frames 6-7 warm chunk 1 up (chunk 0 kept), 8-9 fade to it (weights 1/3, 2/3), from 10 on chunk 1 alone
+    plain = np.full((17, 33, 3), 100, np.uint8)
+    faded = [int(fade(np.full_like(plain, a), np.full_like(plain, b), plain, w)[0, 0, 0])
+             for a, b, w in [(0, 210, 1 / 3), (1, 211, 2 / 3)]]
+    assert values == [0, 1, 0, 1, 0, 1, 0, 1, *faded, 210, 211, 210, 211, 210, 211, 210, 211, 210, 211]
+    assert 0 < faded[0] < faded[1] < 210
     assert all(image.shape == (17, 33, 3) for _, image in out.frames)
 
     alone = _Frames()
@@ -180,6 +192,31 @@ def test_join_fades_the_previous_chunk_into_the_lead_in(tmp_path: Path) -> None:
         joiner.add(chunks[1])
 
 
+def test_a_fade_keeps_the_dream_as_strong_as_its_two_ends() -> None:
+    """Two dreams that do not line up (stripes across and along) mixed plainly are fainter half way; the fade is not."""
+    from stream.render.join import MAX_FADE_GAIN, fade
+
+    original = np.full((64, 64, 3), 128, np.uint8)
+    stripes = (np.arange(64) % 2 * 2 - 1) * 20  # +-20 around the frame: a residual of RMS 20
+    across = (original + stripes[None, :, None]).astype(np.uint8)
+    along = (original + stripes[:, None, None]).astype(np.uint8)
+
+    def strength(image: np.ndarray) -> float:
+        return float(np.sqrt(np.mean((image.astype(np.float64) - original) ** 2)))
+
+    for weight in (0.2, 0.5, 0.8):
+        plain = (1 - weight) * across.astype(np.float64) + weight * along
+        assert strength(plain) == pytest.approx(20 * np.hypot(1 - weight, weight), abs=0.1)  # 14.1 half way
+        mixed = fade(across, along, original, weight)
+        assert strength(mixed) == pytest.approx(20, abs=0.6)
+        toward = np.mean((mixed.astype(np.float64) - original) * (along.astype(np.float64) - original))
+        away = np.mean((mixed.astype(np.float64) - original) * (across.astype(np.float64) - original))
+        assert (toward > away) == (weight > 0.5)  # it still goes from one dream to the other
+    assert fade(across, along, original, 0.0) is across and fade(across, along, original, 1.0) is along
+    nearly_opposite = (original - 0.8 * stripes[None, :, None]).astype(np.uint8)  # the two nearly cancel: +-2 left
+    assert strength(fade(across, nearly_opposite, original, 0.5)) == pytest.approx(2 * MAX_FADE_GAIN)  # not 9x
+
+
 def test_the_join_thread_takes_the_done_prefix_as_it_grows(tmp_path: Path) -> None:
     from stream.render.join import JoinThread
 
@@ -191,7 +228,7 @@ def test_the_join_thread_takes_the_done_prefix_as_it_grows(tmp_path: Path) -> No
     joining.offer({0: 10, 1: 10})
     assert joining.queued == 2
     assert joining.close() == 20 and joining.seconds > 0
-    assert [pts for pts, _ in out.frames] == list(range(100, 120))
+    assert [pts for pts, _ in out.frames] == list(job.scan.pts)
 
     class Full(_Frames):
         def write(self, image: np.ndarray, pts: int) -> None:

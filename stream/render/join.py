@@ -3,24 +3,26 @@
 Each output frame is written at the input's own timestamp, into a :class:`VideoWriter` opened on
 the input (its size, rate, time base and every audio stream), so the output has what a single
 pass writes: the same frames at the same times with the same sound. Where a chunk has lead-in
-frames, the previous chunk's last frames are faded into them (:func:`fade_weights`).
+frames, the previous chunk's last frames are faded into them (:func:`fade_weights`), keeping the
+dream's strength (:func:`fade`).
 
 A :class:`Joiner` takes the chunks one at a time, in order; a :class:`JoinThread` runs it beside the
 dreaming, each chunk as soon as it and every chunk before it are done.
 """
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from typing import Protocol
 
 import numpy as np
 
 from engine.errors import SourceError
-from stream.io.video.reader import VideoReader
+from stream.io.video.reader import Frame, VideoReader
 from stream.render.chunks import Chunk, fade_weights
 from stream.render.worker import ChunkJob, part_path
 
@@ -29,12 +31,30 @@ class FrameWriter(Protocol):
     def write(self, image: np.ndarray, pts: int | None = None) -> None: ...
 
 
-def blend(previous: np.ndarray, current: np.ndarray, weight: float) -> np.ndarray:
-    """``(1 - weight) * previous + weight * current``, both RGB uint8 ``(H, W, 3)``."""
+#: The most a fade frame's mixed dream is strengthened (two opposite dreams would otherwise ask for any gain).
+MAX_FADE_GAIN = 1.5
+
+
+def fade(previous: np.ndarray, current: np.ndarray, original: np.ndarray, weight: float) -> np.ndarray:
+    """The previous chunk's dream of ``original`` faded into this chunk's, at this one's ``weight``; RGB uint8 ``(H, W, 3)``.
+
+    Two dreams of a frame are two patterns on it, and a plain mix of them is fainter than either
+    (patterns that do not line up partly cancel: half way, by about 1/sqrt(2)), so a seam would
+    show as a dip in the dream. The mix of the two dreams' residuals (dream minus ``original``) is
+    scaled to the strength between theirs instead (RMS over the frame, interpolated by ``weight``;
+    at most :data:`MAX_FADE_GAIN` times).
+    """
     if weight <= 0.0:
         return previous
-    mixed = (1.0 - weight) * previous.astype(np.float32) + weight * current.astype(np.float32)
-    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+    if weight >= 1.0:
+        return current
+    base = original.astype(np.float32)
+    a, b = previous.astype(np.float32) - base, current.astype(np.float32) - base
+    mixed = (1.0 - weight) * a + weight * b
+    wanted = (1.0 - weight) * float(np.mean(a * a)) + weight * float(np.mean(b * b))
+    got = float(np.mean(mixed * mixed))
+    gain = min(MAX_FADE_GAIN, (wanted / got) ** 0.5) if got > 0.0 else 1.0
+    return np.clip(np.rint(base + gain * mixed), 0, 255).astype(np.uint8)
 
 
 class Joiner:
@@ -63,7 +83,8 @@ class Joiner:
         w, h = self.job.spec.width, self.job.spec.height
         path = part_path(self.job, chunk)
         count = 0
-        with VideoReader(path, max_frames=chunk.dreamed) as reader:
+        with VideoReader(path, max_frames=chunk.dreamed) as reader, self._originals(chunk) as source:
+            originals = iter(source)
             for frame in reader:
                 index = chunk.first + count
                 image = frame.image[:h, :w]
@@ -71,7 +92,8 @@ class Joiner:
                 if index < chunk.start:  # lead-in: fade from the previous chunk's frame into this one
                     if not self.held or self.held[0][0] != index:
                         raise SourceError(f"{path}: lead-in frame {index} has no frame of the previous chunk to fade from")
-                    self._emit(index, blend(self.held.popleft()[1], image, weights[index - chunk.first]))
+                    original = self._original(originals, index)
+                    self._emit(index, fade(self.held.popleft()[1], image, original, weights[index - chunk.first]))
                 elif index >= hold_from:
                     self.held.append((index, image))
                 else:
@@ -79,6 +101,22 @@ class Joiner:
         if count != chunk.dreamed:
             raise SourceError(f"{path}: holds {count} of {chunk.dreamed} frames; delete it and run again to redo it")
         self.joined += 1
+
+    def _originals(self, chunk: Chunk) -> contextlib.AbstractContextManager[Iterable[Frame]]:
+        """The input's frames under ``chunk``'s lead-in (what the fade keeps the dream's strength against)."""
+        if not chunk.lead_in:
+            return contextlib.nullcontext(())
+        scan = self.job.scan
+        return VideoReader(self.job.input, start_s=scan.start_s(chunk.first), max_frames=chunk.lead_in)
+
+    def _original(self, originals: Iterator[Frame], index: int) -> np.ndarray:
+        """The input's frame ``index``, the next of ``originals``."""
+        frame = next(originals, None)
+        if frame is None or frame.pts != self.job.scan.pts[index]:
+            seen = "nothing" if frame is None else f"pts {frame.pts}"
+            raise SourceError(f"{self.job.input}: frame {index} reads as {seen}, the first pass saw pts "
+                              f"{self.job.scan.pts[index]}; did the file change?")
+        return frame.image[: self.job.spec.height, : self.job.spec.width]
 
     def finish(self) -> int:
         """Write the frames still held (the render stopped before the chunk that fades from them); the frames written."""
