@@ -487,19 +487,25 @@ def test_resume_after_sigkill_reuses_exactly_the_finished_chunks(clip: Path, tmp
     assert per_frame_difference(out, whole).max() == 0.0
 
 
-def _kill_marked(marker: str) -> list[int]:
-    """SIGKILL every process whose environment holds ``marker`` (a test's child and whatever it started); their ids."""
-    found = []
+def _marked(marker: str) -> dict[int, str]:
+    """Process id -> command line of every process whose environment holds ``marker`` (a test's child and its own)."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
             if marker.encode() in (entry / "environ").read_bytes():
-                os.kill(int(entry.name), signal.SIGKILL)
-                found.append(int(entry.name))
-        except (OSError, ProcessLookupError):
+                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
             continue
     return found
+
+
+def _kill_marked(marker: str) -> None:
+    """SIGKILL every process :func:`_marked` finds."""
+    for pid in _marked(marker):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.slow
@@ -526,7 +532,10 @@ def test_sigkill_of_the_driver_during_a_ray_render_leaves_a_resumable_work_folde
             driver.wait(30)
         done = _done_chunks(parts)
         assert 1 <= len(done) < 4, (done, log.read_text())
-        time.sleep(1)  # Ray's processes see their driver gone
+        deadline = time.monotonic() + 20  # Ray ends the workers of a driver that died (its two agents stay)
+        while any("_RemoteDreamer" in c for c in _marked(marker).values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [c for c in _marked(marker).values() if "_RemoteDreamer" in c]
         _kill_marked(marker)
         before = part_stats(parts, done)
 
