@@ -1,20 +1,28 @@
 #!/usr/bin/env python
-"""Benchmark of chunked renders (issue 10): seams, difference from a single pass, and speed with 1 and 2 workers.
+"""Benchmark of chunked renders (issues 10 and 18): seams, difference from a single pass, speed with 1 and 2 workers.
 
 Makes a clip panning across a real photo (one scene, so every seam is inside a scene: the hard
 case, with lead-in frames), dreams it in a single pass and in chunks with 1 worker (this process)
 and with 2 Ray workers, side by side in one run. Seams: the warping error (flow and occlusions from
 the original, as ``dreamstream flicker``) of each frame pair across a seam, against the mean over
-the pairs inside chunks. Then an estimate, with its arithmetic, for N GPU machines.
+the pairs inside chunks, and the worst seams as issue 18 measures them: the mean of the 3 worst pair
+errors of the whole output over its median pair error (single pass and chunked side by side). The
+join's time is split: what is left after the dreaming ends, and the whole join (mostly beside the
+dreaming). Then an estimate, with its arithmetic, for N GPU machines.
 
     .venv/bin/python scripts/bench_chunks.py [--frames 240] [--size 1280x720] [--chunk-s 2.5] [--overlap 24]
         [--set video.dream_max_side=256 --set dream.octaves=2 ...]   # cheaper dreams, for a CPU
 """
 from __future__ import annotations
 
+import os
+
+# As the CLI does (stream/cli/__init__.py), before torch loads: the chunked runs dream in this process (and in
+# Ray workers that inherit its environment), where spinning OpenMP waits make each step crawl beside other work.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import math
-import os
 import statistics
 import sys
 import time
@@ -36,7 +44,7 @@ from stream.settings.loader import load_config
 
 MAX_SEAM_RATIO = 1.5
 RUNS = Table(("run", "<22"), ("wall s", "8.1f"), ("s/frame", "8.3f"), ("scan s", "7.1f"), ("dream s", "8.1f"),
-             ("join s", "7.1f"), ("worker s/dreamed frame", "23.3f"))
+             ("join after s", "12.1f"), ("join all s", "10.1f"), ("worker s/dreamed frame", "23.3f"))
 
 
 def dump_overrides(overrides: dict[str, object]) -> str:
@@ -55,6 +63,12 @@ def frames_of(path: Path) -> list[np.ndarray]:
         return [f.image.astype(np.int16) for f in reader]
 
 
+def worst_over_median(errors: np.ndarray, worst: int = 3) -> float:
+    """The issue's seam measure: the mean of the ``worst`` largest consecutive-pair errors over the median pair error."""
+    finite = np.sort(errors[np.isfinite(errors)])
+    return float(np.mean(finite[-worst:]) / np.median(finite))
+
+
 def seam_report(clip: Path, out: Path, seams: list[int], overlap: int) -> dict:
     """Warping error around each seam against the mean over the pairs inside chunks.
 
@@ -70,6 +84,8 @@ def seam_report(clip: Path, out: Path, seams: list[int], overlap: int) -> dict:
     worst = [float(np.nanmax(errors[ps])) for ps in around.values()]
     boundary = [float(errors[s - 1]) for s in seams]  # the pair (s-1, s) itself
     return {
+        "worst3_median": worst_over_median(errors),
+        "worst3_pairs": [int(p) for p in np.argsort(np.nan_to_num(errors, nan=-1.0))[-3:][::-1]],
         "inside_mean": inside_mean,
         "inside_p95": float(np.nanpercentile(inside, 95)),
         "seams": window,
@@ -151,7 +167,8 @@ def measure(args: argparse.Namespace, folder: Path) -> dict:
             "s_per_frame": wall / args.frames,
             "scan_s": run.scan_seconds,
             "dream_s": run.dream_seconds,
-            "join_s": run.join_seconds,
+            "join_s": run.join_seconds,  # left after the dreaming: on the critical path
+            "join_total_s": run.join_total_seconds,  # most of it beside the dreaming
             "chunk_s_per_dreamed_frame": statistics.median(r.seconds / r.dreamed for r in run.results),
             "dreamed_frames": dreamed,
         }
@@ -176,8 +193,7 @@ def measure(args: argparse.Namespace, folder: Path) -> dict:
         result["speedup_2_over_1"] = result["workers_1"]["wall_s"] / result["workers_2"]["wall_s"]
     overhead = sum(c.lead_in for c in plan) / args.frames
     result["overlap_overhead"] = overhead
-    result["goal_met"] = all(max(result["seams"][n]["ratio_max"], result["seams"][n]["boundary_ratio_max"]) <= MAX_SEAM_RATIO
-                             for n in chunked)
+    result["goal_met"] = all(result["seams"][n]["worst3_median"] <= MAX_SEAM_RATIO for n in chunked)
     measured = result.get("workers_1") or result.get("workers_2")
     if measured:
         result["estimate"] = estimate(args, video, measured, overhead)
@@ -185,11 +201,12 @@ def measure(args: argparse.Namespace, folder: Path) -> dict:
 
 
 def estimate(args: argparse.Namespace, video, one: dict, overhead: float) -> dict:
-    """Wall time of a film on N GPU machines: serial scan and join here, dreaming split N ways with the lead-in frames."""
+    """Wall time of a film on N GPU machines: the scan here, then the dreaming split N ways with the lead-in frames
+    and the join here beside it (the slower of the two), then the join of the last chunk."""
     frames = args.film_frames
     scale_1080 = (1920 * 1080) / (args.size[0] * args.size[1])
     scan = one["scan_s"] / args.frames * scale_1080  # s per 1080p frame, decode and cut detection
-    join = one["join_s"] / args.frames * scale_1080  # s per 1080p frame, lossless decode and H.264 encode
+    join = one["join_total_s"] / args.frames * scale_1080  # s per 1080p frame, lossless decode and H.264 encode
     chunk_s = args.film_chunk_s if args.film_chunk_s is not None else load_config().section("video").chunk_s
     per_chunk = chunk_frames(chunk_s, args.fps)
     chunks = math.ceil(frames / per_chunk)
@@ -199,7 +216,7 @@ def estimate(args: argparse.Namespace, video, one: dict, overhead: float) -> dic
     for n in (1, 2, 4, 8, 16):
         rounds = math.ceil(chunks / n)  # chunks are dealt out whole: the slowest worker's share
         dream = rounds * per_chunk * (1 + film_overhead) * t
-        rows[n] = {"dream_s": dream, "total_s": frames * scan + dream + frames * join}
+        rows[n] = {"dream_s": dream, "total_s": frames * scan + max(dream, frames * join) + per_chunk * join}
     return {"frames": frames, "chunks": chunks, "chunk_frames": per_chunk, "chunk_s": chunk_s, "overhead": film_overhead,
             "scan_s_per_frame": scan, "join_s_per_frame": join, "gpu_s_per_frame": t, "rows": rows}
 
@@ -217,11 +234,15 @@ def report(r: dict, args: argparse.Namespace) -> None:
             continue
         x = r[f"workers_{n}"]
         label = "chunked, 1 worker" if n == 1 else "chunked, 2 Ray workers"
-        print(RUNS.row(label, x["wall_s"], x["s_per_frame"], x["scan_s"], x["dream_s"], x["join_s"],
+        print(RUNS.row(label, x["wall_s"], x["s_per_frame"], x["scan_s"], x["dream_s"], x["join_s"], x["join_total_s"],
                        x["chunk_s_per_dreamed_frame"]))
+    print("join after: the join left once the last chunk is dreamed; join all: the whole join, mostly beside the dreaming")
     if "speedup_2_over_1" in r:
         print(f"2 workers / 1 worker: {r['speedup_2_over_1']:.2f}x (one process already uses both cores)")
     print(f"lead-in overhead: {r['overlap_overhead']:.1%} of the frames dreamed twice")
+    print("worst seams: mean of the 3 worst consecutive-pair warping errors (pairs as dreamstream flicker) / the median pair:")
+    print("  " + "; ".join(f"{name} {s['worst3_median']:.2f}x (pairs {', '.join(map(str, s['worst3_pairs']))})"
+                           for name, s in r["seams"].items()))
     print("seams: warping error through each fade (the pairs from the fade's start to the seam) / mean over the other pairs")
     for name, s in r["seams"].items():
         seams = ", ".join(f"{e:.2e}" for e in s["seams"])
@@ -233,17 +254,18 @@ def report(r: dict, args: argparse.Namespace) -> None:
               " the encoded frames before any change in what is encoded (identical dreams then differ by up to ~2):")
     for name, d in r.get("difference", {}).items():
         print(f"  {name:<10} " + "; ".join(f"{k}: {v['mean']:.2f} (max {v['max']:.2f})" for k, v in d.items()))
-    print(f"  {'met ' if r['goal_met'] else 'MISSED'} seam ratio <= {MAX_SEAM_RATIO} (fade mean and boundary pair, every seam, every chunked run)")
+    print(f"  {'met ' if r['goal_met'] else 'MISSED'} worst seams <= {MAX_SEAM_RATIO}x the median pair (every chunked run)")
     if "estimate" not in r:
         return
     e = r["estimate"]
     print(f"estimate for {e['frames']} frames of 1080p ({e['chunks']} chunks of {e['chunk_frames']} frames = chunk_s {e['chunk_s']}, "
           f"lead-in overhead {e['overhead']:.1%}), at an assumed {e['gpu_s_per_frame']} s per frame per GPU:")
     print(f"  scan {e['scan_s_per_frame'] * 1e3:.1f} ms/frame and join {e['join_s_per_frame'] * 1e3:.1f} ms/frame on the driver "
-          "(measured here, scaled by pixels to 1080p), serial")
+          "(measured here, the join beside this CPU's dreaming, scaled by pixels to 1080p); the join runs beside the "
+          "dreaming, but for the last chunk's")
     for n, row in e["rows"].items():
         print(f"  N={n:<3} dream ceil({e['chunks']}/{n})*{e['chunk_frames']}*(1+{e['overhead']:.3f})*{e['gpu_s_per_frame']} "
-              f"= {row['dream_s']:7.0f} s; + scan + join = {row['total_s'] / 60:6.1f} min")
+              f"= {row['dream_s']:7.0f} s; scan + max(dream, join) + last join = {row['total_s'] / 60:6.1f} min")
 
 
 if __name__ == "__main__":
