@@ -148,14 +148,15 @@ class Dreamer:
         dy = dx = 0
         if s.jitter > 0:
             dy, dx = (int(v) for v in torch.randint(-s.jitter, s.jitter + 1, (2,), generator=self.gen))
-        xr = roll(x.detach(), dy, dx)
-        if s.tile_size and xr.shape[-2] * xr.shape[-1] > s.tile_size**2:
-            grad, loss = tiled_grad(self._grad, xr, s.tile_size, TILE_MARGIN, self.gen)
+        if s.tile_size and x.shape[-2] * x.shape[-1] > s.tile_size**2:
+            # The windows are gathered from x as rolled: no rolled copies of a large image (100 MB at 4K).
+            grad, loss = tiled_grad(self._grad, x.detach(), s.tile_size, TILE_MARGIN, self.gen, shift=(dy, dx))
         else:
-            grad, loss = self._grad(xr)
+            grad, loss = self._grad(roll(x.detach(), dy, dx))
+            grad = roll(grad.float(), -dy, -dx)
         # The gradient comes back channels_last from the model; the 3-channel filters below
         # (Laplacian pyramid: pooling, bilinear upsampling) are several times faster on NCHW.
-        grad = roll(grad.float(), -dy, -dx).contiguous()
+        grad = grad.float().contiguous()
         if s.smooth > 0:
             grad = gaussian_blur(grad, s.smooth)
         if s.decorrelate:
@@ -165,7 +166,7 @@ class Dreamer:
         else:
             grad = mean_abs_normalize(grad)
         size = s.step_size if step_size is None else step_size
-        return (x.detach() + size * grad).clamp_(s.min_value, s.max_value), loss
+        return grad.mul_(size).add_(x.detach()).clamp_(s.min_value, s.max_value), loss  # x + size * grad
 
     def _grad(self, x: Tensor) -> tuple[Tensor, float]:
         """The raw gradient of the objective at ``x`` ``(1, 3, h, w)`` and the objective's value."""

@@ -82,8 +82,9 @@ def laplacian_normalize(g: Tensor, levels: int = 4, falloff: float = 1.0, eps: f
     """
     bands = laplacian_split(g, levels)
     n = len(bands)
-    bands = [b * (falloff ** (n - 1 - i) / (b.square().mean(dim=(1, 2, 3), keepdim=True).sqrt() + eps))
-             for i, b in enumerate(bands)]
+    for i, b in enumerate(bands):
+        scale = falloff ** (n - 1 - i) / (b.square().mean(dim=(1, 2, 3), keepdim=True).sqrt() + eps)
+        bands[i] = b.mul_(scale) if b is not g else b * scale  # the bands are new tensors (g is the caller's)
     return laplacian_merge(bands)
 
 

@@ -112,22 +112,42 @@ def warp(image: Tensor, flow: np.ndarray | Tensor, mode: str = "bilinear") -> Te
     return top + (bottom - top) * fy
 
 
+#: Rows of the output :func:`_remap_cubic` computes at a time: its sampling maps stay a few MB at any width.
+REMAP_ROWS = 256
+
+
 def _remap_cubic(image: Tensor, flow: np.ndarray | Tensor) -> Tensor:
     """:func:`warp`'s bicubic mode for one float32 CPU image ``(1, C, H, W)``, through ``cv2.remap``.
 
     The same Keys kernel (a = -0.75) as ``grid_sample``'s bicubic with border padding, at
-    1/32-pixel positions, about five times faster on the CPU.
+    1/32-pixel positions, about five times faster on the CPU. The sampling maps are built
+    :data:`REMAP_ROWS` rows at a time, so a 4K frame needs no full-size maps or pixel grid.
     """
     h, w = image.shape[-2:]
     f = flow if isinstance(flow, np.ndarray) else flow.detach().cpu()[0].permute(1, 2, 0).numpy()
     if f.shape[:2] != (h, w):
         raise ValueError(f"flow {tuple(f.shape[:2])} and image {(h, w)} differ in size")
-    xs, ys = _grid(h, w)
-    map_x = np.clip(xs + f[..., 0], 0, w - 1).astype(np.float32)
-    map_y = np.clip(ys + f[..., 1], 0, h - 1).astype(np.float32)
     src = np.ascontiguousarray(image.detach()[0].permute(1, 2, 0).numpy())
-    out = cv2.remap(src, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-    return torch.from_numpy(out.reshape(h, w, -1)).permute(2, 0, 1).unsqueeze(0).contiguous()
+    out = np.empty_like(src)
+    xs = np.arange(w, dtype=np.float32)
+    for top in range(0, h, REMAP_ROWS):
+        rows = f[top:top + REMAP_ROWS]
+        ys = np.arange(top, top + len(rows), dtype=np.float32)[:, None]
+        map_x = np.clip(xs + rows[..., 0], 0, w - 1).astype(np.float32, copy=False)
+        map_y = np.clip(ys + rows[..., 1], 0, h - 1).astype(np.float32, copy=False)
+        band = cv2.remap(src, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        out[top:top + len(rows)] = band.reshape(len(rows), w, -1)
+    return torch.from_numpy(out).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+def upscale_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Flow ``(h, w, 2)`` resized to ``size = (H, W)``, its vectors scaled with it: ``(H, W, 2)``."""
+    h, w = flow.shape[:2]
+    if (h, w) == size:
+        return flow
+    up = cv2.resize(flow, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+    up *= np.array([size[1] / w, size[0] / h], np.float32)
+    return up
 
 
 @functools.lru_cache(maxsize=8)

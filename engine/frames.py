@@ -14,5 +14,5 @@ def to_tensor(image: np.ndarray, device: torch.device | str = "cpu") -> Tensor:
 
 def to_image(x: Tensor) -> np.ndarray:
     """float ``(1, 3, H, W)`` in ``[0, 1]`` -> uint8 RGB ``(H, W, 3)`` (rounded, clipped)."""
-    y = x.detach()[0].float().clamp(0, 1).mul(255.0).round_().to(torch.uint8)
+    y = x.detach()[0].float().clamp(0, 1).mul_(255.0).round_().to(torch.uint8)
     return y.permute(1, 2, 0).cpu().numpy()

@@ -36,7 +36,7 @@ from engine.colour import ColourProbe, colour_pull, luminance
 from engine.dream import Dreamer
 from engine.errors import ConfigError
 from engine.filters import lowpass, resize
-from engine.flow import DIS_PRESETS, FLOW_METHODS, FlowEstimator, cut_score, occlusion_mask, warp
+from engine.flow import DIS_PRESETS, FLOW_METHODS, FlowEstimator, cut_score, occlusion_mask, upscale_flow, warp
 from engine.frames import to_tensor
 from engine.objectives import Objective
 from engine.temporal import dream_size
@@ -116,15 +116,6 @@ def flow_grey(gray: np.ndarray) -> np.ndarray:
     if min(h, w) // FLOW_SHRINK < FLOW_MIN_SIDE:
         return gray
     return cv2.resize(gray, (w // FLOW_SHRINK, h // FLOW_SHRINK), interpolation=cv2.INTER_AREA)
-
-
-def upscale_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Flow ``(h, w, 2)`` resized to ``size = (H, W)``, its vectors scaled with it: ``(H, W, 2)``."""
-    h, w = flow.shape[:2]
-    if (h, w) == size:
-        return flow
-    up = cv2.resize(flow, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
-    return up * np.array([size[1] / w, size[0] / h], np.float32)
 
 
 def soft_limit(x: Tensor, limit: float, knee: float = 0.7) -> Tensor:

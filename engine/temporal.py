@@ -24,7 +24,7 @@ from torch import Tensor
 from engine.dream import Dreamer
 from engine.errors import ConfigError
 from engine.filters import resize
-from engine.flow import DIS_PRESETS, FLOW_METHODS, FlowEstimator, cut_score, occlusion_mask, warp
+from engine.flow import DIS_PRESETS, FLOW_METHODS, FlowEstimator, cut_score, occlusion_mask, upscale_flow, warp
 from engine.frames import to_image, to_tensor
 from engine.objectives import Objective
 
@@ -32,6 +32,12 @@ TEMPORAL_FLOWS = (*FLOW_METHODS, "none")
 KINDS = ("full", "warm", "cut")
 #: A frame whose flow is unreliable over more than this fraction of its pixels counts as a cut.
 CUT_UNRELIABLE = 0.6
+#: Longest side, in pixels, of the grey frames the flow (and the forward-backward check) is found on.
+#: A larger dream finds it on its frames shrunk to this and upscales it, so the flow's cost stops
+#: growing with the frame: at 3840x2160 the two flows and the check took about 2.4 s and 550 MB a
+#: frame, at 1920x1080 a tenth of that. Every dream up to this size (all with the default
+#: ``dream_max_side``) finds its flow at its own size, as before.
+FLOW_MAX_SIDE = 1920
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,15 @@ def dream_size(settings: DreamSizing, height: int, width: int) -> tuple[int, int
     return max(8, round(height * s)), max(8, round(width * s))
 
 
+def flow_size(height: int, width: int) -> tuple[int, int]:
+    """The size ``(h, w)`` at which the flow of a ``height`` x ``width`` dream is found (:data:`FLOW_MAX_SIDE`)."""
+    longest = max(height, width)
+    if longest <= FLOW_MAX_SIDE:
+        return height, width
+    s = FLOW_MAX_SIDE / longest
+    return max(8, round(height * s)), max(8, round(width * s))
+
+
 def scene_gray(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """``frame`` RGB uint8 ``(H, W, 3)`` as grey uint8 at ``size`` ``(h, w)``: what cut detection compares."""
     small = frame if frame.shape[:2] == size else cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_AREA)
@@ -136,7 +151,7 @@ class TemporalDreamer:
 
     def reset(self) -> None:
         """Forget the previous frame: the next frame gets the full octave dream."""
-        self._gray: np.ndarray | None = None  # previous input, grey at dream size, uint8 (h, w)
+        self._gray: np.ndarray | None = None  # previous input, grey at flow size (flow_size), uint8
         self._residual: Tensor | None = None  # previous dream minus input at dream size, (1, 3, h, w)
         self._size: tuple[int, int] | None = None  # frame size (H, W)
         self._since_key = 0
@@ -163,22 +178,23 @@ class TemporalDreamer:
             self._size = (h, w)
         dh, dw = self.dream_size(h, w)
         small = frame if (dh, dw) == (h, w) else cv2.resize(frame, (dw, dh), interpolation=cv2.INTER_AREA)
-        gray = scene_gray(small, (dh, dw))
-        base = to_tensor(small, d.device)
+        gray = scene_gray(small, flow_size(dh, dw))
         kind = self._kind(gray)
-        dreamed = self._warm(base, gray) if kind == "warm" else None
+        dreamed = self._warm(small, gray) if kind == "warm" else None
         if dreamed is None:
             kind = "cut" if kind == "warm" else kind
-            dreamed = self._settle(base) if self.flow is not None and self.settings.settle_frames else d.octaves(base)
+            self._residual = None  # not carried: let go before the dream
+            settle = self.flow is not None and self.settings.settle_frames
+            dreamed = self._settle(small) if settle else d.octaves(to_tensor(small, d.device))
             self._since_key = 0
         self._since_key += 1
         self.frames += 1
         self.last_kind = kind
-        residual = dreamed - base
+        residual = dreamed.sub_(to_tensor(small, d.device))  # the dream is a new tensor: the residual, in place
+        del dreamed
         self._residual = residual if self.flow is not None else None
         self._gray = gray
-        full = to_tensor(frame, d.device)
-        out = full + (residual if (dh, dw) == (h, w) else resize(residual, (h, w)))
+        out = to_tensor(frame, d.device).add_(residual if (dh, dw) == (h, w) else resize(residual, (h, w)))
         return to_image(out.clamp_(0.0, 1.0))
 
     def _kind(self, gray: np.ndarray) -> str:
@@ -193,33 +209,60 @@ class TemporalDreamer:
             return "full"
         return "warm"
 
-    def _settle(self, base: Tensor) -> Tensor:
-        """The carried update run ``settle_frames`` times on a still frame, from the plain frame."""
+    def _settle(self, small: np.ndarray) -> Tensor:
+        """The carried update run ``settle_frames`` times on the still frame ``small``, from the plain frame."""
         s, d = self.settings, self.dreamer
-        dreamed = base
+        tint = self._tint_base(small)
+        x = to_tensor(small, d.device)
         for _ in range(s.settle_frames):
-            carried = dreamed - base
-            if s.decay > 0:
-                carried = carried - s.decay * _lowpass(carried)
-            start = (base + s.flow_blend * carried).clamp_(d.settings.min_value, d.settings.max_value)
-            dreamed = d.ascend(start, s.steps_per_frame, d.settings.step_size * s.step_scale, base=base)
-        return dreamed
+            base = to_tensor(small, d.device)
+            x = self._start(base, x.sub_(base))
+            del base
+            for _ in range(s.steps_per_frame):  # one at a time: each x is let go once stepped
+                x = d.ascend(x, 1, d.settings.step_size * s.step_scale, base=tint)
+        return x
 
-    def _warm(self, base: Tensor, gray: np.ndarray) -> Tensor | None:
-        """The carried dream plus ``steps_per_frame`` steps; None when the flow failed (a cut)."""
+    def _tint_base(self, small: np.ndarray) -> Tensor | None:
+        """The plain picture the colour prior pulls against during the steps; None without the prior.
+
+        Without it the steps need no plain picture, so none is held while they run (100 MB at 4K).
+        """
+        return to_tensor(small, self.dreamer.device) if self.dreamer.settings.colour > 0 else None
+
+    def _start(self, base: Tensor, carried: Tensor, reliable: Tensor | None = None) -> Tensor:
+        """Where a carried frame's steps start: ``base`` plus ``flow_blend`` of ``carried`` (its coarse part
+        faded by ``decay``), times ``reliable`` ``(h, w)`` where given; clamped. ``carried`` is spent (changed in place)."""
+        s, d = self.settings, self.dreamer
+        if s.decay > 0:
+            carried = carried.sub_(s.decay * _lowpass(carried))
+        carried = carried.mul_(s.flow_blend)
+        if reliable is not None:
+            carried = carried.mul_(reliable.view(1, 1, *reliable.shape))
+        return carried.add_(base).clamp_(d.settings.min_value, d.settings.max_value)
+
+    def _warm(self, small: np.ndarray, gray: np.ndarray) -> Tensor | None:
+        """The carried dream on ``small`` plus ``steps_per_frame`` steps; None when the flow failed (a cut).
+
+        The flow is found on ``gray`` (at :func:`flow_size`) and upscaled to the dream's size. The
+        previous residual, the flows and the masks are let go before the steps, which need the memory.
+        """
         s, d = self.settings, self.dreamer
         assert self.flow is not None and self._gray is not None and self._residual is not None
         back = self.flow(gray, self._gray)  # on this frame's grid, into the previous frame
-        ahead = self.flow(self._gray, gray)
-        unreliable = occlusion_mask(back, ahead)
+        unreliable = occlusion_mask(back, self.flow(self._gray, gray))
         self.last_unreliable = float(unreliable.mean())
         if self.last_unreliable > CUT_UNRELIABLE:
             return None
-        reliable = torch.from_numpy(1.0 - cv2.GaussianBlur(unreliable, (0, 0), 1.0)).to(base.device)
-        carried = warp(self._residual, back, mode="bicubic")  # bilinear blurs the dream frame after frame
-        if s.decay > 0:
-            carried = carried - s.decay * _lowpass(carried)
-        start = (base + s.flow_blend * carried * reliable.view(1, 1, *reliable.shape)).clamp_(
-            d.settings.min_value, d.settings.max_value
-        )
-        return d.ascend(start, s.steps_per_frame, d.settings.step_size * s.step_scale, base=base)
+        size = small.shape[:2]
+        reliable = 1.0 - cv2.GaussianBlur(unreliable, (0, 0), 1.0)
+        if reliable.shape != size:
+            reliable = cv2.resize(reliable, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+        carried = warp(self._residual, upscale_flow(back, size), mode="bicubic")  # bilinear blurs the dream frame after frame
+        self._residual = None
+        del back, unreliable
+        x = self._start(to_tensor(small, d.device), carried, torch.from_numpy(reliable).to(d.device))
+        del carried, reliable
+        tint = self._tint_base(small)
+        for _ in range(s.steps_per_frame):  # one at a time: each x is let go once stepped
+            x = d.ascend(x, 1, d.settings.step_size * s.step_scale, base=tint)
+        return x

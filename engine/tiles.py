@@ -52,7 +52,8 @@ def window(start: int, stop: int, length: int, size: int) -> tuple[int, int]:
     return top, top + size
 
 
-def tiled_grad(grad_fn: GradFn, x: Tensor, tile: int, margin: int, gen: torch.Generator) -> tuple[Tensor, float]:
+def tiled_grad(grad_fn: GradFn, x: Tensor, tile: int, margin: int, gen: torch.Generator,
+               shift: tuple[int, int] = (0, 0)) -> tuple[Tensor, float]:
     """The gradient of ``x`` ``(1, 3, H, W)`` assembled from tiles of at most ``tile`` pixels.
 
     ``grad_fn`` is called once per tile on a window of ``x`` of one fixed size, ``tile + 2 margin``
@@ -61,21 +62,33 @@ def tiled_grad(grad_fn: GradFn, x: Tensor, tile: int, margin: int, gen: torch.Ge
     and one input shape for the model (a new shape costs kernel set-up). The tile part of each
     window's gradient is kept. The grid's offset is drawn from ``gen``. Returns the full gradient
     ``(1, 3, H, W)`` (float32) and the mean objective over the windows.
+
+    ``shift`` ``(dy, dx)``: the tiles are laid on ``x`` rolled by that many pixels (the dream's jitter),
+    and the gradient comes back on ``x``'s own grid, as ``roll(tiled_grad(roll(x, dy, dx)), -dy, -dx)``
+    but with no rolled copies of the full image: each window is gathered from ``x`` with wrap-around.
     """
     h, w = x.shape[-2:]
+    dy, dx = shift
     oy, ox = (float(v) - 0.5 for v in torch.rand(2, generator=gen))
     grad = torch.zeros(x.shape, dtype=torch.float32, device=x.device)
     side = tile + 2 * margin
     losses: list[float] = []
+
+    def rows(a: int, b: int) -> Tensor:  # rows a..b of the rolled image, in x
+        return ((torch.arange(a, b, device=x.device) - dy) % h).view(-1, 1)
+
+    def cols(a: int, b: int) -> Tensor:
+        return ((torch.arange(a, b, device=x.device) - dx) % w).view(1, -1)
+
     for y0, y1 in tile_bounds(h, tile, oy):
         top, bottom = window(y0, y1, h, side)
         for x0, x1 in tile_bounds(w, tile, ox):
             left, right = window(x0, x1, w, side)
-            g, loss = grad_fn(x[:, :, top:bottom, left:right])
+            g, loss = grad_fn(x[:, :, rows(top, bottom), cols(left, right)])
             # Objectives are means over their view: a window of a fraction of the image has its
             # gradient that much larger. Scaled back, every tile's gradient is on the full image's scale.
             share = (bottom - top) * (right - left) / (h * w)
-            grad[:, :, y0:y1, x0:x1] = g[:, :, y0 - top:y1 - top, x0 - left:x1 - left].float() * share
+            grad[:, :, rows(y0, y1), cols(x0, x1)] = g[:, :, y0 - top:y1 - top, x0 - left:x1 - left].float() * share
             losses.append(loss)
             del g
     return grad, sum(losses) / len(losses)
