@@ -24,7 +24,7 @@ from engine.flow import (
 from engine.frames import to_tensor
 from engine.models.registry import build_model
 from engine.objectives import layer
-from engine.temporal import TEMPORAL_FLOWS, TemporalDreamer, TemporalSettings
+from engine.temporal import TEMPORAL_FLOWS, TemporalDreamer, TemporalSettings, flow_size
 
 
 def texture(h: int = 120, w: int = 200, seed: int = 0) -> np.ndarray:
@@ -76,6 +76,18 @@ def test_bicubic_warp_through_opencv_matches_grid_sample() -> None:
     assert torch.equal(warp(x, tensor_flow, mode="bicubic"), fast)
     with pytest.raises(ValueError, match="differ in size"):
         warp(x, flow[:-1], mode="bicubic")
+
+
+def test_bicubic_warp_in_row_bands_is_the_whole_warp(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 4K carry is warped a band of rows at a time (no full-size maps): the same pixels as in one go."""
+    import engine.flow
+
+    gen = torch.Generator().manual_seed(3)
+    x = torch.rand(1, 3, 40, 60, generator=gen)
+    flow = (torch.randn(40, 60, 2, generator=gen) * 6).numpy()
+    whole = warp(x, flow, mode="bicubic")
+    monkeypatch.setattr(engine.flow, "REMAP_ROWS", 7)  # 6 bands, the last one short
+    assert torch.equal(warp(x, flow, mode="bicubic"), whole)
 
 
 @pytest.mark.parametrize("method", FLOW_METHODS)
@@ -276,6 +288,30 @@ def test_revealed_pixels_start_from_the_plain_frame(dreamer: Dreamer) -> None:
     assert diff[4:-4, :4].max() <= 1  # revealed: the plain frame
     carried = np.abs(first.astype(int) - a)[:, 4:-12].mean()
     assert diff[:, 12:-4].mean() > 0.5 * 0.9 * carried  # seen before: the dream came along
+
+
+def test_large_dreams_find_their_flow_on_frames_at_most_flow_max_side_wide(
+    random_dreamer: Dreamer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18 #5: the flow and its check cost the same at any size (a 4K dream finds them at 1920x1080)."""
+    import engine.temporal
+
+    assert flow_size(2160, 3840) == (1080, 1920) and flow_size(1080, 1920) == (1080, 1920)
+    assert flow_size(360, 640) == (360, 640)  # every default dream: its own size
+    monkeypatch.setattr(engine.temporal, "FLOW_MAX_SIDE", 48)  # these 96x64 frames count as large
+    td = TemporalDreamer(random_dreamer, TemporalSettings(dream_scale=1.0, steps_per_frame=1, settle_frames=1))
+    seen: list[tuple[int, ...]] = []
+    find = td.flow
+
+    def spy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        seen.append(a.shape)
+        return find(a, b)
+
+    td.flow = spy
+    clip = frames(3, width=96, height=64)
+    outs = [td(f) for f in clip]
+    assert td.last_kind == "warm" and all(o.shape == (64, 96, 3) for o in outs)
+    assert seen and set(seen) == {(32, 48)}
 
 
 def test_dream_scale_and_objective_changes_keep_the_flow_state(dreamer: Dreamer) -> None:

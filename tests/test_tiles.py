@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from engine.dream import Dreamer, DreamSettings
+from engine.filters import roll
 from engine.frames import to_tensor
 from engine.models.registry import get_spec
 from engine.objectives import layer
@@ -28,6 +29,20 @@ def test_tile_bounds_cover_without_slivers(length, offset):
 def test_cuts_move_with_the_offset():
     cuts = {tuple(a for a, _ in tile_bounds(2000, 512, o)) for o in (-0.4, -0.1, 0.2, 0.45)}
     assert len(cuts) == 4
+
+
+@pytest.mark.parametrize("shift", [(0, 0), (5, -7), (-16, 16), (149, 229)])
+def test_a_shifted_grid_is_the_rolled_images_grid_rolled_back(shift):
+    """The jitter's roll is gathered window by window (no rolled copy of a 4K frame): the same gradient exactly."""
+
+    def grad_fn(w):  # depends on the whole window, as a model's gradient does
+        return w * w.mean() + w.flip(-1), float(w.mean())
+
+    x = torch.rand(1, 3, 150, 230, generator=torch.Generator().manual_seed(0))
+    dy, dx = shift
+    got, loss = tiled_grad(grad_fn, x, 64, 8, torch.Generator().manual_seed(1), shift=shift)
+    rolled, rolled_loss = tiled_grad(grad_fn, roll(x, dy, dx), 64, 8, torch.Generator().manual_seed(1))
+    assert torch.equal(got, roll(rolled, -dy, -dx)) and loss == rolled_loss
 
 
 @pytest.mark.slow
