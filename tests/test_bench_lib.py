@@ -14,7 +14,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
 from bench import ROOT, SCRIPTS
-from bench.children import child_env
+from bench.children import child_env, cli_argv, run_measured
 from bench.flags import add_device, add_set, add_size, add_threads, names, parser, setting, size, size_name, sizes
 from bench.machine import busy_note, describe, load_average, machine_info
 from bench.media import pan_frames, work_folder
@@ -104,6 +104,16 @@ def test_children_import_this_checkout_and_wait_passively(monkeypatch: pytest.Mo
     assert env["PYTHONPATH"].split(os.pathsep)[:2] == [str(ROOT), str(SCRIPTS)]
     assert env["OMP_WAIT_POLICY"] == "PASSIVE" and env["EXTRA"] == "1"
     assert child_env({"OMP_WAIT_POLICY": "ACTIVE"})["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+def test_a_measured_child_reports_its_own_peak_memory_and_output(tmp_path: Path) -> None:
+    grow = "import sys; b = bytearray(300 << 20); print('out'); print('err', file=sys.stderr); sys.exit(3)"
+    run = run_measured([sys.executable, "-c", grow], cwd=tmp_path)
+    assert run.returncode == 3 and run.stdout == "out\n" and run.stderr == "err\n"
+    assert 300 < run.peak_mb < 1000 and run.minor_faults > 300 * 256 and run.seconds > 0  # its pages, not ours
+    assert cli_argv(["video", "a.mp4"])[0] == sys.executable and cli_argv(["video", "a.mp4"])[-2:] == ["video", "a.mp4"]
+    other = child_env(root=tmp_path)
+    assert other["PYTHONPATH"].split(os.pathsep)[:2] == [str(tmp_path), str(tmp_path / "scripts")]
 
 
 def test_work_folders_are_kept_or_removed(tmp_path: Path) -> None:

@@ -4,19 +4,22 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
-from bench import ROOT, SCRIPTS
+from bench import ROOT
 
 #: ``python -c`` code that runs the CLI on the rest of the command line.
 CLI = "import sys; from stream.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
-def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """This environment with the checkout and ``scripts/`` on ``PYTHONPATH``, passive OpenMP waits (as the
-    CLI sets them, unless already set) and ``extra`` on top."""
-    path = os.pathsep.join(p for p in (str(ROOT), str(SCRIPTS), os.environ.get("PYTHONPATH", "")) if p)
+def child_env(extra: Mapping[str, str] | None = None, root: Path = ROOT) -> dict[str, str]:
+    """This environment with the checkout (``root``, default this one) and its ``scripts/`` on ``PYTHONPATH``,
+    passive OpenMP waits (as the CLI sets them, unless already set) and ``extra`` on top."""
+    path = os.pathsep.join(p for p in (str(root), str(root / "scripts"), os.environ.get("PYTHONPATH", "")) if p)
     env = {**os.environ, "PYTHONPATH": path}
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     return {**env, **(extra or {})}
@@ -34,3 +37,34 @@ def run_cli(args: Sequence[str], env: Mapping[str, str] | None = None, show_outp
     subprocess.run([sys.executable, "-c", CLI, "--quiet", *args], cwd=ROOT, env=dict(env or child_env()), check=True,
                    stdout=None if show_output else subprocess.DEVNULL)
     return time.perf_counter() - began
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    """A finished child process: wall seconds, exit status, output, and from its own resource usage
+    (``wait4``, not the parent's) its peak resident memory and minor page faults."""
+
+    seconds: float
+    returncode: int
+    stdout: str
+    stderr: str
+    peak_mb: float
+    minor_faults: int
+
+
+def run_measured(argv: Sequence[str], cwd: Path = ROOT, env: Mapping[str, str] | None = None) -> ChildRun:
+    """Run ``argv`` to its end, its output captured; its peak RSS is its own (``ru_maxrss``), whatever else runs."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        began = time.perf_counter()
+        child = subprocess.Popen(list(argv), cwd=cwd, env=dict(env or child_env()), stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - began
+        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
+        out.seek(0)
+        err.seek(0)
+        return ChildRun(seconds, child.returncode, out.read(), err.read(), usage.ru_maxrss / 1024, usage.ru_minflt)
+
+
+def cli_argv(args: Sequence[str]) -> list[str]:
+    """The command line of ``dreamstream ARGS`` run by this Python (so a checkout on ``PYTHONPATH`` is the one imported)."""
+    return [sys.executable, "-c", CLI, *args]
