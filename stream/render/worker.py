@@ -19,7 +19,7 @@ from pathlib import Path
 from engine.errors import SinkError, SourceError
 from stream.io.video.errors import reason
 from stream.io.video.info import VideoSpec
-from stream.io.video.reader import VideoReader
+from stream.io.video.reader import Frame, VideoReader
 from stream.io.video.writer import VideoWriter
 from stream.render.chunks import Chunk
 from stream.render.scan import Scan
@@ -51,6 +51,15 @@ class ChunkResult:
 
 def part_path(job: ChunkJob, chunk: Chunk) -> Path:
     return Path(job.parts) / chunk.name
+
+
+def input_frame(job: ChunkJob, index: int, frame: Frame | None) -> Frame:
+    """``frame``, checked to be the input's frame ``index`` as the first pass saw it; SourceError if it is not."""
+    if frame is None or frame.pts != job.scan.pts[index]:
+        seen = "nothing" if frame is None else f"pts {frame.pts}"
+        raise SourceError(f"{job.input}: frame {index} reads as {seen}, the first pass saw pts "
+                          f"{job.scan.pts[index]}; did the file change?")
+    return frame
 
 
 class ChunkDreamer:
@@ -94,11 +103,7 @@ class ChunkDreamer:
             with reader, VideoWriter(partial, job.spec, lossless=True, preset="ultrafast") as writer:
                 for offset, frame in enumerate(reader):
                     index = chunk.first + offset
-                    if frame.pts != scan.pts[index]:
-                        raise SourceError(
-                            f"{job.input}: frame {index} has pts {frame.pts}, the first pass saw {scan.pts[index]}; "
-                            "did the file change?"
-                        )
+                    input_frame(job, index, frame)
                     temporal.reseed(index)
                     writer.write(temporal(frame.image), frame.pts)  # lead-in too: the join fades into it
                     if index >= chunk.start:
