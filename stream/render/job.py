@@ -171,11 +171,11 @@ def render_chunked(cfg: Config, source: str, output: str, window: Window, option
                         partial.unlink(missing_ok=True)
                 _finish_join(joining, manifest, run)
             except SinkError as exc:  # a full disk: say what is kept
-                joining.abort()
+                joining.drain()
                 raise SinkError(f"{exc}; {len(manifest.done)} of {len(manifest.chunks)} chunks done and kept in {parts}: "
                                 "run the same command again to go on") from exc
             except BaseException:
-                joining.abort()
+                joining.drain()
                 raise
             if not run.frames:
                 raise _NothingToJoin()

@@ -24,7 +24,7 @@ import numpy as np
 from engine.errors import SourceError
 from stream.io.video.reader import Frame, VideoReader
 from stream.render.chunks import Chunk, fade_weights
-from stream.render.worker import ChunkJob, part_path
+from stream.render.worker import ChunkJob, input_frame, part_path
 
 
 class FrameWriter(Protocol):
@@ -111,11 +111,7 @@ class Joiner:
 
     def _original(self, originals: Iterator[Frame], index: int) -> np.ndarray:
         """The input's frame ``index``, the next of ``originals``."""
-        frame = next(originals, None)
-        if frame is None or frame.pts != self.job.scan.pts[index]:
-            seen = "nothing" if frame is None else f"pts {frame.pts}"
-            raise SourceError(f"{self.job.input}: frame {index} reads as {seen}, the first pass saw pts "
-                              f"{self.job.scan.pts[index]}; did the file change?")
+        frame = input_frame(self.job, index, next(originals, None))
         return frame.image[: self.job.spec.height, : self.job.spec.width]
 
     def finish(self) -> int:
@@ -176,6 +172,16 @@ class JoinThread:
         written = self.joiner.finish()
         self.seconds += time.monotonic() - began
         return written
+
+    def drain(self) -> None:
+        """Join the chunks queued so far, whole, and wait (the frames still held are not written: after an error,
+        OUT ends at a chunk's edge). A Ctrl-C or SIGTERM meanwhile aborts (:meth:`abort`)."""
+        self._queue.put(None)
+        try:
+            self._thread.join()
+        except BaseException:
+            self.abort()
+            raise
 
     def abort(self) -> None:
         """Stop after the frame being written, and wait (nothing more is written)."""
