@@ -34,7 +34,7 @@ def run_python(code: str, args: Sequence[str], env: Mapping[str, str] | None = N
 def run_cli(args: Sequence[str], env: Mapping[str, str] | None = None, show_output: bool = True) -> float:
     """Wall seconds of ``dreamstream --quiet ARGS`` in a child process (its own torch threads); raises if it fails."""
     began = time.perf_counter()
-    subprocess.run([sys.executable, "-c", CLI, "--quiet", *args], cwd=ROOT, env=dict(env or child_env()), check=True,
+    subprocess.run(cli_argv(["--quiet", *args]), cwd=ROOT, env=dict(env or child_env()), check=True,
                    stdout=None if show_output else subprocess.DEVNULL)
     return time.perf_counter() - began
 
