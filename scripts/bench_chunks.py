@@ -15,14 +15,9 @@ dreaming). Then an estimate, with its arithmetic, for N GPU machines.
 """
 from __future__ import annotations
 
-import os
-
-# As the CLI does (stream/cli/__init__.py), before torch loads: the chunked runs dream in this process (and in
-# Ray workers that inherit its environment), where spinning OpenMP waits make each step crawl beside other work.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 import argparse
 import math
+import os
 import statistics
 import sys
 import time

@@ -28,12 +28,6 @@ changes them). No GPU figures are recorded in the README yet: paste the table th
 """
 from __future__ import annotations
 
-import os
-
-# As the CLI does (stream/cli/__init__.py), before torch loads: OpenMP threads that spin while they wait make
-# every CPU-side torch call crawl beside another busy process.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 import argparse
 import dataclasses
 import itertools

@@ -3,8 +3,9 @@ from __future__ import annotations
 import os
 import signal
 
-# As the CLI does (stream/cli/__init__.py), before torch loads: OpenMP threads that spin while they
-# wait make every torch call crawl beside another busy process (the test machines are shared).
+# Before torch loads: tests dream in this process without the CLI's CPU share (stream/io/cpu_share.py),
+# beside other processes on a shared machine, where OpenMP threads that spin while they wait make every
+# torch call crawl. CLI children inherit it; tests/test_faults.py checks that the CLI itself sets none.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
@@ -40,7 +41,13 @@ def restore_signals():
         signal.signal(s, h)
 
 
+TORCH_THREADS = torch.get_num_threads()
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
     np.random.seed(0)
+    yield
+    # A live run's CPU share (stream/io/cpu_share.py) sets the count new threads start with: back for the next test.
+    torch.set_num_threads(TORCH_THREADS)

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from media import clip_frame
 
 from engine.imagenet import display_name, find_class
+from stream.io.cpu_share import usable_cores
 from stream.live.adaptive import DOWN_WAIT_S, LEVELS, UP_WAIT_S, Governor
 from stream.live.build import dream_stage
 from stream.settings.controls import ControlBoard
@@ -72,7 +74,7 @@ def test_target_must_be_positive():
 
 
 def test_the_stage_dreams_smaller_and_with_fewer_crops_when_frames_are_slow(lite0):
-    cfg = load_config(overrides={"live.target_fps": 20, "live.dream_max_side": 192})
+    cfg = load_config(overrides={"live.target_fps": 20, "live.dream_max_side": 192, "model.threads": 2})  # no CPU share
     board = ControlBoard(_controls(cfg), cfg.section("chat"))
     goldfish = find_class("goldfish")
     board.replace(target=goldfish, target_name=display_name(goldfish))
@@ -115,3 +117,12 @@ def test_one_slow_frame_does_not_cost_quality():
     governor.observe(2.0, 2.0)  # a first frame that took two seconds (warm-up, a new dream)
     _, levels = run(governor, 10, 0.8 * PERIOD, 2.0)
     assert set(levels) == {0}
+
+
+def test_a_live_stage_with_auto_threads_says_how_many_it_dreams_on(lite0):
+    cfg = load_config(overrides={"live.dream_max_side": 96})
+    stage = dream_stage(lite0, cfg, ControlBoard(_controls(cfg), cfg.section("chat")), adaptive=True)
+    assert stage.cpu_share is not None and stage.cpu_share.most == max(1, usable_cores() - 1)  # a core for the pipeline
+    stage(clip_frame(0, 160, 90))
+    assert stage.quality() == {"adaptive": False, "threads": stage.cpu_share.threads}
+    assert torch.get_num_threads() == stage.cpu_share.threads

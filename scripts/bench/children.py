@@ -18,10 +18,9 @@ CLI = "import sys; from stream.cli import main; sys.exit(main(sys.argv[1:]))"
 
 def child_env(extra: Mapping[str, str] | None = None, root: Path = ROOT) -> dict[str, str]:
     """This environment with the checkout (``root``, default this one) and its ``scripts/`` on ``PYTHONPATH``,
-    passive OpenMP waits (as the CLI sets them, unless already set) and ``extra`` on top."""
+    and ``extra`` on top."""
     path = os.pathsep.join(p for p in (str(root), str(root / "scripts"), os.environ.get("PYTHONPATH", "")) if p)
     env = {**os.environ, "PYTHONPATH": path}
-    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     return {**env, **(extra or {})}
 
 

@@ -52,7 +52,7 @@ def add_dream_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, metavar="N")
     g.add_argument("--precision", choices=("fp32", "bf16", "fp16"))
     g.add_argument("--device", metavar="D", help="auto, cpu, cuda, cuda:N or mps")
-    g.add_argument("--threads", type=int, metavar="N", help="torch threads (0 = default)")
+    g.add_argument("--threads", type=int, metavar="N", help="torch threads (0 = auto: the cores other processes leave)")
 
 
 def overrides_from_args(args: argparse.Namespace, extra: dict[str, str] | None = None) -> dict[str, Any]:

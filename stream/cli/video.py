@@ -69,6 +69,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     from engine.dream import Dreamer
     from engine.temporal import TemporalDreamer
     from stream.cli.common import config_from_args
+    from stream.io.cpu_share import cpu_share
     from stream.io.dreaming import setup_dream
     from stream.io.progress import progress_bar
     from stream.io.video.reader import VideoReader
@@ -97,7 +98,7 @@ def cmd_video(args: argparse.Namespace) -> int:
                     settings.flow, per_frame,
                 )
                 total = expected_frames(info, args.start, args.duration, args.max_frames)
-                run = dream_video(reader, writer, temporal, progress_bar(total, "frames"))
+                run = dream_video(reader, writer, temporal, progress_bar(total, "frames"), cpu_share(cfg.model.threads))
     except Terminated:
         print("dreamstream: terminated before the first frame; no output", file=sys.stderr)
         return 143

@@ -22,6 +22,7 @@ from engine.models.registry import DreamModel, get_spec
 from engine.objectives import Objective
 from engine.targets import Target, compact_target, format_target, parse_target, target_objective, target_terms
 from stream.io.class_colours import class_colours
+from stream.io.cpu_share import cpu_share
 from stream.io.dreaming import build_objective, check_objective, load_model
 from stream.io.keys import STREAM_KEY_ENV, stream_key
 from stream.io.sinks.base import Sink
@@ -87,15 +88,18 @@ def dream_stage(model: DreamModel, cfg: Config, board: ControlBoard,
                 load_other: Callable[[str], DreamModel] | None = None, *, adaptive: bool = False) -> DreamStage:
     """The live dream stage for ``cfg`` over ``board``: the layer and class dreams with their live settings.
 
-    ``adaptive`` turns on adaptive quality at ``live.target_fps`` (a live run; the quality suite
-    measures the configured quality, frame by frame, without it)."""
+    ``adaptive`` turns on what a live run adapts to the machine: quality at ``live.target_fps``, and with
+    ``model.threads`` auto torch's threads to the cores other processes leave, one core kept for the
+    rest of the pipeline (:mod:`stream.io.cpu_share`). The quality suite measures the configured
+    quality, frame by frame, without it."""
     ls: LiveSettings = cfg.section("live")
     video = cfg.section("video")
     first_layer = board.get().layer if cfg.model.layers else model.spec.default_layer
     return DreamStage(model, cfg.dream, live_class_dream(cfg.class_dream, cfg.dream, ls), live_temporal(video, ls),
                       board, load_other, objective_for=live_objective(cfg.model, first_layer),
                       class_temporal=live_temporal(video, ls, for_class=True),
-                      class_colours=class_colours(model.spec.name), target_fps=ls.target_fps if adaptive else 0.0)
+                      class_colours=class_colours(model.spec.name), target_fps=ls.target_fps if adaptive else 0.0,
+                      cpu_share=cpu_share(cfg.model.threads, reserve=1) if adaptive else None)
 
 
 def open_outputs(specs: Sequence[str], ls: LiveSettings) -> list[Sink]:

@@ -17,6 +17,7 @@ from engine.live_dream import LiveDreamer, LiveDreamSettings
 from engine.models.registry import DreamModel
 from engine.objectives import Objective, layer
 from engine.targets import format_target, target_objective, target_terms
+from stream.io.cpu_share import CpuShare
 from stream.live.adaptive import LEVELS, Governor, Level
 from stream.settings.controls import ControlBoard, LiveControls, scaled_steps, with_strength
 
@@ -48,7 +49,8 @@ class DreamStage:
     while the new one builds); a change of strength or octaves applies at once; a change of
     model or flow starts a new dream. With ``target_fps`` the stage holds that many dreamed frames
     a second by stepping the dream's size and a class step's crops down and up
-    (:mod:`stream.live.adaptive`; :meth:`quality` says where it is).
+    (:mod:`stream.live.adaptive`; :meth:`quality` says where it is). With ``cpu_share`` torch's threads
+    follow the CPU other processes leave (:mod:`stream.io.cpu_share`), checked before each frame.
     """
 
     def __init__(
@@ -64,9 +66,11 @@ class DreamStage:
         class_colours: Tensor | None = None,
         target_fps: float = 0.0,
         clock: Callable[[], float] = time.perf_counter,
+        cpu_share: CpuShare | None = None,
     ) -> None:
         self.model = model
         self.clock = clock
+        self.cpu_share = cpu_share
         # Adaptive quality (stream.live.adaptive): a governor for layer dreams and one for class dreams.
         self.governors = {kind: Governor(target_fps) for kind in ("dream", "class")} if target_fps > 0 else None
         self.kind = "dream"
@@ -156,12 +160,13 @@ class DreamStage:
 
     def quality(self) -> dict[str, Any]:
         """What adaptive quality chose for the current dream (JSON-able; ``level`` 0 is the best)."""
+        threads = {} if self.cpu_share is None else {"threads": self.cpu_share.threads}
         if self.governors is None:
-            return {"adaptive": False}
+            return {"adaptive": False, **threads}
         governor = self.governors[self.kind]
         s, d = self.temporal.settings, self.temporal.dreamer.settings
         out: dict[str, Any] = {"adaptive": True, "target_fps": governor.target_fps, "level": governor.level,
-                               "levels": len(governor.levels), "dream_max_side": s.dream_max_side}
+                               "levels": len(governor.levels), "dream_max_side": s.dream_max_side, **threads}
         if self.kind == "class":
             out.update(class_crops=d.crops, class_size=d.crop_size or self.model.spec.class_size)
         return out
@@ -181,6 +186,8 @@ class DreamStage:
                  q["target_fps"], q["dream_max_side"], what)
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
+        if self.cpu_share is not None:
+            self.cpu_share.update()
         self.apply()
         if self.governors is None:
             return self.temporal(image)

@@ -17,11 +17,14 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engine.errors import SinkError, SourceError
+
+if TYPE_CHECKING:
+    from stream.io.cpu_share import CpuShare
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +91,10 @@ def expected_frames(info: Any, start_s: float, duration_s: float | None, max_fra
     return max(total, 0) if total is not None else None
 
 
-def dream_video(reader: Any, writer: Any, dream: Any, bar: Any = None) -> VideoRun:
+def dream_video(reader: Any, writer: Any, dream: Any, bar: Any = None, share: CpuShare | None = None) -> VideoRun:
     """Dream every frame of ``reader`` into ``writer`` with ``dream`` (a TemporalDreamer), then close ``writer``.
+
+    With ``share`` torch's threads follow the CPU other processes leave (:mod:`stream.io.cpu_share`).
 
     Ctrl-C or SIGTERM stop the loop; the writer is then finalised with the frames done (a second
     Ctrl-C is ignored meanwhile) and ``interrupted`` is set. With no frame done nothing is written
@@ -101,6 +106,8 @@ def dream_video(reader: Any, writer: Any, dream: Any, bar: Any = None) -> VideoR
         with sigterm_raises():
             for frame in reader:
                 began = time.monotonic()
+                if share is not None:
+                    share.update()
                 if hasattr(dream, "reseed"):
                     dream.reseed(frame.index)  # per-frame seeds: a chunked render dreams the same frames
                 image = dream(frame.image)

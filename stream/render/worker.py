@@ -63,16 +63,19 @@ def input_frame(job: ChunkJob, index: int, frame: Frame | None) -> Frame:
 
 
 class ChunkDreamer:
-    """Holds the loaded model; :meth:`dream` dreams one chunk. ``threads`` > 0 sets torch's threads."""
+    """Holds the loaded model; :meth:`dream` dreams one chunk.
+
+    ``threads``: torch's threads at most (0 = the usable cores); with ``model.threads`` auto (0) a
+    :class:`~stream.io.cpu_share.CpuShare` keeps to the cores other processes (other workers
+    among them) leave, else ``model.threads`` holds.
+    """
 
     def __init__(self, cfg: Config, threads: int = 0) -> None:
-        import torch
-
         from engine.dream import Dreamer
+        from stream.io.cpu_share import CpuShare, usable_cores
         from stream.io.dreaming import setup_dream
 
-        if threads > 0:
-            torch.set_num_threads(threads)
+        self.share = None if cfg.model.threads else CpuShare(threads or usable_cores())
         setup = setup_dream(cfg)
         self.dreamer = Dreamer(setup.model, setup.objective, setup.settings)
         self.settings = cfg.section("video")
@@ -102,6 +105,8 @@ class ChunkDreamer:
             reader = VideoReader(job.input, start_s=scan.start_s(chunk.first), max_frames=chunk.dreamed)
             with reader, VideoWriter(partial, job.spec, lossless=True, preset="ultrafast") as writer:
                 for offset, frame in enumerate(reader):
+                    if self.share is not None:
+                        self.share.update()
                     index = chunk.first + offset
                     input_frame(job, index, frame)
                     temporal.reseed(index)

@@ -11,7 +11,7 @@ class ModelSettings:
     name: str = "efficientnet_lite0"
     weights: str | None = None
     device: str = "auto"
-    threads: int = 0  # torch intra-op threads; 0 = torch's default
+    threads: int = 0  # torch intra-op threads; 0 = auto: the cores other processes leave (stream.io.cpu_share)
     layers: tuple[str, ...] = ()  # empty = the model's default layer
     channels: tuple[int, ...] = ()
     target: str | None = None
