@@ -38,13 +38,14 @@ def test_a_fast_machine_stays_at_full_quality():
 
 def test_a_busy_machine_steps_down_until_the_rate_holds_and_stays_there():
     governor = Governor(TARGET)
-    now, levels = run(governor, 10, 2.0 * PERIOD)  # every frame twice the period: two CPU hogs beside us
+    now, levels = run(governor, 10, 1.4 * PERIOD)  # every frame 1.4 times the period: busy processes beside us
     settled = governor.level
-    assert LEVELS[settled].cost * 2.0 <= 1.10  # the level that fits the period
-    assert LEVELS[settled - 1].cost * 2.0 > 1.10  # ... and no lower than it needs
+    assert 0 < settled < len(LEVELS) - 1
+    assert LEVELS[settled].cost * 1.4 <= 1.10  # the level that fits the period
+    assert LEVELS[settled - 1].cost * 1.4 > 1.10  # ... and no lower than it needs
     changes = sum(a != b for a, b in zip(levels, levels[1:], strict=False))
     assert changes == settled  # straight down, one step at a time
-    _, later = run(governor, 60, 2.0 * PERIOD, now)
+    _, later = run(governor, 60, 1.4 * PERIOD, now)
     assert set(later) == {settled}  # no oscillation under steady load
 
 
@@ -74,7 +75,8 @@ def test_target_must_be_positive():
 
 
 def test_the_stage_dreams_smaller_and_with_fewer_crops_when_frames_are_slow(lite0):
-    cfg = load_config(overrides={"live.target_fps": 20, "live.dream_max_side": 192, "model.threads": 2})  # no CPU share
+    cfg = load_config(overrides={"live.target_fps": 20, "live.dream_max_side": 192, "model.threads": 2,
+                                 "live.class_crops": 2})  # no CPU share
     board = ControlBoard(_controls(cfg), cfg.section("chat"))
     goldfish = find_class("goldfish")
     board.replace(target=goldfish, target_name=display_name(goldfish))

@@ -456,7 +456,10 @@ def _done_chunks(parts: Path) -> dict[str, int]:
 def test_resume_after_sigkill_reuses_exactly_the_finished_chunks(clip: Path, tmp_path: Path) -> None:
     """SIGKILL after 2 of 4 chunks; the same command again reuses those 2 and writes what one run writes."""
     out, whole = tmp_path / "resumed.mp4", tmp_path / "whole.mp4"
-    args = [*FAST, "--chunk-s", "0.5", "--chunk-overlap", "4", "--workers", "1", "--resume", "--keep-parts"]
+    # Threads fixed: the auto count follows other processes' load (stream/io/cpu_share.py), and 1 and 2 threads round
+    # differently; exactly the same frames need the same count in both runs.
+    args = [*FAST, "--chunk-s", "0.5", "--chunk-overlap", "4", "--workers", "1", "--resume", "--keep-parts",
+            "--threads", "2"]
     cli = [sys.executable, "-c", "import sys; from stream.cli import main; sys.exit(main(sys.argv[1:]))"]
     command = [*cli, "video", str(clip), str(out), *args]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

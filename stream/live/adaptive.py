@@ -28,15 +28,16 @@ class Level:
     cost: float
 
 
-#: Best first. ``cost`` is a class frame's measured time at 640x360 on a 2-core EPYC (a layer frame,
-#: whose steps cycle over smaller octave scales, changes less); the governor only uses the ratios
-#: between neighbours, to predict whether the better level would fit.
+#: Best first. ``cost`` is a class frame's measured time at 640x360 with the default one crop, on one
+#: torch thread (live on 2 cores), 2-core EPYC, the mean of two runs (a layer frame, whose steps cycle
+#: over smaller octave scales, changes less); the governor only uses the ratios between neighbours,
+#: to predict whether the better level would fit. ``class_crops`` is at most ``live.class_crops``.
 LEVELS = (
     Level(1.0, 2, 1.0, 1.0),
-    Level(0.9, 2, 0.9, 0.82),
-    Level(0.8, 1, 1.0, 0.68),
-    Level(0.7, 1, 0.8, 0.6),
-    Level(0.6, 1, 0.65, 0.5),
+    Level(0.9, 2, 0.9, 0.92),
+    Level(0.8, 1, 0.9, 0.88),
+    Level(0.7, 1, 0.8, 0.78),
+    Level(0.6, 1, 0.65, 0.71),
 )
 #: Frames run over the period by more than this: step down (cheaper).
 OVER = 1.10

@@ -51,7 +51,7 @@ class LiveSettings:
     overlay: str = "burned"
     stats_interval_s: float = 5.0
     capture_queue: int = 1
-    class_crops: int = 2
+    class_crops: int = 1
     class_size: int = 160
     class_crop_min: float = 0.65
     class_colour: float = 0.1
