@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import argparse
 import re
-import subprocess
 from pathlib import Path
 
 from bench import ROOT
-from bench.children import child_env, cli_argv, run_measured
+from bench.children import child_env, cli_argv, describe_checkout, run_measured
 from bench.flags import add_json, add_keep, add_set, add_size, parser
 from bench.machine import cpu_model, load_average
 from bench.media import pan_clip, work_folder
@@ -41,17 +40,6 @@ SETTINGS = {
 LOOP_LINE = re.compile(r"(\d+) frames in ([\d.]+) s \(([\d.]+) s per frame")
 TABLE = Table(("checkout", "<34"), ("frames", "6d"), ("peak RSS MB", "11.0f"), ("s/frame", "8.2f"),
               ("wall s", "7.1f"), ("minor faults", "12,d"))
-
-
-def describe_checkout(folder: Path) -> str:
-    """``folder`` as ``NAME@HASH`` (``+`` when it has uncommitted changes), or its name outside git."""
-    def git(*args: str) -> str:
-        run = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, check=False)
-        return run.stdout.strip() if run.returncode == 0 else ""
-
-    head = git("rev-parse", "--short", "HEAD")
-    dirty = "+" if git("status", "--porcelain", "--untracked-files=no", "--", "engine", "stream") else ""
-    return f"{folder.name}@{head}{dirty}" if head else folder.name
 
 
 def config_file(folder: Path, settings: dict[str, object]) -> Path:

@@ -30,12 +30,25 @@ def run_python(code: str, args: Sequence[str], env: Mapping[str, str] | None = N
                           capture_output=True, text=True, check=False)
 
 
-def run_cli(args: Sequence[str], env: Mapping[str, str] | None = None, show_output: bool = True) -> float:
-    """Wall seconds of ``dreamstream --quiet ARGS`` in a child process (its own torch threads); raises if it fails."""
+def run_cli(args: Sequence[str], env: Mapping[str, str] | None = None, show_output: bool = True,
+            root: Path = ROOT) -> float:
+    """Wall seconds of ``dreamstream --quiet ARGS`` in a child process (its own torch threads) of the checkout
+    ``root`` (default this one); raises if it fails."""
     began = time.perf_counter()
-    subprocess.run(cli_argv(["--quiet", *args]), cwd=ROOT, env=dict(env or child_env()), check=True,
+    subprocess.run(cli_argv(["--quiet", *args]), cwd=root, env=dict(env or child_env(root=root)), check=True,
                    stdout=None if show_output else subprocess.DEVNULL)
     return time.perf_counter() - began
+
+
+def describe_checkout(folder: Path) -> str:
+    """``folder`` as ``NAME@HASH`` (``+`` when it has uncommitted changes), or its name outside git."""
+    def git(*args: str) -> str:
+        run = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, check=False)
+        return run.stdout.strip() if run.returncode == 0 else ""
+
+    head = git("rev-parse", "--short", "HEAD")
+    dirty = "+" if git("status", "--porcelain", "--untracked-files=no", "--", "engine", "stream") else ""
+    return f"{folder.name}@{head}{dirty}" if head else folder.name
 
 
 @dataclass(frozen=True)
