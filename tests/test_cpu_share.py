@@ -50,7 +50,9 @@ def test_a_busy_process_takes_a_thread_away_and_gives_it_back_when_it_ends(caplo
     m.run(1.0, others=0.1, own=2.0)
     assert share.update() == 2 and share.others == pytest.approx(0.1)
     m.run(0.5, others=1.0)
-    assert share.update() == 2, "measured only once an interval has passed"
+    reads = []
+    share.busy = lambda: reads.append(m.busy) or m.busy
+    assert share.update() == 2 and reads == [], "read and measured only once an interval has passed"
     m.run(0.6, others=1.0)
     assert share.update() == 1 and calls == [2, 1]
     assert "1.0 of 2 cores busy: dreaming on 1 thread" in caplog.text
@@ -64,9 +66,11 @@ def test_a_busy_process_takes_a_thread_away_and_gives_it_back_when_it_ends(caplo
 
 def test_without_proc_stat_the_count_stays_as_set(tmp_path: Path) -> None:
     calls: list[int] = []
-    share = CpuShare(3, busy=lambda: None, set_threads=calls.append)
-    assert not share.available
+    reads: list[None] = []
+    share = CpuShare(3, busy=lambda: reads.append(None), set_threads=calls.append)
     assert [share.update() for _ in range(3)] == [3, 3, 3] and calls == [3]
+    assert len(reads) == 1, "an unreadable /proc/stat is not tried again every frame"
+    assert not share.available
     assert busy_seconds(tmp_path / "missing") is None
     (tmp_path / "stat").write_text("intr 1 2 3\n")
     assert busy_seconds(tmp_path / "stat") is None

@@ -3,7 +3,7 @@
 With ``model.threads: 0`` (auto) the dream runs on as many threads as the cores other processes
 leave it. Why: torch splits each operation evenly over its threads and waits for the last one, so
 beside a busy process one thread's share is late at every operation. OpenMP threads that wait
-passively for it stop that wait from burning a core, but passive waits cost about 13% on an idle
+passively for it stop that wait from burning a core, but passive waits cost 12-20% on an idle
 machine (a futex wake per operation); spinning waits cost nothing there but, beside a busy
 process, made a ``video`` run 6.6x slower. Measured here instead: the other processes' CPU use
 (``/proc/stat`` minus this process's own time) each ``interval_s``; beside one busy process on
@@ -93,8 +93,9 @@ class CpuShare:
         self.threads = self.most
         self.others = 0.0
         self.changes = 0
-        self._last: tuple[float, float, float] | None = None
+        self._last: tuple[float, float, float] | None = None  # clock, machine's and own CPU seconds at the last reading
         self._started = False
+        self._readable = True  # False once /proc/stat could not be read (not Linux): never tried again
 
     @property
     def available(self) -> bool:
@@ -106,16 +107,18 @@ class CpuShare:
         if not self._started:
             self._started = True
             self.set_threads(self.threads)  # the calling thread's own count (torch keeps one per thread)
-        now, busy = self.clock(), self.busy()
+        now = self.clock()
+        if not self._readable or (self._last is not None and now - self._last[0] < self.interval_s):
+            return self.threads  # /proc/stat is read once an interval, not every frame
+        busy = self.busy()
         if busy is None:
+            self._readable = False
             return self.threads
         own = self.own()
         if self._last is None:
             self._last = (now, busy, own)
             return self.threads
         then, busy0, own0 = self._last
-        if now - then < self.interval_s:
-            return self.threads
         self._last = (now, busy, own)
         self.others = max(0.0, ((busy - busy0) - (own - own0)) / (now - then))
         wanted = fair_threads(self.cores, self.others, self.most)
