@@ -21,6 +21,7 @@ from engine.errors import ConfigError
 from stream.chat.osc import MAX_PACKET, MAX_RATE, OscControl
 from stream.cli.main import main
 from stream.io.binds import parse_bind
+from stream.io.cpu_share import usable_cores
 from stream.settings.controls import check_controls
 
 ADDRESSES = ("command", "target", "layer", "strength", "octaves", "preset", "skip", "lock", "nope")
@@ -254,7 +255,9 @@ def test_live_takes_osc_and_its_stats_show_it_within_half_a_second(tmp_path):
     wait_for(lambda: len(controls_seen(stats)) >= 2 or not t.is_alive(), timeout=60)
     assert t.is_alive(), f"live stopped: {out}"
     quality = json.loads(stats.read_text().splitlines()[-1])["quality"]
-    assert quality == {"adaptive": False}  # adaptive quality (off by default) reports in every stats line
+    # adaptive quality (off by default) reports in every stats line, with the threads the CPU share chose
+    assert quality.keys() == {"adaptive", "threads"} and quality["adaptive"] is False
+    assert 1 <= quality["threads"] <= max(1, usable_cores() - 1)  # a core kept for the rest of the pipeline
     client = SimpleUDPClient("127.0.0.1", port)
     for address, value, check in (
         ("target", "goldfish", lambda c: c["target"] == "goldfish"),
