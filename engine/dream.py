@@ -24,7 +24,7 @@ from engine.filters import (
 )
 from engine.models.registry import DreamModel
 from engine.objectives import CROPS, FULL, Objective
-from engine.tiles import TILE_MARGIN, tiled_grad
+from engine.tiles import TILE_MARGIN, needs_tiles, tiled_grad
 
 GRAD_NORMS = ("laplacian", "mean")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -44,10 +44,11 @@ class DreamSettings:
     ``colour`` is the colour prior's pull per step (0 = off; see :mod:`engine.colour`): what the
     dream draws moves that fraction toward the objective's own colours, found by dreaming
     ``colour_probe_size``-pixel TV static ``colour_probe_steps`` steps.
-    ``tile_size``: images of more than ``tile_size`` squared pixels get their gradient in tiles
-    of at most this many pixels a side (:mod:`engine.tiles`), so memory stays bounded at any size
-    (0 = never). 1024: 1280x720 and smaller are dreamed whole (tiles cost time: each window reads
-    a margin of context), 4K in about 1.3 GB (``scripts/bench_tiles.py``).
+    ``tile_size``: images of more than two tiles' pixels (``2 * tile_size ** 2``) get their gradient
+    in tiles of at most this many pixels a side (:mod:`engine.tiles`), so memory stays bounded at
+    any size (0 = never). 768: 1280x720 and smaller are dreamed whole (tiles cost time: each window
+    reads a margin of context), 1920x1080 and 4K in tiles, which is faster there than tiles of 1024
+    and takes less memory (a 4K step in about 1.6 GB; ``scripts/bench_tiles.py``).
     """
 
     octaves: int = 4
@@ -70,7 +71,7 @@ class DreamSettings:
     max_value: float = 1.0
     seed: int = 0
     precision: str = "fp32"
-    tile_size: int = 1024
+    tile_size: int = 768
 
     def __post_init__(self) -> None:
         if self.grad_norm not in GRAD_NORMS:
@@ -148,7 +149,7 @@ class Dreamer:
         dy = dx = 0
         if s.jitter > 0:
             dy, dx = (int(v) for v in torch.randint(-s.jitter, s.jitter + 1, (2,), generator=self.gen))
-        if s.tile_size and x.shape[-2] * x.shape[-1] > s.tile_size**2:
+        if needs_tiles(x.shape[-2], x.shape[-1], s.tile_size):
             # The windows are gathered from x as rolled: no rolled copies of a large image (100 MB at 4K).
             grad, loss = tiled_grad(self._grad, x.detach(), s.tile_size, TILE_MARGIN, self.gen, shift=(dy, dx))
         else:

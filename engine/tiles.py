@@ -16,8 +16,17 @@ from torch import Tensor
 
 #: Pixels of context read around each tile (the inner part alone is kept): no edge effects at the cuts.
 TILE_MARGIN = 32
+#: Images of more than this many tiles' pixels are tiled: below it the windows' margins and their overlap
+#: at the image's edges cost more time than the memory saved is worth (1280x720 with tiles of 768 took
+#: 0.36 against 0.25 s a step whole; ``scripts/bench_tiles.py``).
+TILED_ABOVE_TILES = 2
 #: Gradient of a scalar objective with respect to a tile ``(1, 3, h, w)``: ``(grad, loss)``.
 GradFn = Callable[[Tensor], tuple[Tensor, float]]
+
+
+def needs_tiles(h: int, w: int, tile: int) -> bool:
+    """Whether an ``h`` x ``w`` image gets its gradient in tiles of ``tile`` pixels (0 = never)."""
+    return tile > 0 and h * w > TILED_ABOVE_TILES * tile * tile
 
 
 def tile_bounds(length: int, tile: int, offset: float) -> list[tuple[int, int]]:

@@ -18,6 +18,8 @@ import torch
 from bench.models import dream_model
 from engine.dream import Dreamer, DreamSettings
 from engine.objectives import layer
+from stream.io.tuning import keep_freed_memory
+keep_freed_memory()  # as the product does on CPU (stream.io.dreaming.load_model)
 h, w, tile, steps = (int(v) for v in sys.argv[1:5])
 model = dream_model("efficientnet_lite0")
 x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(0))

@@ -88,7 +88,7 @@ def test_every_tile_has_the_full_images_gradient_scale(lite0, photo):
             assert 0.33 < float(ratio) < 3.0, (y0, x0, float(ratio))
 
 
-def test_the_default_tiles_only_frames_over_a_megapixel(lite0, monkeypatch):
+def test_the_default_tiles_only_frames_over_two_tiles(lite0, monkeypatch):
     """Tiles cost time (each window reads a margin of context): 1280x720 and smaller are dreamed whole."""
     import engine.dream
 
@@ -101,7 +101,7 @@ def test_the_default_tiles_only_frames_over_a_megapixel(lite0, monkeypatch):
     monkeypatch.setattr(engine.dream, "tiled_grad", spy)
     spec = get_spec("efficientnet_lite0")
     d = Dreamer(lite0, layer(spec.default_layer), DreamSettings(jitter=0))
-    assert d.settings.tile_size == 1024
+    assert d.settings.tile_size == 768
     y, _ = d.step(torch.rand(1, 3, 720, 1280))
     assert y.shape == (1, 3, 720, 1280)
     with pytest.raises(Tiled):

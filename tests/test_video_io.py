@@ -312,14 +312,15 @@ def test_writer_rejects_frames_of_the_wrong_shape(tmp_path: Path) -> None:
     assert len(video_times(tmp_path / "out.mp4")) == 1
 
 
-@pytest.mark.parametrize(("width", "height", "preset", "lookahead"), [
-    (64, 48, "veryfast", b"10"), (1920, 1080, "veryfast", b"10"), (2048, 1088, "veryfast", b"5"), (2048, 1088, "ultrafast", None),
+@pytest.mark.parametrize(("width", "height", "preset", "lookahead", "bframes"), [
+    (64, 48, "veryfast", b"10", b"3"), (1920, 1080, "veryfast", b"10", b"3"), (2048, 1088, "veryfast", b"1", b"1"),
+    (2048, 1088, "ultrafast", None, b"0"),
 ])
-def test_frames_over_1080p_are_encoded_looking_ahead_fewer_frames(
-    tmp_path: Path, width: int, height: int, preset: str, lookahead: bytes | None
+def test_frames_over_1080p_are_encoded_holding_fewer_frames(
+    tmp_path: Path, width: int, height: int, preset: str, lookahead: bytes | None, bframes: bytes
 ) -> None:
-    """x264 holds about 25 MB for each 4K frame it looks ahead: above 1920x1080 it looks 5 ahead, not veryfast's 10
-    (ultrafast looks ahead none, and stays so)."""
+    """x264 holds about 25 MB for each 4K frame it keeps: above 1920x1080 it looks 1 frame ahead with 1 B-frame,
+    not veryfast's 10 and 3 (ultrafast looks ahead none and has no B-frames, and stays so)."""
     out = tmp_path / "out.mp4"
     with VideoWriter(out, VideoSpec(width, height, Fraction(24)), preset=preset) as writer:
         for _ in range(2):
@@ -328,6 +329,7 @@ def test_frames_over_1080p_are_encoded_looking_ahead_fewer_frames(
     assert (b" rc_lookahead=" in settings) is (lookahead is not None)
     if lookahead is not None:
         assert b" rc_lookahead=" + lookahead + b" " in settings
+    assert b" bframes=" + bframes + b" " in settings
 
 
 def test_every_audio_stream_goes_to_the_output(tmp_path: Path) -> None:

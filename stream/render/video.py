@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine.errors import SinkError, SourceError
+from stream.io.tuning import after_frame
 
 if TYPE_CHECKING:
     from stream.io.cpu_share import CpuShare
@@ -110,8 +111,8 @@ def dream_video(reader: Any, writer: Any, dream: Any, bar: Any = None, share: Cp
                     share.update()
                 if hasattr(dream, "reseed"):
                     dream.reseed(frame.index)  # per-frame seeds: a chunked render dreams the same frames
-                image = dream(frame.image)
-                writer.write(image, frame.pts)
+                writer.write(dream(frame.image), frame.pts)
+                after_frame(frame.image.shape[0] * frame.image.shape[1])  # bounds a 4K render's heap
                 run.frames += 1
                 kind = getattr(dream, "last_kind", None) or "frame"
                 run.kinds[kind] += 1

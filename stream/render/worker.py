@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import SinkError, SourceError
+from stream.io.tuning import after_frame
 from stream.io.video.errors import reason
 from stream.io.video.info import VideoSpec
 from stream.io.video.reader import Frame, VideoReader
@@ -111,6 +112,7 @@ class ChunkDreamer:
                     input_frame(job, index, frame)
                     temporal.reseed(index)
                     writer.write(temporal(frame.image), frame.pts)  # lead-in too: the join fades into it
+                    after_frame(frame.image.shape[0] * frame.image.shape[1])  # bounds a 4K render's heap
                     if index >= chunk.start:
                         self.kept += 1
                         if on_frame is not None:

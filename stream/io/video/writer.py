@@ -13,6 +13,7 @@ import numpy as np
 
 from engine.errors import ConfigError, SinkError, SourceError
 from stream.io.encoding import AudioOut, add_audio_stream, add_video_stream, has_decoder, has_encoder, yuv_frame
+from stream.io.tuning import LARGE_FRAME_PIXELS
 from stream.io.video.audio import COPY_AUDIO, AudioRoute, AudioTrack
 from stream.io.video.errors import reason
 from stream.io.video.info import VideoInfo, VideoSpec
@@ -29,11 +30,9 @@ log = logging.getLogger(__name__)
 _FRAGMENTED_MP4 = "+frag_keyframe+empty_moov+delay_moov+default_base_moof"  # delay_moov: an edit list for B-frames
 _FLUSH_S = 1.0
 _MAX_PENDING_AUDIO = 500  # chunks written before the first frame, kept until it sets time zero
-#: Frames larger than 1920x1080 are encoded with x264 looking ahead this many frames (veryfast looks 10
-#: ahead): x264 holds about 25 MB for each 3840x2160 frame it looks ahead, so a 4K ``video`` held 580 MB
-#: of encoder buffers against 460 MB with 5 (a 48-frame 4K pan came out 7% smaller, not larger).
-_LARGE_LOOKAHEAD = 5
-_LARGE_PIXELS = 1920 * 1080
+#: Frames larger than 1920x1080 are encoded with x264 holding fewer frames: veryfast looks 10 frames ahead
+#: and keeps 3 B-frames, and x264 holds about 25 MB for each 3840x2160 frame it keeps.
+_LARGE_X264 = {"rc-lookahead": "1", "bf": "1"}
 _NO_LOOKAHEAD = ("ultrafast", "superfast")  # x264 presets that look ahead no frame at all
 
 
@@ -195,8 +194,8 @@ class VideoWriter:
             codec, options = "libvpx-vp9", {"crf": str(crf), "b": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"}
         else:
             codec, options = "libx264", dict(video_options) if video_options is not None else {"crf": str(crf), "preset": preset}
-            if video_options is None and self.width * self.height > _LARGE_PIXELS and preset not in _NO_LOOKAHEAD:
-                options["rc-lookahead"] = str(_LARGE_LOOKAHEAD)
+            if video_options is None and self.width * self.height > LARGE_FRAME_PIXELS and preset not in _NO_LOOKAHEAD:
+                options.update(_LARGE_X264)
         # Opened now, so that bad settings fail before any frame is dreamed.
         self._video = add_video_stream(self._output, codec, width=self.width, height=self.height, fps=self.fps,
                                        time_base=self.time_base, options=options)
