@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from engine.filters import gaussian_blur, lowpass, resize
+from engine.filters import gaussian_blur, lowpass, resize, upsample
 
 _LUMA = (0.299, 0.587, 0.114)
 
@@ -118,7 +118,7 @@ def activity(residual: Tensor, sigma: float = 3.0, drawn: float | None = DRAWN) 
     else:
         low, top = torch.quantile(small.flatten(), torch.tensor(DRAWN_QUANTILES, dtype=small.dtype, device=small.device))
         act = ((small - low) / (top - low).clamp_min(1e-4)).clamp(0, 1) * (small / drawn).clamp(0, 1)
-    return F.interpolate(act, size=(h, w), mode="bilinear", align_corners=False)
+    return upsample(act, (h, w))
 
 
 #: The pull's activity map is blurred by this many pixels of the half-resolution picture (12 of a
@@ -153,7 +153,7 @@ def colour_pull(x: Tensor, residual: Tensor, ramp: Tensor, strength: float) -> T
     target = ramp_c * (torch.maximum(ramp_sat, own_sat) / ramp_sat.clamp_min(1e-4))
     coloured = (ramp_sat / COLOURED).clamp(0, 1)
     change = strength * activity(residual, sigma=OBJECT_SIGMA) * coloured * (target - chroma)
-    return F.interpolate(change, size=(h, w), mode="bilinear", align_corners=False)
+    return upsample(change, (h, w))
 
 
 #: The probe's colours are faint (a few dozen steps on static); what it finds is the hue, and
