@@ -148,10 +148,12 @@ def bound_coarse(residual: Tensor, limit: float) -> Tensor:
     """
     h, w = residual.shape[-2:]
     factor = max(1, max(h, w) // SCENE_SIDE)
-    # Bounded at the coarse size and scaled up as one grey channel: the same as bounding the
-    # upscaled coarse part (bilinear interpolation of a smooth field), a third of the work.
-    coarse = luminance(F.adaptive_avg_pool2d(residual, (max(1, h // factor), max(1, w // factor))))
-    return residual + upsample(soft_limit(coarse, limit) - coarse, (h, w))  # the same in R, G and B: brightness only
+    # The luminance of the coarse part, scaled up as one grey channel (luminance is linear: the same as
+    # the luminance of the scaled-up colour picture, a third of the work). Bounded at full size: bounded
+    # small and then scaled up, the bound is stronger where the coarse part changes (the concave bend
+    # of an average is above the average of the bends) and the scene keeps the dream's objects down.
+    coarse = upsample(luminance(F.adaptive_avg_pool2d(residual, (max(1, h // factor), max(1, w // factor)))), (h, w))
+    return residual + (soft_limit(coarse, limit) - coarse)  # the same in R, G and B: brightness only
 
 
 def add_residual(frame: np.ndarray, residual: Tensor) -> np.ndarray:
