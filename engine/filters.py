@@ -1,4 +1,4 @@
-"""Pure tensor filters used by the dream: blur, Laplacian-pyramid normalisation, jitter, resizing.
+"""Pure tensor filters used by the dream: blur, Laplacian-pyramid normalisation, jitter, resizing (CPU upscales through OpenCV).
 
 All images are float tensors shaped ``(B, C, H, W)``.
 """

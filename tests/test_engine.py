@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from engine.dream import Dreamer, DreamSettings, autocast, random_crops, resolve_device
 from engine.errors import ConfigError, ModelError
@@ -15,6 +16,7 @@ from engine.filters import (
     laplacian_split,
     octave_sizes,
     roll,
+    upsample,
 )
 from engine.frames import to_image, to_tensor
 from engine.models.registry import build_model, get_spec
@@ -195,3 +197,22 @@ class TestDream:
         with pytest.raises(ConfigError, match="cpu"):
             resolve_device("tpu")
         assert resolve_device("cpu").type == "cpu"
+
+
+@pytest.mark.parametrize(("src", "dst", "channels"), [((108, 192), (216, 384), 3), ((55, 97), (109, 193), 1),
+                                                      ((7, 5), (64, 48), 4), ((9, 9), (9, 20), 3)])
+def test_upsample_matches_torchs_bilinear_interpolation(src, dst, channels) -> None:
+    """The OpenCV path (one CPU picture outside autograd) gives torch's numbers, contiguous NCHW."""
+    x = torch.randn(1, channels, *src, generator=torch.Generator().manual_seed(0))
+    want = F.interpolate(x, size=dst, mode="bilinear", align_corners=False)
+    got = upsample(x, dst)
+    assert got.shape == want.shape and got.is_contiguous()
+    assert torch.allclose(got, want, atol=1e-4)
+
+
+def test_upsample_keeps_the_autograd_graph() -> None:
+    x = torch.rand(1, 3, 8, 8, requires_grad=True)
+    y = upsample(x, (16, 16))
+    assert y.grad_fn is not None
+    (g,) = torch.autograd.grad(y.sum(), x)
+    assert torch.allclose(g.sum(), torch.tensor(256.0 * 3))

@@ -70,6 +70,7 @@ def test_soft_limit_leaves_small_values_alone_and_never_passes_the_limit() -> No
     small = x.abs() <= 0.35
     assert torch.equal(y[small], x[small])
     assert float(y.abs().max()) <= 0.5 and bool((y[1:] >= y[:-1]).all())  # monotone
+    assert float(soft_limit(torch.tensor([-1e4, 1e4]), 0.5).abs().max()) <= 0.5  # no cancellation far out
 
 
 def test_a_cut_restarts_the_dream_and_unreliable_flow_restarts_it_there(dreamer: Dreamer) -> None:
