@@ -1,4 +1,6 @@
-"""Pure tensor filters used by the dream: blur, Laplacian-pyramid normalisation, jitter, resizing (CPU upscales through OpenCV).
+"""Pure tensor filters used by the dream: blur, Laplacian-pyramid normalisation, jitter, resizing.
+
+Upscales of one CPU picture outside autograd go through OpenCV (:func:`upsample`).
 
 All images are float tensors shaped ``(B, C, H, W)``.
 """
