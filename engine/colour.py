@@ -22,10 +22,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from engine.filters import gaussian_blur, lowpass, resize, upsample
+from engine.filters import gaussian_blur, lowpass, resize, shrink, upsample
 
 _LUMA = (0.299, 0.587, 0.114)
 
@@ -112,7 +111,7 @@ def activity(residual: Tensor, sigma: float = 3.0, drawn: float | None = DRAWN) 
     h, w = residual.shape[-2:]
     detail = (residual - lowpass(residual, 8)).abs().sum(1, keepdim=True)
     # blurred and measured at a quarter of the size (a quarter of the cost), then scaled back up
-    small = gaussian_blur(F.adaptive_avg_pool2d(detail, (max(1, h // 4), max(1, w // 4))), max(0.5, sigma / 4))
+    small = gaussian_blur(shrink(detail, 4), max(0.5, sigma / 4))
     if drawn is None:
         act = (small / torch.quantile(small.flatten(), 0.95).clamp_min(1e-4)).clamp(0, 1)
     else:

@@ -52,7 +52,8 @@ def upsample(x: Tensor, size: tuple[int, int]) -> Tensor:
     """Bilinear resize to ``size = (H, W)`` (``align_corners=False``), as ``F.interpolate`` does, not antialiased.
 
     One picture of at most 4 float32 channels on the CPU, outside autograd, goes through OpenCV: the same
-    numbers (within 1e-6) in a quarter of the time (0.19 against 0.8 ms for 3x108x192 to 216x384, 1 thread).
+    numbers (within 1e-6 at whole scales, 3e-5 at others) in about a third of the time (0.42 against 1.16 ms
+    for 3x108x192 to 216x384, 1 thread).
     """
     if tuple(x.shape[-2:]) == tuple(size):
         return x
@@ -65,11 +66,15 @@ def upsample(x: Tensor, size: tuple[int, int]) -> Tensor:
     return torch.from_numpy(out.reshape(size[0], size[1], c)).permute(2, 0, 1).unsqueeze(0).contiguous()
 
 
+def shrink(x: Tensor, factor: int) -> Tensor:
+    """``x`` ``(B, C, H, W)`` shrunk ``factor`` times by area: ``(B, C, max(1, H // factor), max(1, W // factor))``."""
+    h, w = x.shape[-2:]
+    return F.adaptive_avg_pool2d(x, (max(1, h // factor), max(1, w // factor)))
+
+
 def lowpass(x: Tensor, factor: int) -> Tensor:
     """The coarse part of ``x`` ``(B, C, H, W)``: shrunk ``factor`` times (area) and upscaled again (bilinear)."""
-    h, w = x.shape[-2:]
-    small = F.adaptive_avg_pool2d(x, (max(1, h // factor), max(1, w // factor)))
-    return upsample(small, (h, w))
+    return upsample(shrink(x, factor), tuple(x.shape[-2:]))
 
 
 def laplacian_split(x: Tensor, levels: int) -> list[Tensor]:

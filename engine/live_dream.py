@@ -30,13 +30,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from engine.colour import ColourProbe, colour_pull, luminance
 from engine.dream import Dreamer
 from engine.errors import ConfigError
-from engine.filters import lowpass, resize, upsample
+from engine.filters import lowpass, resize, shrink, upsample
 from engine.flow import DIS_PRESETS, FLOW_METHODS, FlowEstimator, cut_score, occlusion_mask, upscale_flow, warp
 from engine.frames import to_tensor
 from engine.objectives import Objective
@@ -147,12 +146,11 @@ def bound_coarse(residual: Tensor, limit: float) -> Tensor:
     grey) only this far. Colour is left to the overall bound: a class's colours fill whole objects.
     """
     h, w = residual.shape[-2:]
-    factor = max(1, max(h, w) // SCENE_SIDE)
     # The luminance of the coarse part, scaled up as one grey channel (luminance is linear: the same as
     # the luminance of the scaled-up colour picture, a third of the work). Bounded at full size: bounded
     # small and then scaled up, the bound is stronger where the coarse part changes (the concave bend
     # of an average is above the average of the bends) and the scene keeps the dream's objects down.
-    coarse = upsample(luminance(F.adaptive_avg_pool2d(residual, (max(1, h // factor), max(1, w // factor)))), (h, w))
+    coarse = upsample(luminance(shrink(residual, max(1, max(h, w) // SCENE_SIDE))), (h, w))
     return residual + (soft_limit(coarse, limit) - coarse)  # the same in R, G and B: brightness only
 
 
