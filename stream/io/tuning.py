@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import sys
 
@@ -24,8 +25,9 @@ _done = False
 LARGE_FRAME_PIXELS = 1920 * 1080
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL | None:
-    """glibc, or None off Linux or without it."""
+    """glibc, or None off Linux or without it (looked up once: ``find_library`` runs ``ldconfig``)."""
     if not sys.platform.startswith("linux"):
         return None
     try:
