@@ -42,8 +42,7 @@ def resize(x: Tensor, size: tuple[int, int]) -> Tensor:
     """Bilinear resize to ``size = (H, W)``, antialiased when shrinking."""
     if tuple(x.shape[-2:]) == tuple(size):
         return x
-    shrink = size[0] < x.shape[-2] or size[1] < x.shape[-1]
-    if not shrink:
+    if size[0] >= x.shape[-2] and size[1] >= x.shape[-1]:
         return upsample(x, size)
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
 
