@@ -121,8 +121,28 @@ def fusable(x: Tensor, convs: tuple[nn.Conv2d, ...]) -> bool:
     )
 
 
+def _pixel_matmul(x: Tensor, weight: Tensor) -> bool:
+    """Whether ``weight`` is a 1x1 stride-1 conv's whose input ``x`` is channels_last: a matrix product over pixels.
+
+    oneDNN's convolution reorders the weight on every call and its input gradient takes torch's slow
+    path: as one ``(pixels, Cin) @ (Cin, Cout)`` product a class step at 160 pixels is 9% faster.
+    """
+    return weight.shape[-2:] == (1, 1) and weight.shape[1] == x.shape[1] and x.is_contiguous(memory_format=torch.channels_last)
+
+
+def _over_pixels(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """``x`` ``(N, Cin, H, W)`` channels_last through the 1x1 ``weight`` ``(Cin, Cout)`` as a matrix: channels_last out."""
+    n, c, h, w = x.shape
+    rows = x.permute(0, 2, 3, 1).reshape(n * h * w, c)
+    out = rows @ weight if bias is None else torch.addmm(bias, rows, weight)
+    return out.view(n, h, w, weight.shape[1]).permute(0, 3, 1, 2)
+
+
 def _conv(x: Tensor, weight: Tensor, conv: nn.Conv2d, padding: tuple[int, int], relu6: bool) -> Tensor:
-    """``conv(x)`` (then ReLU6) as one oneDNN pass; same layout rules as ``F.conv2d``."""
+    """``conv(x)`` (then ReLU6) as one oneDNN pass (1x1: one matrix product); same layout rules as ``F.conv2d``."""
+    if conv.stride == (1, 1) and _pixel_matmul(x, weight):
+        out = _over_pixels(x, weight.flatten(1).t(), conv.bias)
+        return out.clamp_(0.0, RELU6_MAX) if relu6 else out
     return torch.ops.mkldnn._convolution_pointwise(
         x, weight, conv.bias, list(padding), list(conv.stride), list(conv.dilation), conv.groups,
         "hardtanh" if relu6 else "none", [0.0, RELU6_MAX] if relu6 else [], None,
@@ -131,6 +151,8 @@ def _conv(x: Tensor, weight: Tensor, conv: nn.Conv2d, padding: tuple[int, int], 
 
 def _conv_input_grad(grad: Tensor, x: Tensor, weight: Tensor, conv: nn.Conv2d, padding: tuple[int, int]) -> Tensor:
     """Gradient of ``conv(x)`` w.r.t. ``x`` only, for output gradient ``grad``."""
+    if conv.stride == (1, 1) and _pixel_matmul(x, weight) and grad.is_contiguous(memory_format=torch.channels_last):
+        return _over_pixels(grad, weight.flatten(1), None)
     return torch.ops.aten.convolution_backward(
         grad, x, weight, None, list(conv.stride), list(padding), list(conv.dilation), False, [0, 0],
         conv.groups, [True, False, False],
