@@ -145,6 +145,14 @@ class Dreamer:
 
     def step(self, x: Tensor, step_size: float | None = None) -> tuple[Tensor, float]:
         """One jittered, normalised gradient step on ``x`` ``(1, 3, H, W)``; returns it and the objective."""
+        grad, loss = self.gradient(x)
+        return self.climb(x, grad, step_size), loss
+
+    def gradient(self, x: Tensor) -> tuple[Tensor, float]:
+        """The raw gradient at ``x`` ``(1, 3, H, W)``, jittered (and tiled, if large): float32 NCHW, and the objective.
+
+        The network's part of :meth:`step` (a live dream takes it on another thread: :mod:`engine.step_worker`).
+        """
         s = self.settings
         dy = dx = 0
         if s.jitter > 0:
@@ -155,9 +163,14 @@ class Dreamer:
         else:
             grad, loss = self._grad(roll(x.detach(), dy, dx))
             grad = roll(grad.float(), -dy, -dx)
-        # The gradient comes back channels_last from the model; the 3-channel filters below
+        # The gradient comes back channels_last from the model; the 3-channel filters of :meth:`climb`
         # (Laplacian pyramid: pooling, bilinear upsampling) are several times faster on NCHW.
-        grad = grad.float().contiguous()
+        return grad.float().contiguous(), loss
+
+    def climb(self, x: Tensor, grad: Tensor, step_size: float | None = None) -> Tensor:
+        """``x`` moved ``step_size`` along ``grad`` (:meth:`gradient`) after the image priors: smoothed,
+        decorrelated and normalised (``grad`` is used up)."""
+        s = self.settings
         if s.smooth > 0:
             grad = gaussian_blur(grad, s.smooth)
         if s.decorrelate:
@@ -167,7 +180,7 @@ class Dreamer:
         else:
             grad = mean_abs_normalize(grad)
         size = s.step_size if step_size is None else step_size
-        return grad.mul_(size).add_(x.detach()).clamp_(s.min_value, s.max_value), loss  # x + size * grad
+        return grad.mul_(size).add_(x.detach()).clamp_(s.min_value, s.max_value)  # x + size * grad
 
     def _grad(self, x: Tensor) -> tuple[Tensor, float]:
         """The raw gradient of the objective at ``x`` ``(1, 3, h, w)`` and the objective's value."""
