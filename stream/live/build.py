@@ -20,6 +20,7 @@ from engine.errors import ConfigError, DreamError, SinkError
 from engine.imagenet import display_name, find_class
 from engine.models.registry import DreamModel, get_spec
 from engine.objectives import Objective
+from engine.step_worker import ThreadSteps
 from engine.targets import Target, compact_target, format_target, parse_target, target_objective, target_terms
 from stream.io.class_colours import class_colours
 from stream.io.cpu_share import cpu_share
@@ -99,7 +100,8 @@ def dream_stage(model: DreamModel, cfg: Config, board: ControlBoard,
                       board, load_other, objective_for=live_objective(cfg.model, first_layer),
                       class_temporal=live_temporal(video, ls, for_class=True),
                       class_colours=class_colours(model.spec.name), target_fps=ls.target_fps if adaptive else 0.0,
-                      cpu_share=cpu_share(cfg.model.threads, reserve=1) if adaptive else None)
+                      cpu_share=cpu_share(cfg.model.threads, reserve=1) if adaptive else None,
+                      steps=ThreadSteps() if ls.overlap else None)
 
 
 def open_outputs(specs: Sequence[str], ls: LiveSettings) -> list[Sink]:
@@ -150,6 +152,7 @@ class Live:
 
     def close(self) -> None:
         """Close the input and every output; raises the first output's error after closing them all."""
+        self.stage.close()
         self.source.close()
         errors = close_all(self.sinks)
         if errors:
@@ -162,6 +165,7 @@ class Live:
         if exc_type is None:
             self.close()
         else:  # the first error wins; a close error must not hide it
+            self.stage.close()
             self.source.close()
             close_all(self.sinks)
 

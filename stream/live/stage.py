@@ -16,6 +16,7 @@ from engine.imagenet import display_name
 from engine.live_dream import LiveDreamer, LiveDreamSettings
 from engine.models.registry import DreamModel
 from engine.objectives import Objective, layer
+from engine.step_worker import StepWorker
 from engine.targets import format_target, target_objective, target_terms
 from stream.io.cpu_share import CpuShare
 from stream.live.adaptive import LEVELS, Governor, Level
@@ -51,6 +52,8 @@ class DreamStage:
     a second by stepping the dream's size and a class step's crops down and up
     (:mod:`stream.live.adaptive`; :meth:`quality` says where it is). With ``cpu_share`` torch's threads
     follow the CPU other processes leave (:mod:`stream.io.cpu_share`), checked before each frame.
+    ``steps`` takes each frame's steps while the frame around them is made (``live.overlap``;
+    :mod:`engine.step_worker`); the stage owns it and :meth:`close` stops it.
     """
 
     def __init__(
@@ -67,8 +70,10 @@ class DreamStage:
         target_fps: float = 0.0,
         clock: Callable[[], float] = time.perf_counter,
         cpu_share: CpuShare | None = None,
+        steps: StepWorker | None = None,
     ) -> None:
         self.model = model
+        self.steps = steps
         self.clock = clock
         self.cpu_share = cpu_share
         # Adaptive quality (stream.live.adaptive): a governor for layer dreams and one for class dreams.
@@ -119,7 +124,18 @@ class DreamStage:
         self.kind = "class" if is_class else "dream"
         dreamer = Dreamer(self.model, objective, settings)
         self._known_colours(dreamer, c)
-        return LiveDreamer(dreamer, self._temporal(c, is_class))
+        return LiveDreamer(dreamer, self._temporal(c, is_class), self.steps)
+
+    def _rebuild(self, c: LiveControls) -> None:
+        """A new live dream for ``c`` (a new model or flow), once the old one's steps in flight are done."""
+        self.temporal.close()
+        self.temporal = self._build(c)
+
+    def close(self) -> None:
+        """Stop the step worker (``live.overlap``)."""
+        self.temporal.close()
+        if self.steps is not None:
+            self.steps.close()
 
     def _known_colours(self, dreamer: Dreamer, c: LiveControls) -> None:
         """The target's colours from the class colour table, so the dream needs no probe (none: it probes)."""
@@ -141,10 +157,10 @@ class DreamStage:
         if old is not None and c.model != old.model and self.load_model is not None:
             log.info("switching model to %s", c.model)
             self.model = self.load_model(c.model)
-            self.temporal = self._build(c)
+            self._rebuild(c)
             return
         if old is not None and c.flow != old.flow:
-            self.temporal = self._build(c)
+            self._rebuild(c)
             return
         objective, settings, is_class = self._objective(c)
         fade = objective.name != self.temporal.dreamer.objective.name

@@ -37,7 +37,9 @@ class LiveSettings:
     ``input_wait_s`` is how long a network input that is not there yet (or dropped) is waited
     for, with a holding card on the stream, before the run stops (0 = forever). ``target_fps`` is
     the dreamed rate adaptive quality holds by making frames cheaper on a busy machine (0 = off:
-    every frame at the configured quality; :mod:`stream.live.adaptive`).
+    every frame at the configured quality; :mod:`stream.live.adaptive`). ``overlap`` takes a frame's
+    steps on a thread of their own while the frame around them is made; they join the dream a
+    frame later (:mod:`engine.step_worker`; off: in turn with the rest of the frame).
     Ranges and choices: :data:`stream.settings.loader.SCHEMA`.
     """
 
@@ -70,6 +72,7 @@ class LiveSettings:
     stream_key_file: str | None = None
     input_wait_s: float = 0.0
     target_fps: float = 0.0
+    overlap: bool = True
 
 
 def live_temporal(video: TemporalSettings, live: LiveSettings, for_class: bool = False) -> LiveDreamSettings:
