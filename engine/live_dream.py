@@ -17,8 +17,9 @@ Per frame (uint8 RGB ``(H, W, 3)`` in, the same out):
   ``fade`` while a target change fades out (:meth:`LiveDreamer.set_objective`);
 * ``steps_per_frame`` normalised gradient steps at the cycling octave scales are added to it
   (with a step worker, :mod:`engine.step_worker`, the last frame's, carried along the flow,
-  while this frame's gradient is found beside it; with a colour prior, :mod:`engine.colour`, the first frames of a new class target probe
-  the class's colours instead, at the same cost, and the drawn parts then take them);
+  while this frame's gradient is found beside it; with a colour prior, :mod:`engine.colour`, the
+  first frames of a new class target probe the class's colours instead, at the same cost, and
+  the drawn parts then take them);
 * it is soft-limited to ``limit`` (:func:`soft_limit`), the brightness of its coarse part to
   ``scene_limit`` (:func:`bound_coarse`: the scene stays), and to the valid pixel range,
   so a still scene grows toward a bounded strength and never saturates.
@@ -270,9 +271,8 @@ class LiveDreamer:
         s = self.settings
         self.last_unreliable = 0.0
         self._along = None
-        if self._residual is None or self._gray is None:
+        if self._residual is None or self._gray is None:  # only after reset(), which dropped the steps in flight
             self.last_kind = "start"
-            self._drop_pending()
             return torch.zeros_like(base)
         residual = self._residual
         if self.flow is not None:
