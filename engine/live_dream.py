@@ -15,9 +15,9 @@ Per frame (uint8 RGB ``(H, W, 3)`` in, the same out):
 * its coarsest part decays by ``decay`` a frame and its mean by ``MEAN_DECAY`` (no brightness
   or colour drift), all of it by
   ``fade`` while a target change fades out (:meth:`LiveDreamer.set_objective`);
-* ``steps_per_frame`` normalised gradient steps at the cycling octave scales are added to it
-  (with a step worker, :mod:`engine.step_worker`, the last frame's, carried along the flow,
-  while this frame's gradient is found beside it; with a colour prior, :mod:`engine.colour`, the
+* ``steps_per_frame`` normalised gradient steps at the cycling octave scales are added to it,
+  on one frame in ``step_every`` (with a step worker, :mod:`engine.step_worker`, the steps of the
+  last such frame, carried along the flow since, while this frame's gradient is found beside it; with a colour prior, :mod:`engine.colour`, the
   first frames of a new class target probe the class's colours instead, at the same cost, and
   the drawn parts then take them);
 * it is soft-limited to ``limit`` (:func:`soft_limit`), the brightness of its coarse part to
@@ -30,7 +30,7 @@ import copy
 import math
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -70,7 +70,8 @@ class LiveDreamSettings:
     steps are taken at. A new dream (first frame, cut, new target) is *built* like an octave
     dream spread over frames: ``build_steps`` steps at each scale from the coarsest to the
     finest; after that the steps cycle over the scales (``octave_scales[n % len]``). ``steps_per_frame`` steps a frame, each
-    ``step_scale`` times the dream's step size. ``decay``: per-frame shrink of the residual's
+    ``step_scale`` times the dream's step size, on one frame in ``step_every`` (adaptive quality's
+    cheapest levels: every frame is still carried and shown, the dream grows more slowly). ``decay``: per-frame shrink of the residual's
     coarsest part (a 48x-shrunk copy: brightness and colour casts, not the shapes). ``limit``: soft bound on the residual, in ``[0, 1]`` pixel units.
     ``fade_frames``: frames over which the old dream gives way after a target change (its
     residual shrinks to a tenth). ``scene_limit``: soft bound on the brightness of the residual's
@@ -85,6 +86,7 @@ class LiveDreamSettings:
     octave_scales: tuple[float, ...] = (1.0, 0.7, 0.5, 0.35, 0.25)
     build_steps: int = 24
     steps_per_frame: int = 1
+    step_every: int = 1
     step_scale: float = 1.0
     decay: float = 0.003
     limit: float = 0.35
@@ -108,6 +110,8 @@ class LiveDreamSettings:
             raise ConfigError(f"limit {self.limit!r} is out of range; allowed above 0 to 1")
         if min(self.steps_per_frame, self.step_scale, self.dream_max_side, self.fade_frames, self.build_steps) < 0:
             raise ConfigError("steps_per_frame, step_scale, dream_max_side, fade_frames and build_steps must be >= 0")
+        if self.step_every < 1:
+            raise ConfigError(f"step_every {self.step_every!r} is out of range; allowed 1 or more")
 
     def scale_at(self, step: int) -> float:
         """The scale of the ``step``-th step of a dream (0 = its first): the build sweep, then the cycle."""
@@ -175,10 +179,12 @@ def add_residual(frame: np.ndarray, residual: Tensor) -> np.ndarray:
 
 @dataclass(frozen=True)
 class InFlight:
-    """A frame's steps on the worker: ``drawn(result)`` is what they drew, ``(1, 3, h, w)`` on that frame's grid."""
+    """A frame's steps on the worker: ``drawn(result)`` is what they drew, ``(1, 3, h, w)`` on that frame's grid;
+    they join on the next frame that takes steps, carried along ``path`` (each later frame's flow and kept part)."""
 
     future: Future
     drawn: Callable[[object], Tensor]
+    path: list[tuple[np.ndarray, Tensor]] = field(default_factory=list)
 
 
 class LiveDreamer:
@@ -189,9 +195,10 @@ class LiveDreamer:
     ``strength`` is the mean absolute residual of the last frame (``[0, 1]`` units). With ``steps``
     (:class:`engine.step_worker.StepWorker`) a frame's gradient (with more than one step a frame,
     its steps) is found there while this thread finishes the frame, carries the next and takes the
-    step (the image priors) when the gradient is back; what it drew joins the dream one frame
-    later, carried along the flow like the rest (the step before it is still on its way, so each
-    step sees the dream one step behind; a dream is a few hundred small steps).
+    step (the image priors) when the gradient is back; what it drew joins the dream on the next
+    frame that takes steps (``step_every`` frames later), carried along the flow like the rest (the
+    step before it is still on its way, so each step sees the dream one step behind; a dream is a
+    few hundred small steps).
     """
 
     def __init__(self, dreamer: Dreamer, settings: LiveDreamSettings, steps: StepWorker | None = None) -> None:
@@ -205,8 +212,7 @@ class LiveDreamer:
         self._fade_left = 0
         self._probe: tuple[str, ColourProbe] | None = None  # colours being probed, by objective name
         self.worker = steps
-        self._pending: InFlight | None = None  # the last frame's steps on the worker, on its grid
-        self._along: tuple[np.ndarray, Tensor] | None = None  # this frame's carry: flow at dream size, kept part
+        self._pending: InFlight | None = None  # the last stepping frame's steps on the worker, on its grid
         self.reset()
 
     def reset(self) -> None:
@@ -216,6 +222,7 @@ class LiveDreamer:
         self._residual: Tensor | None = None  # dream minus input at dream size, (1, 3, h, w)
         self._size: tuple[int, int] | None = None
         self._phase = 0  # steps since this dream began (the build sweep, then the cycle)
+        self._next_step = 0  # the next frame (counting self.frames) that takes steps
 
     def close(self) -> None:
         """Wait for the steps in flight (the worker is its owner's to close)."""
@@ -270,7 +277,6 @@ class LiveDreamer:
         """Last frame's residual on this frame's grid: along the flow, restarted where it fails."""
         s = self.settings
         self.last_unreliable = 0.0
-        self._along = None
         if self._residual is None or self._gray is None:  # only after reset(), which dropped the steps in flight
             self.last_kind = "start"
             return torch.zeros_like(base)
@@ -287,8 +293,10 @@ class LiveDreamer:
             size = tuple(base.shape[-2:])
             keep = 1.0 - cv2.GaussianBlur(unreliable, (0, 0), 1.0 * size[0] / gray.shape[0])
             keep = torch.from_numpy(cv2.resize(keep, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)).to(base.device)
-            self._along = (upscale_flow(back, size), keep.view(1, 1, *keep.shape))
-            residual = self._carried(residual)
+            along = (upscale_flow(back, size), keep.view(1, 1, *keep.shape))
+            residual = self._carried(residual, [along])
+            if self._pending is not None:
+                self._pending.path.append(along)  # joins later, carried the same way
         self.last_kind = "carry"
         if s.decay > 0:
             residual = residual - s.decay * lowpass(residual, COARSE_DECAY_FACTOR)
@@ -305,17 +313,21 @@ class LiveDreamer:
         self._drop_pending()
         return torch.zeros_like(base)
 
-    def _carried(self, t: Tensor) -> Tensor:
-        """``t`` ``(1, 3, h, w)`` on the last frame's grid moved onto this one's (as :meth:`_carry` moves the residual)."""
-        if self._along is None:
-            return t
-        flow, keep = self._along
-        return warp(t, flow, mode="bicubic") * keep
+    @staticmethod
+    def _carried(t: Tensor, path: list[tuple[np.ndarray, Tensor]]) -> Tensor:
+        """``t`` ``(1, 3, h, w)`` moved along ``path``, each frame's flow and kept part in turn (as :meth:`_carry`
+        moves the residual), resized first where the dream's size changed on the way."""
+        for flow, keep in path:
+            if t.shape[-2:] != keep.shape[-2:]:
+                t = resize(t, tuple(keep.shape[-2:]))
+            t = warp(t, flow, mode="bicubic") * keep
+        return t
 
     def _grow(self, base: Tensor, residual: Tensor) -> Tensor:
-        """``steps_per_frame`` steps, each at the next octave scale, added to ``residual``, then the bounds.
+        """``steps_per_frame`` steps (on one frame in ``step_every``), each at the next octave scale, added to
+        ``residual``, then the bounds.
 
-        With a step worker this frame's steps are handed to it and the last frame's join, carried along the flow.
+        With a step worker this frame's steps are handed to it and the last stepping frame's join, carried along the flow.
         """
         s, d = self.settings, self.dreamer
         if d.settings.colour > 0 and d.objective.name not in d.ramps:
@@ -323,12 +335,14 @@ class LiveDreamer:
                 residual = self._join(self._pending, residual)
                 self._pending = None
             self._probe_colours()  # this frame's steps find the colours; the dream waits
-        else:
+        elif self.frames >= self._next_step:  # a frame that takes steps (one in step_every)
+            if self._pending is not None:
+                residual = self._join(self._pending, residual)
+                self._pending = None
             phase, self._phase = self._phase, self._phase + s.steps_per_frame
+            self._next_step = self.frames + s.step_every
             if self.worker is not None:
-                pending, self._pending = self._pending, self._launch(base, residual, phase)
-                if pending is not None:
-                    residual = self._join(pending, residual)
+                self._pending = self._launch(base, residual, phase)
             else:
                 residual = residual + take_steps(d, s, base, residual, phase)
             if d.settings.colour > 0:
@@ -355,11 +369,11 @@ class LiveDreamer:
         return InFlight(self.worker.submit(d.gradient, x), drawn)
 
     def _join(self, pending: InFlight, residual: Tensor) -> Tensor:
-        """``residual`` plus what the last frame's steps drew, carried onto this frame (resized first if the dream's size changed)."""
-        drawn = pending.drawn(pending.future.result())
+        """``residual`` plus what the pending steps drew, carried onto this frame (resized where the dream's size changed)."""
+        drawn = self._carried(pending.drawn(pending.future.result()), pending.path)
         if drawn.shape[-2:] != residual.shape[-2:]:
             drawn = resize(drawn, tuple(residual.shape[-2:]))
-        return residual + self._carried(drawn)
+        return residual + drawn
 
     def _probe_colours(self) -> None:
         """This frame's steps go to the probe of the new objective's colours (same cost as dreaming)."""

@@ -8,13 +8,14 @@ from media import clip_frame
 
 from engine.imagenet import display_name, find_class
 from stream.io.cpu_share import usable_cores
-from stream.live.adaptive import DOWN_WAIT_S, LEVELS, UP_WAIT_S, Governor
+from stream.live.adaptive import CLASS_LEVELS, DOWN_WAIT_S, LAYER_LEVELS, UP_WAIT_S, Governor
 from stream.live.build import dream_stage
 from stream.settings.controls import ControlBoard
 from stream.settings.loader import load_config
 
 TARGET = 20.0
 PERIOD = 1 / TARGET
+LEVELS = LAYER_LEVELS
 
 
 def run(governor: Governor, seconds: float, full_cost: float, now: float = 0.0) -> tuple[float, list[int]]:
@@ -31,13 +32,13 @@ def run(governor: Governor, seconds: float, full_cost: float, now: float = 0.0) 
 
 
 def test_a_fast_machine_stays_at_full_quality():
-    governor = Governor(TARGET)
+    governor = Governor(TARGET, LEVELS)
     _, levels = run(governor, 30, 0.8 * PERIOD)
     assert set(levels) == {0}
 
 
 def test_a_busy_machine_steps_down_until_the_rate_holds_and_stays_there():
-    governor = Governor(TARGET)
+    governor = Governor(TARGET, LEVELS)
     now, levels = run(governor, 10, 1.4 * PERIOD)  # every frame 1.4 times the period: busy processes beside us
     settled = governor.level
     assert 0 < settled < len(LEVELS) - 1
@@ -50,7 +51,7 @@ def test_a_busy_machine_steps_down_until_the_rate_holds_and_stays_there():
 
 
 def test_steps_down_one_at_a_time_and_waits_between():
-    governor = Governor(TARGET)
+    governor = Governor(TARGET, LEVELS)
     now, times = 0.0, []
     while governor.level < len(LEVELS) - 1:
         now += 10 * PERIOD
@@ -61,7 +62,7 @@ def test_steps_down_one_at_a_time_and_waits_between():
 
 
 def test_when_the_load_goes_the_quality_comes_back():
-    governor = Governor(TARGET)
+    governor = Governor(TARGET, LEVELS)
     now, _ = run(governor, 10, 2.0 * PERIOD)
     assert governor.level > 0
     now, levels = run(governor, 4 * UP_WAIT_S * len(LEVELS), 0.7 * PERIOD, now)
@@ -71,31 +72,58 @@ def test_when_the_load_goes_the_quality_comes_back():
 
 def test_target_must_be_positive():
     with pytest.raises(ValueError):
-        Governor(0)
+        Governor(0, LEVELS)
 
 
-def test_the_stage_dreams_smaller_and_with_fewer_crops_when_frames_are_slow(lite0):
+def _slow_stage(lite0, target: int | None):
+    """A stage holding 20 dreamed fps whose every frame "takes" 0.1 s (half the target rate), dreaming ``target``."""
     cfg = load_config(overrides={"live.target_fps": 20, "live.dream_max_side": 192, "model.threads": 2,
                                  "live.class_crops": 2})  # no CPU share
     board = ControlBoard(_controls(cfg), cfg.section("chat"))
-    goldfish = find_class("goldfish")
-    board.replace(target=goldfish, target_name=display_name(goldfish))
-    clock = iter(np.arange(0, 1000, 0.1))  # every frame "takes" 0.1 s: half the target rate
+    if target is not None:
+        board.replace(target=target, target_name=display_name(target))
+    clock = iter(np.arange(0, 1000, 0.1))
     stage = dream_stage(lite0, cfg, board, adaptive=True)
     stage.clock = lambda: float(next(clock))
+    return stage
+
+
+def _run_stage(stage, frames: int) -> tuple[list[int], list[int]]:
+    """The dream's width and the network steps taken so far after each of ``frames`` frames."""
     frame = clip_frame(0, 320, 180)
-    assert stage.quality() == {"adaptive": True, "target_fps": 20, "level": 0, "levels": len(LEVELS),
-                               "dream_max_side": 192, "class_crops": 2, "class_size": 160}
-    sizes = []
-    for _ in range(40):
+    sizes, steps = [], []
+    for _ in range(frames):
         out = stage(frame)
         assert out.shape == frame.shape and out.dtype == np.uint8
         sizes.append(stage.temporal._residual.shape[-1])
+        steps.append(stage.temporal._phase)
+    return sizes, steps
+
+
+def test_a_slow_layer_dream_dreams_smaller(lite0):
+    stage = _slow_stage(lite0, None)
+    assert stage.quality() == {"adaptive": True, "target_fps": 20, "level": 0, "levels": len(LAYER_LEVELS),
+                               "dream_max_side": 192}
+    sizes, steps = _run_stage(stage, 40)
     q = stage.quality()
-    assert q["level"] == len(LEVELS) - 1  # 0.1 s a frame never fits 50 ms: all the way down
-    assert q["class_crops"] == 1 and q["class_size"] == round(160 * LEVELS[-1].class_size)
-    assert q["dream_max_side"] == round(192 * LEVELS[-1].side) == sizes[-1]
+    assert q["level"] == len(LAYER_LEVELS) - 1  # 0.1 s a frame never fits 50 ms: all the way down
+    assert q["dream_max_side"] == round(192 * LAYER_LEVELS[-1].side) == sizes[-1]
     assert sizes[0] == 192 and sorted(sizes, reverse=True) == sizes  # the dream kept, only smaller
+    assert steps == list(range(1, 41))  # a step every frame
+
+
+def test_a_slow_class_dream_keeps_its_size_and_steps_on_fewer_frames(lite0):
+    stage = _slow_stage(lite0, find_class("goldfish"))
+    assert stage.quality() == {"adaptive": True, "target_fps": 20, "level": 0, "levels": len(CLASS_LEVELS),
+                               "dream_max_side": 192, "class_crops": 2, "class_size": 160, "step_every": 1}
+    sizes, steps = _run_stage(stage, 60)
+    q = stage.quality()
+    assert q["level"] == len(CLASS_LEVELS) - 1
+    assert q == {**q, "class_crops": 1, "class_size": 160, "dream_max_side": 192, "step_every": CLASS_LEVELS[-1].step_every}
+    assert set(sizes) == {192}  # a smaller dream loses the object: the size stays
+    stepped = [i for i in range(40, 60) if steps[i] > steps[i - 1]]
+    assert [b - a for a, b in zip(stepped, stepped[1:], strict=False)] == [CLASS_LEVELS[-1].step_every] * 4
+    assert all(steps[i] - steps[i - 1] == 1 for i in stepped)  # at the cheapest level one step on one frame in four
 
 
 def test_without_a_target_rate_the_stage_keeps_its_quality(lite0):
@@ -115,7 +143,7 @@ def _controls(cfg):
 
 
 def test_one_slow_frame_does_not_cost_quality():
-    governor = Governor(TARGET)
+    governor = Governor(TARGET, LEVELS)
     governor.observe(2.0, 2.0)  # a first frame that took two seconds (warm-up, a new dream)
     _, levels = run(governor, 10, 0.8 * PERIOD, 2.0)
     assert set(levels) == {0}

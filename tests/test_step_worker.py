@@ -1,4 +1,5 @@
-"""A live frame's steps on a worker thread (live.overlap): the thread, its snapshot of the dreamer, one step behind."""
+"""A live frame's steps on a worker thread (live.overlap): the thread, its snapshot of the dreamer, one step behind,
+and steps on one frame in a few (adaptive quality), carried along every frame's flow until they join."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from media import clip_frame
+from torch import Tensor
 
 from engine.dream import Dreamer, DreamSettings
 from engine.frames import to_tensor
@@ -124,3 +126,37 @@ def test_a_failed_step_is_raised_on_the_next_frame_and_close_drops_the_next(lite
         assert ld._pending is None
     finally:
         worker.close()
+
+
+def test_steps_on_one_frame_in_three_join_carried_along_every_frame_since(lite0: torch.nn.Module) -> None:
+    wide = np.concatenate([clip_frame(0, 96, 48, "moving")] * 2, axis=1)
+    frames = [np.ascontiguousarray(wide[:, 4 * i:4 * i + 64]) for i in range(4)]  # 4 px a frame
+    settings = dataclasses.replace(LIVE, decay=0.0, limit=1.0)
+
+    def residuals(step_every: int, worker: ThreadSteps | None) -> tuple[list[Tensor], list[int]]:
+        ld = LiveDreamer(Dreamer(lite0, layer(lite0.spec.default_layer), SETTINGS),
+                         dataclasses.replace(settings, step_every=step_every), worker)
+        out, phases = [], []
+        try:
+            for f in frames:
+                ld(f)
+                out.append(ld._residual.clone())
+                phases.append(ld._phase)
+        finally:
+            ld.close()
+        return out, phases
+
+    worker = ThreadSteps()
+    try:
+        overlapped, phases = residuals(3, worker)
+    finally:
+        worker.close()
+    in_turn, in_turn_phases = residuals(4, None)  # the same first step, added at once and carried frame by frame
+    assert phases == [1, 1, 1, 2] and in_turn_phases == [1, 1, 1, 1]  # steps on frames 0 and 3 only
+    assert all(float(r.abs().max()) == 0 for r in overlapped[:3])  # frame 0's step is on its way until frame 3
+
+    def corr(a: Tensor, b: Tensor) -> float:
+        return float(torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0))
+
+    assert corr(overlapped[3], in_turn[3]) > 0.99  # frame 0's step, carried along frames 1, 2 and 3
+    assert max(corr(overlapped[3], in_turn[1]), corr(overlapped[3], in_turn[2])) < 0.8  # ... not along fewer

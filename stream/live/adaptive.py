@@ -1,9 +1,14 @@
 """Adaptive quality: the live dream holds ``live.target_fps`` by changing what a frame costs, in small steps.
 
 A busy machine (a game, OBS, an encoder beside us) makes every dreamed frame take longer.
-Instead of dreaming fewer frames (a stuttering dream), the stage steps down a ladder of
-:data:`LEVELS`: a smaller dream (its long side), then one class crop instead of two, then
-smaller crops. Each level is a fixed recipe, so a level means the same picture on every
+Instead of dreaming fewer frames (a stuttering dream), the stage steps down a ladder of levels.
+A layer dream's (:data:`LAYER_LEVELS`) makes the dream smaller (its long side). A class dream's
+(:data:`CLASS_LEVELS`) keeps its size, since a smaller dream loses the object (a goldfish at the
+smallest layer level is not one any more): it takes one crop instead of two, then its step on one
+frame in 2, 3, 4. Every frame is still carried along the flow and shown; the network's steps,
+most of a class frame, land less often, so the object grows more slowly (on 2 cores beside two
+busy processes the steps a second are about those of a full-quality dream there, which dreams
+half the frames). Each level is a fixed recipe, so a level means the same picture on every
 machine. :class:`Governor` chooses the level from the stage's own measured frame times
 (time passed in): it steps down when frames run more than 10% over the target's period,
 and back up when the better level's expected time fits within 90% of it, waiting between
@@ -20,24 +25,36 @@ from dataclasses import dataclass
 class Level:
     """One rung: the dream's long side (``side``, a fraction of ``live.dream_max_side``), the crops
     a class step takes (at most the configured ``live.class_crops``) and their size (``class_size``,
-    a fraction of ``live.class_size``); ``cost`` is its expected frame time, a fraction of level 0's."""
+    a fraction of ``live.class_size``), steps on one frame in ``step_every``; ``cost`` is its expected
+    frame time, a fraction of level 0's."""
 
     side: float
     class_crops: int
     class_size: float
     cost: float
+    step_every: int = 1
 
 
-#: Best first. ``cost`` is a class frame's measured time at 640x360 with the default one crop, on one
-#: torch thread (live on 2 cores), 2-core EPYC, the mean of two runs (a layer frame, whose steps cycle
-#: over smaller octave scales, changes less); the governor only uses the ratios between neighbours,
-#: to predict whether the better level would fit. ``class_crops`` is at most ``live.class_crops``.
-LEVELS = (
+#: A layer dream's, best first. ``cost`` is a class frame's measured time at 640x360 with the default one
+#: crop, on one torch thread (live on 2 cores), 2-core EPYC, the mean of two runs (a layer frame, whose
+#: steps cycle over smaller octave scales, changes less); the governor only uses the ratios between
+#: neighbours, to predict whether the better level would fit.
+LAYER_LEVELS = (
     Level(1.0, 2, 1.0, 1.0),
     Level(0.9, 2, 0.9, 0.92),
     Level(0.8, 1, 0.9, 0.88),
     Level(0.7, 1, 0.8, 0.78),
     Level(0.6, 1, 0.65, 0.71),
+)
+#: A class dream's, best first: the full size and crop size throughout. ``cost`` is the inverse of the
+#: dreamed rate beside two busy processes (where the ladder is used) at 640x360, one crop, 2-core EPYC,
+#: relative to level 0: 10.3, 16.5-17.0, 18.3 and 25.6 dreamed fps. ``class_crops`` is at most
+#: ``live.class_crops`` (one by default, so level 0 to 1 only spaces the steps).
+CLASS_LEVELS = (
+    Level(1.0, 2, 1.0, 1.0),
+    Level(1.0, 1, 1.0, 0.62, step_every=2),
+    Level(1.0, 1, 1.0, 0.56, step_every=3),
+    Level(1.0, 1, 1.0, 0.40, step_every=4),
 )
 #: Frames run over the period by more than this: step down (cheaper).
 OVER = 1.10
@@ -52,9 +69,9 @@ OUTLIER = 3.0
 
 
 class Governor:
-    """Chooses a :data:`LEVELS` index from frame times to hold ``target_fps`` dreamed frames a second."""
+    """Chooses an index into ``levels`` (best first) from frame times to hold ``target_fps`` dreamed frames a second."""
 
-    def __init__(self, target_fps: float, levels: tuple[Level, ...] = LEVELS) -> None:
+    def __init__(self, target_fps: float, levels: tuple[Level, ...]) -> None:
         if target_fps <= 0:
             raise ValueError(f"target_fps {target_fps!r} must be above 0")
         self.period = 1.0 / target_fps
@@ -87,4 +104,4 @@ class Governor:
         return True
 
 
-__all__ = ["LEVELS", "Governor", "Level"]
+__all__ = ["CLASS_LEVELS", "LAYER_LEVELS", "Governor", "Level"]

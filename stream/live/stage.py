@@ -19,7 +19,7 @@ from engine.objectives import Objective, layer
 from engine.step_worker import StepWorker
 from engine.targets import format_target, target_objective, target_terms
 from stream.io.cpu_share import CpuShare
-from stream.live.adaptive import LEVELS, Governor, Level
+from stream.live.adaptive import CLASS_LEVELS, LAYER_LEVELS, Governor, Level
 from stream.settings.controls import ControlBoard, LiveControls, scaled_steps, with_strength
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class DreamStage:
     (:mod:`stream.io.class_colours`). A change of target or layer fades over ``temporal.fade_frames`` (the old dream gives way
     while the new one builds); a change of strength or octaves applies at once; a change of
     model or flow starts a new dream. With ``target_fps`` the stage holds that many dreamed frames
-    a second by stepping the dream's size and a class step's crops down and up
+    a second by stepping a layer dream's size, or how often a class dream steps, down and up
     (:mod:`stream.live.adaptive`; :meth:`quality` says where it is). With ``cpu_share`` torch's threads
     follow the CPU other processes leave (:mod:`stream.io.cpu_share`), checked before each frame.
     ``steps`` takes each frame's steps while the frame around them is made (``live.overlap``;
@@ -77,7 +77,8 @@ class DreamStage:
         self.clock = clock
         self.cpu_share = cpu_share
         # Adaptive quality (stream.live.adaptive): a governor for layer dreams and one for class dreams.
-        self.governors = {kind: Governor(target_fps) for kind in ("dream", "class")} if target_fps > 0 else None
+        self.governors = ({"dream": Governor(target_fps, LAYER_LEVELS), "class": Governor(target_fps, CLASS_LEVELS)}
+                          if target_fps > 0 else None)
         self.kind = "dream"
         self.objective_for = objective_for or plain_objective
         self.base = {"dream": dream, "class": class_dream}
@@ -93,7 +94,7 @@ class DreamStage:
     def level(self, is_class: bool) -> Level:
         """The adaptive quality level a layer (or class) dream runs at now (the best when off)."""
         if self.governors is None:
-            return LEVELS[0]
+            return (CLASS_LEVELS if is_class else LAYER_LEVELS)[0]
         governor = self.governors["class" if is_class else "dream"]
         return governor.levels[governor.level]
 
@@ -103,7 +104,7 @@ class DreamStage:
         base = preset or self.base["class" if is_class else "dream"]
         settings = with_strength(base, c.strength, c.octaves)
         level = self.level(is_class)
-        if is_class and level != LEVELS[0]:
+        if is_class and level != CLASS_LEVELS[0]:
             size = settings.crop_size or self.model.spec.class_size
             settings = dataclasses.replace(settings, crops=min(settings.crops, level.class_crops),
                                            crop_size=max(32, round(size * level.class_size)))
@@ -114,9 +115,10 @@ class DreamStage:
         the scene bound scaled by ``c.strength`` (:func:`scene_bound`), at the adaptive level's size."""
         s = self.temporal_settings["class" if is_class else "dream"]
         steps = scaled_steps(s.steps_per_frame, c.strength)
-        side = self.level(is_class).side
+        level = self.level(is_class)
         return dataclasses.replace(s, flow=c.flow, steps_per_frame=steps, scene_limit=scene_bound(s.scene_limit, c.strength),
-                                   dream_scale=max(0.05, s.dream_scale * side), dream_max_side=round(s.dream_max_side * side))
+                                   dream_scale=max(0.05, s.dream_scale * level.side),
+                                   dream_max_side=round(s.dream_max_side * level.side), step_every=level.step_every)
 
     def _build(self, c: LiveControls) -> LiveDreamer:
         objective, settings, is_class = self._objective(c)
@@ -184,7 +186,7 @@ class DreamStage:
         out: dict[str, Any] = {"adaptive": True, "target_fps": governor.target_fps, "level": governor.level,
                                "levels": len(governor.levels), "dream_max_side": s.dream_max_side, **threads}
         if self.kind == "class":
-            out.update(class_crops=d.crops, class_size=d.crop_size or self.model.spec.class_size)
+            out.update(class_crops=d.crops, class_size=d.crop_size or self.model.spec.class_size, step_every=s.step_every)
         return out
 
     def _adapt(self, seconds: float) -> None:
@@ -197,7 +199,8 @@ class DreamStage:
         self.temporal.settings = self._temporal(c, is_class)
         self.temporal.dreamer.settings = settings
         q = self.quality()
-        what = f", class {q['class_crops']} crop(s) at {q['class_size']} px" if is_class else ""
+        what = (f", class {q['class_crops']} crop(s) at {q['class_size']} px, steps on 1 frame in {q['step_every']}"
+                if is_class else "")
         log.info("quality level %d of %d to hold %g dreamed fps: dream at most %d px%s", q["level"], q["levels"] - 1,
                  q["target_fps"], q["dream_max_side"], what)
 
