@@ -192,6 +192,7 @@ class LiveDreamer:
 
     ``__call__(frame)`` takes and returns uint8 RGB ``(H, W, 3)``. ``last_kind`` is ``"start"``
     (first frame or a new size), ``"cut"`` (new scene: the dream restarts) or ``"carry"``.
+    ``frames`` and ``steps_taken`` count frames dreamed and gradient steps taken since the start.
     ``strength`` is the mean absolute residual of the last frame (``[0, 1]`` units). With ``steps``
     (:class:`engine.step_worker.StepWorker`) a frame's gradient (with more than one step a frame,
     its steps) is found there while this thread finishes the frame, carries the next and takes the
@@ -206,6 +207,7 @@ class LiveDreamer:
         self.settings = settings
         self.flow = None if settings.flow == "none" else FlowEstimator(settings.flow, settings.flow_preset)
         self.frames = 0
+        self.steps_taken = 0  # gradient steps asked for since the start (colour probes not counted)
         self.last_kind: str | None = None
         self.last_unreliable = 0.0
         self.strength = 0.0
@@ -340,6 +342,7 @@ class LiveDreamer:
                 residual = self._join(self._pending, residual)
                 self._pending = None
             phase, self._phase = self._phase, self._phase + s.steps_per_frame
+            self.steps_taken += s.steps_per_frame
             self._next_step = self.frames + s.step_every
             if self.worker is not None:
                 self._pending = self._launch(base, residual, phase)

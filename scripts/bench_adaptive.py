@@ -4,8 +4,10 @@ A streamer's machine is never idle (a game, OBS). For a layer dream and a class 
 viewer's ``!dream``), on the coffee photo panning slowly at 640x360, ``build_live`` runs as the
 ``live`` command does, to a null output: first alone, then beside ``--hogs`` busy processes
 (``while True: pass``), with adaptive quality on (``live.target_fps``) and off (0). It prints
-dreamed and output fps, the loaded/alone ratio, the quality level chosen, and how EfficientNet-Lite1
-(which DreamStream never dreams with) ranks the class in the last frame, in colour and in grey.
+dreamed fps (frames through the dream stage, each carrying the dream along the flow) and the
+gradient steps a second (adaptive quality's cheapest levels take them on fewer frames), output fps,
+the loaded/alone ratio, the quality level chosen, and how EfficientNet-Lite1 (which DreamStream
+never dreams with) ranks the class in the last frame, in colour and in grey.
 
     .venv/bin/python scripts/bench_adaptive.py [--seconds 20] [--hogs 2] [--target goldfish] [--keep DIR]
 
@@ -39,7 +41,8 @@ HOG = "while True: pass"
 
 
 def run(clip: Path, target: int | None, target_fps: float, args: argparse.Namespace) -> dict[str, Any]:
-    """One live run: dreamed and output fps over ``args.seconds`` after the warm-up, the level, the last frame."""
+    """One live run: dreamed and output fps and steps a second over ``args.seconds`` after the warm-up, the level,
+    the last frame."""
     cfg = load_config(overrides={**dict(args.set), "live.width": args.size[0], "live.height": args.size[1],
                                  "live.stats_interval_s": 3600, "live.target_fps": target_fps})
     board = live_board(cfg, target)
@@ -47,6 +50,7 @@ def run(clip: Path, target: int | None, target_fps: float, args: argparse.Namesp
     started: list[float] = []
     last: list[np.ndarray] = []
     levels: list[int] = []
+    steps: list[int] = []
 
     def tick(now: float) -> None:
         if not started:
@@ -55,8 +59,10 @@ def run(clip: Path, target: int | None, target_fps: float, args: argparse.Namesp
         levels.append(q.get("level", 0))
         if not reports and now - started[0] >= WARMUP_S:
             reports.append(live.pipeline.stats.report())
+            steps.append(live.stage.temporal.steps_taken)
         elif len(reports) == 1 and now - started[0] >= WARMUP_S + args.seconds:
             reports.append(live.pipeline.stats.report())
+            steps.append(live.stage.temporal.steps_taken)
             live.pipeline.stop()
 
     live = build_live(cfg, str(clip), ["null"], board=board, loop=True, tick=tick,
@@ -64,7 +70,8 @@ def run(clip: Path, target: int | None, target_fps: float, args: argparse.Namesp
     with live:
         live.run()
     r = reports[-1]
-    return {"dreamed_fps": r["dreamed_fps"], "output_fps": r["output_fps"], "level": levels[-1],
+    return {"dreamed_fps": r["dreamed_fps"], "steps_per_s": (steps[1] - steps[0]) / args.seconds,
+            "output_fps": r["output_fps"], "level": levels[-1],
             "levels_seen": sorted(set(levels)), "frame": last[-1]}
 
 
@@ -92,7 +99,7 @@ def main() -> None:
           f"loaded = beside {args.hogs} busy processes, adaptive target {target_fps:g} dreamed fps")
     judge = Judge()
     table = Table(("dream", "<10"), ("adaptive", "<8"), ("alone fps", ">9.1f"), ("loaded fps", ">10.1f"),
-                  ("ratio", ">5.2f"), ("out fps", ">7.1f"), ("level", ">5"), ("top-1 alone", ">11"),
+                  ("ratio", ">5.2f"), ("steps/s alone", ">13.1f"), ("steps/s loaded", ">14.1f"), ("out fps", ">7.1f"), ("level", ">5"), ("top-1 alone", ">11"),
                   ("top-1 loaded", ">12"), ("top-5 grey", ">10"))
     print(table.header(), flush=True)
     rows = []
@@ -111,6 +118,7 @@ def main() -> None:
                 ranks = {k: judge.ranks(v["frame"], [goal]) for k, v in (("alone", alone), ("loaded", loaded))}
                 row = {"dream": what, "adaptive": fps > 0, "alone_fps": alone["dreamed_fps"],
                        "loaded_fps": loaded["dreamed_fps"], "ratio": loaded["dreamed_fps"] / alone["dreamed_fps"],
+                       "steps_per_s_alone": alone["steps_per_s"], "steps_per_s_loaded": loaded["steps_per_s"],
                        "output_fps_loaded": loaded["output_fps"], "level_alone": alone["levels_seen"],
                        "level_loaded": loaded["levels_seen"], "ranks": ranks if target is not None else None}
                 rows.append(row)
@@ -119,7 +127,7 @@ def main() -> None:
                     return str(ranks[k][view][0]) if target is not None else "-"
 
                 print(table.row(what[:10], "on" if fps > 0 else "off", row["alone_fps"], row["loaded_fps"], row["ratio"],
-                          loaded["output_fps"], f"{alone['level']}/{loaded['level']}", rank("alone", "colour"),
+                          alone["steps_per_s"], loaded["steps_per_s"], loaded["output_fps"], f"{alone['level']}/{loaded['level']}", rank("alone", "colour"),
                           rank("loaded", "colour"), rank("loaded", "grey")), flush=True)
                 if args.keep is not None:
                     for k, v in (("alone", alone), ("loaded", loaded)):

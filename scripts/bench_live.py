@@ -1,6 +1,7 @@
 """Live pipeline benchmark: testsrc (or a file) at 640x360 through the default model to a null output.
 
-Prints dreamed fps (frames that got fresh gradient steps), output fps, dropped and repeated
+Prints dreamed fps (frames through the dream, each with fresh gradient steps: adaptive quality is
+off here, ``live.target_fps`` 0, unless ``--set`` turns it on), output fps, dropped and repeated
 frames and the capture-to-send latency p50/p95, for each --steps-per-frame/--dream-scale pair,
 dreaming the default layer and, with --target, also that ImageNet class as chat's ``!dream`` does.
 
@@ -32,7 +33,7 @@ TABLE = Table(("dream", "<12"), ("steps", ">5"), ("scale", ">5.2f"), ("dreamed f
 def run(steps: int, scale: float, target: int | None, args: argparse.Namespace) -> dict:
     """One variant through :func:`build_live` (as the ``live`` command builds it), measured after a warm-up."""
     w, h = args.size
-    cfg = load_config(overrides={**dict(args.set), "live.width": w, "live.height": h,
+    cfg = load_config(overrides={"live.target_fps": 0, **dict(args.set), "live.width": w, "live.height": h,
                                  "live.stats_interval_s": 3600, "live.steps_per_frame": steps, "live.dream_scale": scale})
     board = live_board(cfg, target)
     reports: list[dict] = []

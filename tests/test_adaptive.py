@@ -100,7 +100,7 @@ def _run_stage(stage, frames: int) -> tuple[list[int], list[int]]:
     return sizes, steps
 
 
-def test_a_slow_layer_dream_dreams_smaller(lite0):
+def test_a_slow_layer_dream_steps_on_fewer_frames_then_dreams_smaller(lite0):
     stage = _slow_stage(lite0, None)
     assert stage.quality() == {"adaptive": True, "target_fps": 20, "level": 0, "levels": len(LAYER_LEVELS),
                                "dream_max_side": 192}
@@ -109,7 +109,9 @@ def test_a_slow_layer_dream_dreams_smaller(lite0):
     assert q["level"] == len(LAYER_LEVELS) - 1  # 0.1 s a frame never fits 50 ms: all the way down
     assert q["dream_max_side"] == round(192 * LAYER_LEVELS[-1].side) == sizes[-1]
     assert sizes[0] == 192 and sorted(sizes, reverse=True) == sizes  # the dream kept, only smaller
-    assert steps == list(range(1, 41))  # a step every frame
+    stepped = [i for i in range(1, 40) if steps[i] > steps[i - 1]]
+    assert stepped[:3] == [1, 2, 3]  # a step every frame at first
+    assert stepped[-1] - stepped[-2] == LAYER_LEVELS[-1].step_every  # one frame in four at the cheapest level
 
 
 def test_a_slow_class_dream_keeps_its_size_and_steps_on_fewer_frames(lite0):
@@ -150,7 +152,7 @@ def test_one_slow_frame_does_not_cost_quality():
 
 
 def test_a_live_stage_with_auto_threads_says_how_many_it_dreams_on(lite0):
-    cfg = load_config(overrides={"live.dream_max_side": 96})
+    cfg = load_config(overrides={"live.dream_max_side": 96, "live.target_fps": 0})  # adaptive quality off
     stage = dream_stage(lite0, cfg, ControlBoard(_controls(cfg), cfg.section("chat")), adaptive=True)
     assert stage.cpu_share is not None and stage.cpu_share.most == max(1, usable_cores() - 1)  # a core for the pipeline
     stage(clip_frame(0, 160, 90))

@@ -255,8 +255,9 @@ def test_live_takes_osc_and_its_stats_show_it_within_half_a_second(tmp_path):
     wait_for(lambda: len(controls_seen(stats)) >= 2 or not t.is_alive(), timeout=60)
     assert t.is_alive(), f"live stopped: {out}"
     quality = json.loads(stats.read_text().splitlines()[-1])["quality"]
-    # adaptive quality (off by default) reports in every stats line, with the threads the CPU share chose
-    assert quality.keys() == {"adaptive", "threads"} and quality["adaptive"] is False
+    # adaptive quality (on by default) reports in every stats line, with the threads the CPU share chose
+    assert quality.keys() >= {"adaptive", "target_fps", "level", "threads"} and quality["adaptive"] is True
+    assert quality["target_fps"] == 25 and 0 <= quality["level"] < quality["levels"]
     assert 1 <= quality["threads"] <= max(1, usable_cores() - 1)  # a core kept for the rest of the pipeline
     client = SimpleUDPClient("127.0.0.1", port)
     for address, value, check in (

@@ -2,14 +2,13 @@
 
 A busy machine (a game, OBS, an encoder beside us) makes every dreamed frame take longer.
 Instead of dreaming fewer frames (a stuttering dream), the stage steps down a ladder of levels.
-A layer dream's (:data:`LAYER_LEVELS`) makes the dream smaller (its long side). A class dream's
-(:data:`CLASS_LEVELS`) keeps its size, since a smaller dream loses the object (a goldfish at the
-smallest layer level is not one any more): it takes one crop instead of two, then its step on one
-frame in 2, 3, 4. Every frame is still carried along the flow and shown; the network's steps,
-most of a class frame, land less often, so the object grows more slowly (on 2 cores beside two
-busy processes the steps a second are about those of a full-quality dream there, which dreams
-half the frames). Each level is a fixed recipe, so a level means the same picture on every
-machine. :class:`Governor` chooses the level from the stage's own measured frame times
+Every frame is still carried along the flow and shown, but the network's steps (most of a frame's
+cost) are taken on one frame in 2, 3, 4, so the dream grows more slowly (on 2 cores beside two busy
+processes about as many steps a second as a full-quality dream there, which dreams half the
+frames). A class dream (:data:`CLASS_LEVELS`) keeps its size throughout: a smaller dream loses the
+object (a goldfish dreamed at 0.6 of the size with smaller crops is not one any more). A layer
+dream (:data:`LAYER_LEVELS`) also dreams smaller at its cheapest levels. Each level is a fixed
+recipe, so a level means the same picture on every machine. :class:`Governor` chooses the level from the stage's own measured frame times
 (time passed in): it steps down when frames run more than 10% over the target's period,
 and back up when the better level's expected time fits within 90% of it, waiting between
 changes so the dream never oscillates. Layer and class dreams keep a level each (a class
@@ -35,26 +34,25 @@ class Level:
     step_every: int = 1
 
 
-#: A layer dream's, best first. ``cost`` is a class frame's measured time at 640x360 with the default one
-#: crop, on one torch thread (live on 2 cores), 2-core EPYC, the mean of two runs (a layer frame, whose
-#: steps cycle over smaller octave scales, changes less); the governor only uses the ratios between
-#: neighbours, to predict whether the better level would fit.
+#: A layer dream's, best first: its steps on fewer frames, then a smaller dream as well (a smaller
+#: dream is a blurrier one: fewer eyes, smeared texture). A class dream's, best first: the full size
+#: and crop size throughout. ``cost`` is the inverse of the dreamed rate beside two busy processes
+#: (where the ladders are used) at 640x360, 2-core EPYC, relative to level 0, rounded: the machine's
+#: speed drifts by a fifth within a run, and the governor only uses the ratios between neighbours, to
+#: predict whether the better level would fit. ``class_crops`` is at most ``live.class_crops`` (one by
+#: default, so a class dream's level 0 to 1 only spaces the steps).
 LAYER_LEVELS = (
     Level(1.0, 2, 1.0, 1.0),
-    Level(0.9, 2, 0.9, 0.92),
-    Level(0.8, 1, 0.9, 0.88),
-    Level(0.7, 1, 0.8, 0.78),
-    Level(0.6, 1, 0.65, 0.71),
+    Level(1.0, 2, 1.0, 0.65, step_every=2),
+    Level(0.8, 2, 1.0, 0.6, step_every=2),
+    Level(0.8, 2, 1.0, 0.5, step_every=3),
+    Level(0.7, 2, 1.0, 0.4, step_every=4),
 )
-#: A class dream's, best first: the full size and crop size throughout. ``cost`` is the inverse of the
-#: dreamed rate beside two busy processes (where the ladder is used) at 640x360, one crop, 2-core EPYC,
-#: relative to level 0: 10.3, 16.5-17.0, 18.3 and 25.6 dreamed fps. ``class_crops`` is at most
-#: ``live.class_crops`` (one by default, so level 0 to 1 only spaces the steps).
 CLASS_LEVELS = (
     Level(1.0, 2, 1.0, 1.0),
     Level(1.0, 1, 1.0, 0.62, step_every=2),
     Level(1.0, 1, 1.0, 0.56, step_every=3),
-    Level(1.0, 1, 1.0, 0.40, step_every=4),
+    Level(1.0, 1, 1.0, 0.4, step_every=4),
 )
 #: Frames run over the period by more than this: step down (cheaper).
 OVER = 1.10

@@ -36,8 +36,8 @@ class LiveSettings:
     from ``$TWITCH_STREAM_KEY`` or ``stream_key_file``, never from the config or argv).
     ``input_wait_s`` is how long a network input that is not there yet (or dropped) is waited
     for, with a holding card on the stream, before the run stops (0 = forever). ``target_fps`` is
-    the dreamed rate adaptive quality holds by making frames cheaper on a busy machine (0 = off:
-    every frame at the configured quality; :mod:`stream.live.adaptive`). ``overlap`` takes a frame's
+    the dreamed rate adaptive quality holds by making frames cheaper on a busy machine (fewer
+    frames take the dream's steps; 0 = off: every frame at the configured quality; :mod:`stream.live.adaptive`). ``overlap`` takes a frame's
     steps on a thread of their own while the frame around them is made; they join the dream a
     frame later (:mod:`engine.step_worker`; off: in turn with the rest of the frame).
     Ranges and choices: :data:`stream.settings.loader.SCHEMA`.
@@ -71,7 +71,7 @@ class LiveSettings:
     twitch_ingest: str = "rtmp://live.twitch.tv/app"
     stream_key_file: str | None = None
     input_wait_s: float = 0.0
-    target_fps: float = 0.0
+    target_fps: float = 25.0
     overlap: bool = True
 
 
