@@ -103,7 +103,7 @@ def _run_stage(stage, frames: int) -> tuple[list[int], list[int]]:
 def test_a_slow_layer_dream_steps_on_fewer_frames_then_dreams_smaller(lite0):
     stage = _slow_stage(lite0, None)
     assert stage.quality() == {"adaptive": True, "target_fps": 20, "level": 0, "levels": len(LAYER_LEVELS),
-                               "dream_max_side": 192}
+                               "dream_max_side": 192, "step_every": 1}
     sizes, steps = _run_stage(stage, 40)
     q = stage.quality()
     assert q["level"] == len(LAYER_LEVELS) - 1  # 0.1 s a frame never fits 50 ms: all the way down
@@ -114,15 +114,17 @@ def test_a_slow_layer_dream_steps_on_fewer_frames_then_dreams_smaller(lite0):
     assert stepped[-1] - stepped[-2] == LAYER_LEVELS[-1].step_every  # one frame in four at the cheapest level
 
 
-def test_a_slow_class_dream_keeps_its_size_and_steps_on_fewer_frames(lite0):
+def test_a_slow_class_dream_keeps_most_of_its_size_and_steps_on_fewer_frames(lite0):
     stage = _slow_stage(lite0, find_class("goldfish"))
     assert stage.quality() == {"adaptive": True, "target_fps": 20, "level": 0, "levels": len(CLASS_LEVELS),
-                               "dream_max_side": 192, "class_crops": 2, "class_size": 160, "step_every": 1}
+                               "dream_max_side": 192, "step_every": 1, "class_crops": 2, "class_size": 160}
     sizes, steps = _run_stage(stage, 60)
     q = stage.quality()
     assert q["level"] == len(CLASS_LEVELS) - 1
-    assert q == {**q, "class_crops": 1, "class_size": 160, "dream_max_side": 192, "step_every": CLASS_LEVELS[-1].step_every}
-    assert set(sizes) == {192}  # a smaller dream loses the object: the size stays
+    cheapest = CLASS_LEVELS[-1]
+    assert q == {**q, "class_crops": 1, "class_size": round(160 * cheapest.class_size),
+                 "dream_max_side": round(192 * cheapest.side), "step_every": cheapest.step_every}
+    assert set(sizes) == {192, round(192 * cheapest.side)} and cheapest.side >= 0.9  # a smaller dream loses the object
     stepped = [i for i in range(40, 60) if steps[i] > steps[i - 1]]
     assert [b - a for a, b in zip(stepped, stepped[1:], strict=False)] == [CLASS_LEVELS[-1].step_every] * 4
     assert all(steps[i] - steps[i - 1] == 1 for i in stepped)  # at the cheapest level one step on one frame in four

@@ -5,9 +5,9 @@ Instead of dreaming fewer frames (a stuttering dream), the stage steps down a la
 Every frame is still carried along the flow and shown, but the network's steps (most of a frame's
 cost) are taken on one frame in 2, 3, 4, so the dream grows more slowly (on 2 cores beside two busy
 processes about as many steps a second as a full-quality dream there, which dreams half the
-frames). A class dream (:data:`CLASS_LEVELS`) keeps its size throughout: a smaller dream loses the
-object (a goldfish dreamed at 0.6 of the size with smaller crops is not one any more). A layer
-dream (:data:`LAYER_LEVELS`) also dreams smaller at its cheapest levels. Each level is a fixed
+frames). A class dream (:data:`CLASS_LEVELS`) keeps 0.9 of its size and crop size throughout: a
+smaller dream loses the object (a goldfish dreamed at 0.6 of the size with smaller crops is not one
+any more). A layer dream (:data:`LAYER_LEVELS`) dreams smaller at its cheapest levels too. Each level is a fixed
 recipe, so a level means the same picture on every machine. :class:`Governor` chooses the level from the stage's own measured frame times
 (time passed in): it steps down when frames run more than 10% over the target's period,
 and back up when the better level's expected time fits within 90% of it, waiting between
@@ -35,12 +35,14 @@ class Level:
 
 
 #: A layer dream's, best first: its steps on fewer frames, then a smaller dream as well (a smaller
-#: dream is a blurrier one: fewer eyes, smeared texture). A class dream's, best first: the full size
-#: and crop size throughout. ``cost`` is the inverse of the dreamed rate beside two busy processes
-#: (where the ladders are used) at 640x360, 2-core EPYC, relative to level 0, rounded: the machine's
-#: speed drifts by a fifth within a run, and the governor only uses the ratios between neighbours, to
-#: predict whether the better level would fit. ``class_crops`` is at most ``live.class_crops`` (one by
-#: default, so a class dream's level 0 to 1 only spaces the steps).
+#: dream is a blurrier one: fewer eyes, smeared texture). A class dream's, best first: 0.9 of the size
+#: and crop size, then its steps on fewer frames (level 1 keeps a class dream that runs just under the
+#: target at a step every frame, instead of a step on every other frame at the output's rate).
+#: ``cost`` is the inverse of the dreamed rate beside two busy processes (where the ladders are used)
+#: at 640x360, 2-core EPYC, relative to level 0, rounded (the class rungs measured at full size, a few
+#: percent cheaper at 0.9): the machine's speed drifts by a fifth within a run, and the governor only
+#: uses the ratios between neighbours, to predict whether the better level would fit. ``class_crops``
+#: is at most ``live.class_crops`` (one by default).
 LAYER_LEVELS = (
     Level(1.0, 2, 1.0, 1.0),
     Level(1.0, 2, 1.0, 0.65, step_every=2),
@@ -50,9 +52,10 @@ LAYER_LEVELS = (
 )
 CLASS_LEVELS = (
     Level(1.0, 2, 1.0, 1.0),
-    Level(1.0, 1, 1.0, 0.62, step_every=2),
-    Level(1.0, 1, 1.0, 0.56, step_every=3),
-    Level(1.0, 1, 1.0, 0.4, step_every=4),
+    Level(0.9, 1, 0.9, 0.92),
+    Level(0.9, 1, 0.9, 0.6, step_every=2),
+    Level(0.9, 1, 0.9, 0.52, step_every=3),
+    Level(0.9, 1, 0.9, 0.38, step_every=4),
 )
 #: Frames run over the period by more than this: step down (cheaper).
 OVER = 1.10

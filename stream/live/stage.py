@@ -184,9 +184,10 @@ class DreamStage:
         governor = self.governors[self.kind]
         s, d = self.temporal.settings, self.temporal.dreamer.settings
         out: dict[str, Any] = {"adaptive": True, "target_fps": governor.target_fps, "level": governor.level,
-                               "levels": len(governor.levels), "dream_max_side": s.dream_max_side, **threads}
+                               "levels": len(governor.levels), "dream_max_side": s.dream_max_side,
+                               "step_every": s.step_every, **threads}
         if self.kind == "class":
-            out.update(class_crops=d.crops, class_size=d.crop_size or self.model.spec.class_size, step_every=s.step_every)
+            out.update(class_crops=d.crops, class_size=d.crop_size or self.model.spec.class_size)
         return out
 
     def _adapt(self, seconds: float) -> None:
@@ -199,10 +200,9 @@ class DreamStage:
         self.temporal.settings = self._temporal(c, is_class)
         self.temporal.dreamer.settings = settings
         q = self.quality()
-        what = (f", class {q['class_crops']} crop(s) at {q['class_size']} px, steps on 1 frame in {q['step_every']}"
-                if is_class else "")
-        log.info("quality level %d of %d to hold %g dreamed fps: dream at most %d px%s", q["level"], q["levels"] - 1,
-                 q["target_fps"], q["dream_max_side"], what)
+        what = f", class {q['class_crops']} crop(s) at {q['class_size']} px" if is_class else ""
+        log.info("quality level %d of %d to hold %g dreamed fps: steps on 1 frame in %d, dream at most %d px%s",
+                 q["level"], q["levels"] - 1, q["target_fps"], q["step_every"], q["dream_max_side"], what)
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         if self.cpu_share is not None:

@@ -93,8 +93,8 @@ function render(s) {
   const qu = st.quality || {};
   $("s-quality").textContent = !qu.adaptive ? "fixed" : qu.level === 0 ? "full" : `step ${qu.level} of ${qu.levels - 1}`;
   $("s-quality").parentElement.title = !qu.adaptive ? "adaptive quality is off (live.target_fps: 0)" :
-    `holding ${qu.target_fps} dreamed fps: dream at most ${qu.dream_max_side} px` +
-    (qu.class_crops ? `, class steps ${qu.class_crops} crop(s) at ${qu.class_size} px on 1 frame in ${qu.step_every}` : "");
+    `holding ${qu.target_fps} dreamed fps: steps on 1 frame in ${qu.step_every}, dream at most ${qu.dream_max_side} px` +
+    (qu.class_crops ? `, class steps ${qu.class_crops} crop(s) at ${qu.class_size} px` : "");
   $("s-quality").parentElement.classList.toggle("warn", Boolean(qu.adaptive && qu.level > 0));
   // outputs
   $("outputs").replaceChildren(...s.outputs.map((o) => {
