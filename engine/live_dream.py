@@ -333,14 +333,10 @@ class LiveDreamer:
         """
         s, d = self.settings, self.dreamer
         if d.settings.colour > 0 and d.objective.name not in d.ramps:
-            if self._pending is not None:
-                residual = self._join(self._pending, residual)
-                self._pending = None
+            residual = self._join(residual)
             self._probe_colours()  # this frame's steps find the colours; the dream waits
         elif self.frames >= self._next_step:  # a frame that takes steps (one in step_every)
-            if self._pending is not None:
-                residual = self._join(self._pending, residual)
-                self._pending = None
+            residual = self._join(residual)
             phase, self._phase = self._phase, self._phase + s.steps_per_frame
             self.steps_taken += s.steps_per_frame
             self._next_step = self.frames + s.step_every
@@ -371,9 +367,15 @@ class LiveDreamer:
 
         return InFlight(self.worker.submit(d.gradient, x), drawn)
 
-    def _join(self, pending: InFlight, residual: Tensor) -> Tensor:
-        """``residual`` plus what the pending steps drew, carried onto this frame (resized where the dream's size changed)."""
+    def _join(self, residual: Tensor) -> Tensor:
+        """``residual`` plus what the steps in flight drew (if any; then they are done with), carried onto this
+        frame (resized where the dream's size changed). Steps that failed raise here and stay in flight for
+        :meth:`close` to drop."""
+        pending = self._pending
+        if pending is None:
+            return residual
         drawn = self._carried(pending.drawn(pending.future.result()), pending.path)
+        self._pending = None
         if drawn.shape[-2:] != residual.shape[-2:]:
             drawn = resize(drawn, tuple(residual.shape[-2:]))
         return residual + drawn
