@@ -17,9 +17,9 @@ Per frame (uint8 RGB ``(H, W, 3)`` in, the same out):
   ``fade`` while a target change fades out (:meth:`LiveDreamer.set_objective`);
 * ``steps_per_frame`` normalised gradient steps at the cycling octave scales are added to it,
   on one frame in ``step_every`` (with a step worker, :mod:`engine.step_worker`, the steps of the
-  last such frame, carried along the flow since, while this frame's gradient is found beside it; with a colour prior, :mod:`engine.colour`, the
-  first frames of a new class target probe the class's colours instead, at the same cost, and
-  the drawn parts then take them);
+  last such frame, carried along the flow since, while this frame's gradient is found beside it;
+  with a colour prior, :mod:`engine.colour`, the first frames of a new class target probe the
+  class's colours instead, at the same cost, and the drawn parts then take them);
 * it is soft-limited to ``limit`` (:func:`soft_limit`), the brightness of its coarse part to
   ``scene_limit`` (:func:`bound_coarse`: the scene stays), and to the valid pixel range,
   so a still scene grows toward a bounded strength and never saturates.
@@ -71,8 +71,8 @@ class LiveDreamSettings:
     dream spread over frames: ``build_steps`` steps at each scale from the coarsest to the
     finest; after that the steps cycle over the scales (``octave_scales[n % len]``). ``steps_per_frame`` steps a frame, each
     ``step_scale`` times the dream's step size, on one frame in ``step_every`` (adaptive quality's
-    cheapest levels: every frame is still carried and shown, the dream grows more slowly). ``decay``: per-frame shrink of the residual's
-    coarsest part (a 48x-shrunk copy: brightness and colour casts, not the shapes). ``limit``: soft bound on the residual, in ``[0, 1]`` pixel units.
+    cheaper levels: every frame is still carried and shown, the dream grows more slowly).
+    ``decay``: per-frame shrink of the residual's coarsest part (a 48x-shrunk copy: brightness and colour casts, not the shapes). ``limit``: soft bound on the residual, in ``[0, 1]`` pixel units.
     ``fade_frames``: frames over which the old dream gives way after a target change (its
     residual shrinks to a tenth). ``scene_limit``: soft bound on the brightness of the residual's
     coarse part (:func:`bound_coarse`: how far the dream may move the scene a viewer recognises;
@@ -329,7 +329,8 @@ class LiveDreamer:
         """``steps_per_frame`` steps (on one frame in ``step_every``), each at the next octave scale, added to
         ``residual``, then the bounds.
 
-        With a step worker this frame's steps are handed to it and the last stepping frame's join, carried along the flow.
+        With a step worker this frame's steps are handed to it and the last stepping frame's join,
+        carried along the flow.
         """
         s, d = self.settings, self.dreamer
         if d.settings.colour > 0 and d.objective.name not in d.ramps:

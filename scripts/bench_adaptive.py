@@ -99,8 +99,8 @@ def main() -> None:
           f"loaded = beside {args.hogs} busy processes, adaptive target {target_fps:g} dreamed fps")
     judge = Judge()
     table = Table(("dream", "<10"), ("adaptive", "<8"), ("alone fps", ">9.1f"), ("loaded fps", ">10.1f"),
-                  ("ratio", ">5.2f"), ("steps/s alone", ">13.1f"), ("steps/s loaded", ">14.1f"), ("out fps", ">7.1f"), ("level", ">5"), ("top-1 alone", ">11"),
-                  ("top-1 loaded", ">12"), ("top-5 grey", ">10"))
+                  ("ratio", ">5.2f"), ("steps/s alone", ">13.1f"), ("steps/s loaded", ">14.1f"), ("out fps", ">7.1f"),
+                  ("level", ">5"), ("top-1 alone", ">11"), ("top-1 loaded", ">12"), ("top-5 grey", ">10"))
     print(table.header(), flush=True)
     rows = []
     with work_folder(args.keep) as folder:
@@ -127,8 +127,9 @@ def main() -> None:
                     return str(ranks[k][view][0]) if target is not None else "-"
 
                 print(table.row(what[:10], "on" if fps > 0 else "off", row["alone_fps"], row["loaded_fps"], row["ratio"],
-                          alone["steps_per_s"], loaded["steps_per_s"], loaded["output_fps"], f"{alone['level']}/{loaded['level']}", rank("alone", "colour"),
-                          rank("loaded", "colour"), rank("loaded", "grey")), flush=True)
+                          alone["steps_per_s"], loaded["steps_per_s"], loaded["output_fps"],
+                          f"{alone['level']}/{loaded['level']}", rank("alone", "colour"), rank("loaded", "colour"),
+                          rank("loaded", "grey")), flush=True)
                 if args.keep is not None:
                     for k, v in (("alone", alone), ("loaded", loaded)):
                         name = f"{what}_{'adaptive' if fps > 0 else 'fixed'}_{k}.png".replace(" ", "_")

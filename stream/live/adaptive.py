@@ -4,15 +4,15 @@ A busy machine (a game, OBS, an encoder beside us) makes every dreamed frame tak
 Instead of dreaming fewer frames (a stuttering dream), the stage steps down a ladder of levels.
 Every frame is still carried along the flow and shown, but the network's steps (most of a frame's
 cost) are taken on one frame in 2, 3, 4, so the dream grows more slowly (on 2 cores beside two busy
-processes about as many steps a second as a full-quality dream there, which dreams half the
-frames). A class dream (:data:`CLASS_LEVELS`) keeps 0.9 of its size and crop size throughout: a
-smaller dream loses the object (a goldfish dreamed at 0.6 of the size with smaller crops is not one
-any more). A layer dream (:data:`LAYER_LEVELS`) dreams smaller at its cheapest levels too. Each level is a fixed
-recipe, so a level means the same picture on every machine. :class:`Governor` chooses the level from the stage's own measured frame times
-(time passed in): it steps down when frames run more than 10% over the target's period,
-and back up when the better level's expected time fits within 90% of it, waiting between
-changes so the dream never oscillates. Layer and class dreams keep a level each (a class
-step costs more). The output rate is not its business: the output thread repeats the
+processes about two thirds of the steps a second a full-quality dream takes there, which shows
+half the frames). A class dream (:data:`CLASS_LEVELS`) keeps 0.9 of its size and crop size
+throughout: a smaller dream loses the object (a goldfish dreamed at 0.6 of the size with smaller
+crops is not one any more). A layer dream (:data:`LAYER_LEVELS`) dreams smaller at its cheapest
+levels too. Each level is a fixed recipe, so a level means the same picture on every machine.
+:class:`Governor` chooses the level from the stage's own measured frame times (time passed in): it
+steps down when frames run more than 10% over the target's period, and back up when the better
+level's expected time fits within 90% of it, waiting between changes so the dream never
+oscillates. Layer and class dreams keep a level each (a class step costs more). The output rate is not its business: the output thread repeats the
 newest dream at a constant rate either way.
 """
 from __future__ import annotations

@@ -49,7 +49,7 @@ class DreamStage:
     (:mod:`stream.io.class_colours`). A change of target or layer fades over ``temporal.fade_frames`` (the old dream gives way
     while the new one builds); a change of strength or octaves applies at once; a change of
     model or flow starts a new dream. With ``target_fps`` the stage holds that many dreamed frames
-    a second by stepping a layer dream's size, or how often a class dream steps, down and up
+    a second by stepping how often a dream takes its steps, and its size, down and up
     (:mod:`stream.live.adaptive`; :meth:`quality` says where it is). With ``cpu_share`` torch's threads
     follow the CPU other processes leave (:mod:`stream.io.cpu_share`), checked before each frame.
     ``steps`` takes each frame's steps while the frame around them is made (``live.overlap``;
@@ -116,9 +116,10 @@ class DreamStage:
         s = self.temporal_settings["class" if is_class else "dream"]
         steps = scaled_steps(s.steps_per_frame, c.strength)
         level = self.level(is_class)
-        return dataclasses.replace(s, flow=c.flow, steps_per_frame=steps, scene_limit=scene_bound(s.scene_limit, c.strength),
+        return dataclasses.replace(s, flow=c.flow, steps_per_frame=steps, step_every=level.step_every,
+                                   scene_limit=scene_bound(s.scene_limit, c.strength),
                                    dream_scale=max(0.05, s.dream_scale * level.side),
-                                   dream_max_side=round(s.dream_max_side * level.side), step_every=level.step_every)
+                                   dream_max_side=round(s.dream_max_side * level.side))
 
     def _build(self, c: LiveControls) -> LiveDreamer:
         objective, settings, is_class = self._objective(c)

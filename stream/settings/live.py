@@ -37,9 +37,10 @@ class LiveSettings:
     ``input_wait_s`` is how long a network input that is not there yet (or dropped) is waited
     for, with a holding card on the stream, before the run stops (0 = forever). ``target_fps`` is
     the dreamed rate adaptive quality holds by making frames cheaper on a busy machine (fewer
-    frames take the dream's steps; 0 = off: every frame at the configured quality; :mod:`stream.live.adaptive`). ``overlap`` takes a frame's
-    steps on a thread of their own while the frame around them is made; they join the dream a
-    frame later (:mod:`engine.step_worker`; off: in turn with the rest of the frame).
+    frames take the dream's steps; 0 = off: every frame at the configured quality;
+    :mod:`stream.live.adaptive`). ``overlap`` takes a frame's steps on a thread of their own while
+    the frame around them is made; they join the dream a frame later (:mod:`engine.step_worker`;
+    off: in turn with the rest of the frame).
     Ranges and choices: :data:`stream.settings.loader.SCHEMA`.
     """
 
