@@ -334,15 +334,17 @@ class LiveDreamer:
         """
         s, d = self.settings, self.dreamer
         if d.settings.colour > 0 and d.objective.name not in d.ramps:
-            residual = self._join(residual)
+            pending, self._pending = self._pending, None
+            residual = self._join(pending, residual)
             self._probe_colours()  # this frame's steps find the colours; the dream waits
         elif self.frames >= self._next_step:  # a frame that takes steps (one in step_every)
-            residual = self._join(residual)
             phase, self._phase = self._phase, self._phase + s.steps_per_frame
             self.steps_taken += s.steps_per_frame
             self._next_step = self.frames + s.step_every
             if self.worker is not None:
-                self._pending = self._launch(base, residual, phase)
+                # This frame's steps go first, so the worker finds their gradient while the last ones join here.
+                pending, self._pending = self._pending, self._launch(base, residual, phase)
+                residual = self._join(pending, residual)
             else:
                 residual = residual + take_steps(d, s, base, residual, phase)
             if d.settings.colour > 0:
@@ -368,15 +370,12 @@ class LiveDreamer:
 
         return InFlight(self.worker.submit(d.gradient, x), drawn)
 
-    def _join(self, residual: Tensor) -> Tensor:
-        """``residual`` plus what the steps in flight drew (if any; then they are done with), carried onto this
-        frame (resized where the dream's size changed). Steps that failed raise here and stay in flight for
-        :meth:`close` to drop."""
-        pending = self._pending
+    def _join(self, pending: InFlight | None, residual: Tensor) -> Tensor:
+        """``residual`` plus what the ``pending`` steps drew (none: ``residual``), carried onto this frame (resized
+        where the dream's size changed)."""
         if pending is None:
             return residual
         drawn = self._carried(pending.drawn(pending.future.result()), pending.path)
-        self._pending = None
         if drawn.shape[-2:] != residual.shape[-2:]:
             drawn = resize(drawn, tuple(residual.shape[-2:]))
         return residual + drawn

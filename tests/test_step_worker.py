@@ -121,8 +121,8 @@ def test_a_failed_step_is_raised_on_the_next_frame_and_close_drops_the_next(lite
         ld(clip_frame(0))  # handed over; its failure is not known yet
         with pytest.raises(ValueError, match="no such layer"):
             ld(clip_frame(1))
-        assert ld._pending is not None  # the failed step is still in flight (frame 1 handed over none)
-        ld.close()  # and is dropped quietly: a run that stops on the error is not hidden by it a second time
+        assert ld._pending is not None  # frame 1 handed over a step too, which fails as well
+        ld.close()  # and is dropped quietly: a run that stops on the first error is not hidden by the second
         assert ld._pending is None
     finally:
         worker.close()
