@@ -511,46 +511,106 @@ def _kill_marked(marker: str) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+# The CLI in a child process that says, at every fork it makes beside Python code (a preexec_fn: Ray's start),
+# which threads were running: a fork beside a thread of ours is what deadlocked a resumed render's Ray start.
+FORK_SPY = (
+    "import os, sys, threading; "
+    "os.register_at_fork(before=lambda: print('fork beside threads:', *sorted(t.name for t in threading.enumerate()), "
+    "file=sys.stderr, flush=True)); "
+    "from stream.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+def _ray_starting(marker: str) -> bool:
+    """Ray's first process (its GCS server) of the marked run is up."""
+    return any("gcs_server" in command for command in _marked(marker).values())
+
+
+def _killed_at(command: list[str], env: dict[str, str], log: Path, when, what: str) -> None:
+    """Run ``command`` and SIGKILL it as soon as ``when()`` holds (or it ended); then end what it left (Ray's)."""
+    with open(log, "ab") as err:  # a file, not a pipe: Ray's processes may hold it open after the driver dies
+        driver = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err,
+                                  start_new_session=True)
+        deadline = time.monotonic() + 120
+        while not when() and driver.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert driver.poll() is None, f"{what}: the run ended before the kill: {log.read_text()[-2000:]}"
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(30)
+    marker = env["DREAMSTREAM_TEST_MARK"]
+    deadline = time.monotonic() + 20  # Ray ends the workers of a driver that died (its two agents stay)
+    while any("_RemoteDreamer" in c for c in _marked(marker).values()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [c for c in _marked(marker).values() if "_RemoteDreamer" in c], what
+    _kill_marked(marker)
+
+
 @pytest.mark.slow
-def test_sigkill_of_the_driver_during_a_ray_render_leaves_a_resumable_work_folder(
-    clip: Path, single: Path, tmp_path: Path
-) -> None:
-    """The driver of 2 Ray workers killed with SIGKILL once a chunk is done; the same command again goes on from there."""
+def test_a_ray_render_killed_at_any_point_resumes_to_the_end(clip: Path, single: Path, tmp_path: Path) -> None:
+    """The driver of 2 Ray workers killed with SIGKILL while Ray starts, while it dreams, while Ray starts again with
+    finished chunks to join (where the rerun hung: the join thread ran beside Ray's forks), and while it joins beside
+    the dreaming; then the same command finishes in time, with every frame at its time and no fork beside a thread."""
     pytest.importorskip("ray")
     out = tmp_path / "killed.mp4"
     parts = Path(str(out) + ".parts")
-    cli = [sys.executable, "-c", "import sys; from stream.cli import main; sys.exit(main(sys.argv[1:]))"]
-    command = [*cli, "video", str(clip), str(out), *FAST, *CHUNKS, "--workers", "2", "--keep-parts"]
+    command = [sys.executable, "-c", FORK_SPY, "video", str(clip), str(out), *FAST, *CHUNKS, "--workers", "2",
+               "--keep-parts"]
     marker = f"dreamstream-test-{os.getpid()}-{time.monotonic_ns()}"  # finds Ray's processes of that run too
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DREAMSTREAM_TEST_MARK": marker}
     log = tmp_path / "driver.log"
     try:
-        with open(log, "wb") as err:  # a file, not a pipe: Ray's processes may hold it open after the driver dies
-            driver = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err,
-                                      start_new_session=True)
-            deadline = time.monotonic() + 120
-            while not _done_chunks(parts) and driver.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.01)
-            driver.send_signal(signal.SIGKILL)
-            driver.wait(30)
+        _killed_at(command, env, log, lambda: _ray_starting(marker), "while Ray starts")
+        assert not _done_chunks(parts)
+        _killed_at(command, env, log, lambda: bool(_done_chunks(parts)), "while dreaming")
         done = _done_chunks(parts)
         assert 1 <= len(done) < 4, (done, log.read_text())
-        deadline = time.monotonic() + 20  # Ray ends the workers of a driver that died (its two agents stay)
-        while any("_RemoteDreamer" in c for c in _marked(marker).values()) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not [c for c in _marked(marker).values() if "_RemoteDreamer" in c]
-        _kill_marked(marker)
+        _killed_at(command, env, log, lambda: _ray_starting(marker), "while Ray starts with chunks to join")
+        assert _done_chunks(parts) == done
+        joined = lambda: out.is_file() and out.stat().st_size > 0 or len(_done_chunks(parts)) > len(done)
+        if len(done) < 3:
+            _killed_at(command, env, log, joined, "while joining beside the dreaming")
+        done = _done_chunks(parts)
         before = part_stats(parts, done)
 
-        again = subprocess.run(command, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        again = subprocess.run(command, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
         assert again.returncode == 0, again.stderr
         assert f"reusing {len(done)} of 4 finished chunks" in again.stderr
+        forks = [line for line in again.stderr.splitlines() if line.startswith("fork beside threads:")]
+        assert forks and set(forks) == {"fork beside threads: MainThread"}, forks  # Ray started, and alone
         assert part_stats(parts, done) == before
         assert sorted(_done_chunks(parts)) == ["0", "1", "2", "3"]
         assert not list(parts.glob("*.partial.mkv"))
         assert_same_timing(out, single)  # every frame at its time, with the sound
     finally:
         _kill_marked(marker)
+
+
+def test_a_stuck_ray_start_ends_with_one_line_and_ends_what_it_started(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ray's start stuck (here: a child that never answers, as a fork deadlocked before its exec did): the pool
+    gives up after its limit with one line, and the child is ended."""
+    ray = pytest.importorskip("ray")
+    from stream.render.errors import RenderError
+    from stream.render.pools import RayPool
+
+    started: list[subprocess.Popen] = []
+
+    def stuck_init(**kwargs) -> None:
+        started.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"]))
+        time.sleep(600)
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", stuck_init)
+    monkeypatch.setattr(ray, "shutdown", lambda: None)
+    pool = RayPool(fast_chunks_config(), workers=2, start_timeout_s=0.5)
+    began = time.monotonic()
+    with pytest.raises(RenderError, match=r"^Ray did not start on a local cluster within 0.5 s; .*run the same command"):
+        pool.start()
+    assert time.monotonic() - began < 60
+    assert started and started[0].wait(10) == -signal.SIGKILL  # the stuck child was ended
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    pool.stop()  # nothing to stop: it never started
 
 
 @pytest.mark.slow

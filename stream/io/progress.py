@@ -6,7 +6,16 @@ from typing import Any
 from tqdm import tqdm
 
 
-def progress_bar(total: int | None, unit: str, *, enabled: bool | None = None, **options: Any) -> tqdm:
-    """A tqdm bar counting ``unit``; ``enabled=None`` shows it only on a terminal. Use it as a context manager."""
-    return tqdm(total=total, unit=unit, disable=None if enabled is None else not enabled, dynamic_ncols=True,
-                **options)
+class Bar(tqdm):
+    """A tqdm bar without tqdm's monitor thread (it only tunes ``miniters`` of bars that stall).
+
+    A process that starts other processes later (Ray's start, in a chunked render) must have no
+    thread of its own running then: a fork beside a thread can deadlock the child before it execs.
+    """
+
+    monitor_interval = 0
+
+
+def progress_bar(total: int | None, unit: str, *, enabled: bool | None = None, **options: Any) -> Bar:
+    """A bar counting ``unit``; ``enabled=None`` shows it only on a terminal. Use it as a context manager."""
+    return Bar(total=total, unit=unit, disable=None if enabled is None else not enabled, dynamic_ncols=True, **options)

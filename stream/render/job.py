@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import SinkError
+from stream.io.progress import progress_bar
 from stream.io.video.info import VideoSpec
 from stream.io.video.probing import probe
 from stream.io.video.writer import VideoWriter
@@ -96,9 +97,7 @@ def job_identity(cfg: Config, window: Window) -> dict[str, Any]:
 
 
 def _bar(total: int, initial: int, desc: str) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, desc=desc, unit="frame", disable=None, dynamic_ncols=True, smoothing=0.1)
+    return progress_bar(total, "frame", initial=initial, desc=desc, smoothing=0.1)
 
 
 def _plan(cfg: Config, source: str, window: Window, parts: Path, run: RenderRun) -> Manifest:
@@ -161,14 +160,14 @@ def render_chunked(cfg: Config, source: str, output: str, window: Window, option
             # Chunks hold upright frames (a rotated input's display rotation undone); the output is tagged as the input.
             spec = VideoSpec(info.display_width, info.display_height, info.fps, info.time_base)
             job = ChunkJob(source, str(parts), manifest.scan, spec)
-            joining = JoinThread(job, manifest.chunks, writer)
+            joining = JoinThread(job, manifest.chunks, writer)  # its thread starts with the first chunk offered
             try:
-                joining.offer(manifest.done)  # the reused chunks join while the others dream
                 try:
                     _dream(pool, job, manifest, parts, run, joining)
                 finally:  # what stopped workers left is of no use, and its room may be needed (a full disk)
                     for partial in parts.glob("*.partial.mkv"):
                         partial.unlink(missing_ok=True)
+                joining.offer(manifest.done)  # with nothing to dream: the reused chunks
                 _finish_join(joining, manifest, run)
             except SinkError as exc:  # a full disk: say what is kept
                 joining.drain()
@@ -207,18 +206,20 @@ def _output(path: str, info: Any, crf: int, source: str) -> Iterator[VideoWriter
 
 def _dream(pool: LocalPool | RayPool, job: ChunkJob, manifest: Manifest, parts: Path, run: RenderRun,
            joining: JoinThread) -> None:
-    """Dream the chunks not done yet, recording each in the manifest as it finishes and offering it to the join."""
+    """Dream the chunks not done yet, recording each in the manifest as it finishes and offering it to the join.
+
+    The pool starts before anything else runs beside this thread: Ray's start forks, and a fork beside the join
+    thread deadlocked the child (see :mod:`.pools`). The reused chunks join once it has started.
+    """
     todo = [c for c in manifest.chunks if c.index not in manifest.done]
     if not todo:
         return
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    bar = _bar(manifest.scan.frames, sum(manifest.done.values()), "dreaming")
-
     def count() -> str:
         return f"chunks {len(manifest.done)}/{len(manifest.chunks)}, joined {joining.joiner.joined}"
 
-    bar.set_postfix_str(count())
+    bar = _bar(manifest.scan.frames, sum(manifest.done.values()), "dreaming")  # a bar starts no thread
 
     def on_done(result: ChunkResult) -> None:
         manifest.done[result.index] = result.frames
@@ -231,12 +232,16 @@ def _dream(pool: LocalPool | RayPool, job: ChunkJob, manifest: Manifest, parts: 
     began = time.monotonic()
     try:
         with logging_redirect_tqdm():  # log lines above the bar, not through it
+            pool.start()
+            joining.offer(manifest.done)  # the reused chunks join while the others dream
+            bar.set_postfix_str(count())
             pool.run(job, todo, on_done, bar.update)
     except KeyboardInterrupt:
         run.interrupted = 130
     except Terminated:
         run.interrupted = 143
     finally:
+        pool.stop()
         bar.close()
         run.dream_seconds = time.monotonic() - began
 

@@ -134,8 +134,9 @@ class _Aborted(Exception):
 class JoinThread:
     """A :class:`Joiner` on its own thread: :meth:`offer` queues the chunks that joined the done prefix.
 
-    One thread calls :meth:`offer`, :meth:`close` and :meth:`abort` (the one that records finished
-    chunks). The joiner's writer is used by the join thread only, until :meth:`close` or :meth:`abort`
+    The thread starts with the first chunk offered (a render starts Ray's processes before that: see
+    :mod:`stream.render.pools`). One thread calls :meth:`offer`, :meth:`close` and :meth:`abort` (the one
+    that records finished chunks). The joiner's writer is used by the join thread only, until :meth:`close` or :meth:`abort`
     return. An error while joining stops the thread; :meth:`check` and :meth:`close` raise it.
     ``seconds``: time spent joining. ``on_frame``: called after each frame written (may be replaced).
     """
@@ -150,13 +151,19 @@ class JoinThread:
         self._queue: queue.SimpleQueue[Chunk | None] = queue.SimpleQueue()
         self._abort = threading.Event()
         self._thread = threading.Thread(target=self._run, name="join", daemon=True)
-        self._thread.start()
 
     def offer(self, done: Container[int]) -> None:
         """Queue the chunks of the plan from the first not queued yet, as long as they are ``done`` (indices)."""
         while self.queued < len(self.plan) and self.plan[self.queued].index in done:
             self._queue.put(self.plan[self.queued])
             self.queued += 1
+            if self._thread.ident is None:  # not started yet
+                self._thread.start()
+
+    def _wait(self) -> None:
+        """Wait for the thread to end (after the ``None`` that ends its queue), if it started."""
+        if self._thread.ident is not None:
+            self._thread.join()
 
     def check(self) -> None:
         """Raise the error that stopped the join, if any."""
@@ -166,7 +173,7 @@ class JoinThread:
     def close(self) -> int:
         """Join what was queued, then write the frames still held; the frames written. Raises the join's error."""
         self._queue.put(None)
-        self._thread.join()
+        self._wait()
         self.check()
         began = time.monotonic()
         written = self.joiner.finish()
@@ -178,7 +185,7 @@ class JoinThread:
         OUT ends at a chunk's edge). A Ctrl-C or SIGTERM meanwhile aborts (:meth:`abort`)."""
         self._queue.put(None)
         try:
-            self._thread.join()
+            self._wait()
         except BaseException:
             self.abort()
             raise
@@ -187,7 +194,7 @@ class JoinThread:
         """Stop after the frame being written, and wait (nothing more is written)."""
         self._abort.set()
         self._queue.put(None)
-        self._thread.join()
+        self._wait()
 
     def _frame(self) -> None:
         if self._abort.is_set():

@@ -1,15 +1,28 @@
 """Who dreams the chunks: this process (:class:`LocalPool`) or Ray actors (:class:`RayPool`).
 
-Both call ``on_done(result)`` for each finished chunk and ``on_frames(n)`` as frames are kept
-(``n`` < 0 takes back the frames of a chunk whose worker died). Ray is imported only by
-:class:`RayPool`; it is the optional extra ``dreamstream[ray]``.
+Both are started (:meth:`start`), run the chunks (:meth:`run`) and are stopped (:meth:`stop`). ``run``
+calls ``on_done(result)`` for each finished chunk and ``on_frames(n)`` as frames are kept (``n`` < 0
+takes back the frames of a chunk whose worker died). Ray is imported only by :class:`RayPool`; it is
+the optional extra ``dreamstream[ray]``.
+
+Ray's start forks this process several times (its GCS, raylet, monitor and agents). A fork while
+another thread of this process runs can leave the child deadlocked before it execs: the child
+clears the other threads' frames, and what they held (an FFmpeg scaler with worker threads, a
+lock) cannot be freed there. So a render starts its pool before any thread of its own (the join
+thread, a progress bar's monitor), and :meth:`RayPool.start` collects garbage first and gives up
+with one line when Ray has not started within ``start_timeout_s``.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import os
+import signal
+import threading
+import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +45,12 @@ class LocalPool:
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
+
+    def start(self) -> None:
+        """Nothing to start: the chunks are dreamed in :meth:`run`."""
+
+    def stop(self) -> None:
+        """Nothing to stop."""
 
     def run(self, job: ChunkJob, chunks: Sequence[Chunk], on_done: OnDone, on_frames: OnFrames) -> None:
         dreamer = ChunkDreamer(self.cfg)
@@ -88,27 +107,70 @@ class RayPool:
         max_retries: int = 2,
         on_assign: OnAssign | None = None,
         poll_s: float = 0.5,
+        start_timeout_s: float = 60.0,
     ) -> None:
         self.cfg, self.workers, self.address = cfg, workers, address
         self.max_retries, self.on_assign, self.poll_s = max_retries, on_assign, poll_s
+        self.start_timeout_s = start_timeout_s
         self.ray = import_ray()
+        self._started = False  # this pool started Ray (and stops it)
+        self._children_before: set[int] = set()  # processes of ours before Ray's start
 
-    def _connect(self) -> bool:
-        """Start or join Ray; True when this pool started it (and shuts it down)."""
+    def start(self) -> None:
+        """Start or join Ray, unless this process already has (then :meth:`stop` leaves it running).
+
+        Call it before starting any thread (see the module). Raises :class:`RenderError` with one line
+        when Ray refuses or has not started within ``start_timeout_s`` (then what it started is ended).
+        """
+        import psutil  # a dependency of Ray
+
         ray = self.ray
         if ray.is_initialized():
-            return False
+            return
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
         if self.address is None:
             kwargs["num_cpus"] = os.cpu_count() or 1
         else:
             kwargs["address"] = self.address
+        where = self.address or "a local cluster"
+        others = [t.name for t in threading.enumerate() if t is not threading.current_thread() and t.is_alive()]
+        if others:  # a bug of ours: say so, since the start may hang
+            log.warning("starting Ray beside other threads (%s); its start may deadlock", ", ".join(others))
+        log.info("starting Ray (%s)", where)
+        gc.collect()  # nothing left for a child to free before it execs
+        self._children_before = {p.pid for p in psutil.Process().children(recursive=True)}
+        began = time.monotonic()
         try:
-            ray.init(**kwargs)
+            with _deadline(self.start_timeout_s):
+                ray.init(**kwargs)
+        except _StartTimeout:
+            self._end_start()
+            raise RenderError(
+                f"Ray did not start on {where} within {self.start_timeout_s:g} s; nothing was dreamed and the finished "
+                "chunks are kept: run the same command again (`ray stop` ends a Ray left behind)"
+            ) from None
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            where = self.address or "a local cluster"
             raise RenderError(f"cannot start Ray on {where}: {' '.join(str(exc).split())[:200]}") from exc
-        return True
+        self._started = True
+        log.info("Ray started in %.1f s", time.monotonic() - began)
+
+    def stop(self) -> None:
+        """Shut down the Ray that :meth:`start` started (a cluster joined or found running stays up)."""
+        if self._started:
+            self._started = False
+            self.ray.shutdown()
+
+    def _end_start(self) -> None:
+        """After a start that timed out: shut Ray down and end the processes it started and left (a child stuck
+        before its exec is not Ray's yet)."""
+        import psutil
+
+        with contextlib.suppress(Exception):  # Ray half started: whatever it can end
+            self.ray.shutdown()
+        for child in psutil.Process().children(recursive=True):
+            if child.pid not in self._children_before:
+                with contextlib.suppress(psutil.Error):
+                    child.kill()
 
     def _worker_count(self) -> int:
         """``workers``, or (0) one per GPU of the cluster, else one per machine."""
@@ -135,15 +197,7 @@ class RayPool:
         return options
 
     def run(self, job: ChunkJob, chunks: Sequence[Chunk], on_done: OnDone, on_frames: OnFrames) -> None:
-        ray = self.ray
-        started = self._connect()
-        try:
-            self._run(job, chunks, on_done, on_frames)
-        finally:
-            if started:
-                ray.shutdown()
-
-    def _run(self, job: ChunkJob, chunks: Sequence[Chunk], on_done: OnDone, on_frames: OnFrames) -> None:
+        """Dream ``chunks`` on the actors (after :meth:`start`)."""
         ray = self.ray
         from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
@@ -207,3 +261,30 @@ class RayPool:
             if index == chunk.index and kept > seen.get(chunk.index, kept):
                 on_frames(kept - seen[chunk.index])
                 seen[chunk.index] = kept
+
+
+class _StartTimeout(BaseException):
+    """Raised by :func:`_deadline`'s alarm (a BaseException, so that no ``except Exception`` in Ray swallows it)."""
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """Raise :class:`_StartTimeout` in the block after ``seconds`` (SIGALRM: main thread only; elsewhere no limit).
+
+    A signal, not a watchdog thread: no thread may run beside Ray's start (see the module).
+    """
+    if threading.current_thread() is not threading.main_thread() or seconds <= 0:
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise _StartTimeout()
+
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
