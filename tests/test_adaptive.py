@@ -160,3 +160,31 @@ def test_a_live_stage_with_auto_threads_says_how_many_it_dreams_on(lite0):
     stage(clip_frame(0, 160, 90))
     assert stage.quality() == {"adaptive": False, "threads": stage.cpu_share.threads}
     assert torch.get_num_threads() == stage.cpu_share.threads
+
+
+def test_a_replayed_cadence_chooses_the_same_levels_on_every_run_and_machine(lite0):
+    """With ``frame_seconds`` the governors see the replayed frame times (the quality suite's cells), not the clock:
+    a layer dream whose frames "take" 60 ms at full quality steps to the first level that fits 50 ms, on fixed
+    threads, and the replayed time is the sum of what each frame took at its level."""
+    cfg = load_config(overrides={"live.target_fps": 20, "live.dream_max_side": 96})
+    took: list[float] = []
+
+    def frame_seconds(kind: str, level) -> float:
+        took.append(0.06 * level.cost)
+        return took[-1]
+
+    levels = []
+    for _ in range(2):
+        stage = dream_stage(lite0, cfg, ControlBoard(_controls(cfg), cfg.section("chat")), adaptive=True,
+                            frame_seconds=frame_seconds)
+        stage.clock = lambda: pytest.fail("a replaying stage reads no clock")
+        assert stage.cpu_share is None  # threads stay as they are: the same numbers every run
+        run_levels = []
+        for _ in range(30):
+            stage(clip_frame(0, 160, 90))
+            run_levels.append(stage.quality()["level"])
+        stage.close()
+        levels.append(run_levels)
+        assert stage.replayed_s == pytest.approx(sum(took[-30:]))
+    assert levels[0] == levels[1]
+    assert levels[0][0] == 0 and levels[0][-1] == 1  # 60 ms does not fit 50 (+10%); level 1's 39 ms does

@@ -21,12 +21,12 @@ from stream.settings.loader import load_config  # noqa: E402
 
 
 def test_the_measures_see_a_kept_scene_a_greyed_picture_and_a_lost_sky() -> None:
-    sky, face = photo("sky", 320, 180), photo("face", 320, 180)
+    sky, face = photo("rocket", 320, 180), photo("grace_hopper", 320, 180)  # a launch under a dusk sky, a portrait
     assert scene_kept(face, face) == pytest.approx(1.0)
     assert scene_kept(np.full_like(face, 128), face) < 0.3  # the scene is gone
     assert scene_kept(np.ascontiguousarray(face[:, ::-1]), face) < 0.5  # another picture
     grey = np.repeat(sky.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)
-    colourful = photo("colourful", 320, 180)
+    colourful = photo("astronaut", 320, 180)
     assert colour_variety(np.repeat(colourful[..., :1], 3, axis=2)) < 0.1 and colour_variety(colourful) > 10
     assert sky_kept(sky, sky) == 1.0 and sky_kept(grey, sky) == 0.0
     yellow = sky.copy()
@@ -62,4 +62,23 @@ def test_a_class_dream_that_loses_recognitions_fails_the_gate(lite0, judge, tmp_
     # colour 0: no colour probe per cell (30 steps each, most of this test's time); the 3 steps lose the classes
     failures = check(fast_summary(lite0, judge, tmp_path, ("still",), **{"class_dream.steps": 3, "class_dream.colour": 0.0}),
                      partial=True)
+    assert any("recognitions" in f for f in failures), failures
+
+
+@pytest.mark.slow
+def test_a_changed_default_shows_in_the_gate(lite0, judge, tmp_path, monkeypatch) -> None:
+    """The cells dream with the shipped defaults (``image`` itself reads config/default.yaml): a default changed there,
+    here a class step a fifth as large, fails the gate without any override naming it."""
+    from stream.settings import loader
+
+    shipped = loader.read_preset
+
+    def edited(name: str) -> dict:
+        raw = shipped(name)
+        if name == "default":
+            raw = loader.merge(raw, {"class_dream": {"step_size": raw["class_dream"]["step_size"] / 5}})
+        return raw
+
+    monkeypatch.setattr(loader, "read_preset", edited)
+    failures = check(fast_summary(lite0, judge, tmp_path, ("still",)), partial=True)
     assert any("recognitions" in f for f in failures), failures

@@ -2,12 +2,13 @@
 
     .venv/bin/python scripts/quality                      # the full grid (about 40 min on 2 cores)
     .venv/bin/python scripts/quality --fast --check       # the CI gate: the fast grid against baseline.json
-    .venv/bin/python scripts/quality --photos sky --classes banana lemon --modes still live_still
+    .venv/bin/python scripts/quality --photos china --classes banana lemon --modes still live_still
     .venv/bin/python scripts/quality --set live.scene_limit=0.1 --out out/quality_try
 
-The grid: photos (colourful, sky, face) x classes x modes (still, noise, first = video's first
-frame, live_still and live_pan at 5, 10 and 20 s after a viewer's ``!dream``, and the live
-layer dream on the still and panned photos and the volcano clip at 10 and 60 s). The judge is
+The grid: real photos (a tuning set and a held-out set, ``quality/scenes.py``) x classes x modes
+(still, noise, first = video's first frame, live_still and live_pan at 5, 10 and 20 s after a
+viewer's ``!dream``, and the live layer dream on the still, panned and panned-and-zoomed photos at
+10 and 60 s), each through the product's own path with the shipped defaults (``quality/cells.py``). The judge is
 EfficientNet-Lite1 (``pip install .[bench]``), a network DreamStream does not dream with, in
 colour and in grey. Each picture is measured for scene kept (coarse SSIM against its input),
 colour variety (over the input's) and, on the sky, the blue sky kept. Writes ``rows.json``,
@@ -33,15 +34,20 @@ from bench.tables import Table
 from quality.cells import MODES
 from quality.gallery import write_gallery
 from quality.gate import FAST, FAST_OVERRIDES, check, record
-from quality.grid import CLASSES, Grid, key, run_grid, summarise
+from quality.grid import CLASSES, Grid, key, run_grid, set_totals, summarise
 from quality.judge import Judge
-from quality.scenes import PHOTOS, PICTURES
+from quality.scenes import HELD_OUT, PHOTOS, TUNING
 
+TOTALS = Table(("set/mode", "<28"), ("classes", ">7"), ("top-1 colour", ">12"), ("top-5 grey", ">10"))
 SUMMARY = Table(("cell", "<28"), ("classes", ">7"), ("top-1 colour", ">12"), ("top-5 grey", ">10"),
                 ("scene kept", ">10.2f"), ("min", ">5.2f"), ("colours", ">7"), ("sky kept", ">8"))
 
 
 def print_summary(summary: list[dict]) -> None:
+    print("\n" + TOTALS.header())
+    for t in set_totals(summary):
+        at = f"@{t['at_s']:g}s" if t["at_s"] is not None else ""
+        print(TOTALS.row(f"{t['set']}/{t['mode']}{at}", t["n"], t["top1_colour"], t["top5_grey"]))
     print("\n" + SUMMARY.header())
     for s in summary:
         sky = "" if s["sky_kept"] is None else f"{s['sky_kept']:.0%}"
@@ -52,8 +58,8 @@ def print_summary(summary: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = parser(__doc__, prog="scripts/quality")
     ap.add_argument("--fast", action="store_true", help="the fast grid of the CI gate (320x180, 4 classes, fewer steps)")
-    ap.add_argument("--photos", nargs="*", choices=PICTURES, default=list(PHOTOS),
-                    help="the photos (volcano: the clip, or its first frame in the still modes)")
+    ap.add_argument("--photos", nargs="*", choices=PHOTOS, default=list(PHOTOS),
+                    help=f"the photos (default all: tuning {', '.join(TUNING)}; held-out {', '.join(HELD_OUT)})")
     ap.add_argument("--classes", nargs="*", default=list(CLASSES))
     ap.add_argument("--modes", nargs="*", choices=MODES, default=list(MODES))
     ap.add_argument("--at", nargs="*", type=float, default=[5.0, 10.0, 20.0], help="live class cells: seconds after !dream")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import cv2
 
-from .grid import key
+from .grid import key, set_totals
 
 STYLE = """body{font:14px system-ui,sans-serif;margin:16px;background:#111;color:#ddd}
 table{border-collapse:collapse;margin-bottom:16px}td,th{padding:2px 8px;border-bottom:1px solid #333;text-align:right}
@@ -44,18 +44,24 @@ def write_gallery(folder: Path, rows: list[dict], summary: list[dict], title: st
     """``folder/index.html`` for ``rows`` (pictures in ``folder``) and ``summary``; returns its path."""
     lines = [f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title><style>{STYLE}</style>",
              f"<h1>{html.escape(title)}</h1>"] + [f"<p>{html.escape(n)}</p>" for n in notes]
-    lines.append("<table><tr><th>cell</th><th>classes</th><th>top-1 colour</th><th>top-5 grey</th>"
+    lines.append("<table><tr><th>set / mode</th><th>classes</th><th>top-1 colour</th><th>top-5 grey</th></tr>")
+    for t in set_totals(summary):
+        at = f"@{t['at_s']:g}s" if t["at_s"] is not None else ""
+        lines.append(f"<tr><td>{html.escape(t['set'])} / {t['mode']}{at}</td><td>{t['n']}</td>"
+                     f"<td>{t['top1_colour']}</td><td>{t['top5_grey']}</td></tr>")
+    lines.append("</table>")
+    lines.append("<table><tr><th>cell</th><th>set</th><th>classes</th><th>top-1 colour</th><th>top-5 grey</th>"
                  "<th>scene kept</th><th>min</th><th>colour variety</th><th>sky kept</th></tr>")
     for s in summary:
         sky = "" if s["sky_kept"] is None else f"{s['sky_kept']:.0%}"
         ranks = [s["n"], s["top1_colour"], s["top5_grey"]] if s["n"] else ["", "", ""]  # layer cells: no class
-        lines.append(f"<tr><td>{html.escape(key(s))}</td><td>{ranks[0]}</td><td>{ranks[1]}</td>"
+        lines.append(f"<tr><td>{html.escape(key(s))}</td><td>{s['set']}</td><td>{ranks[0]}</td><td>{ranks[1]}</td>"
                      f"<td>{ranks[2]}</td><td>{s['scene_kept']:.2f}</td><td>{s['scene_kept_min']:.2f}</td>"
                      f"<td>{s['variety']:.2f}x</td><td>{sky}</td></tr>")
     lines.append("</table>")
     groups: dict[str, list[dict]] = {}
     for r in rows:
-        groups.setdefault(f"{r['photo']} / {r['mode']}", []).append(r)
+        groups.setdefault(f"{r['photo']} ({r['set']}) / {r['mode']}", []).append(r)
     for name, rs in groups.items():
         lines.append(f"<h2>{html.escape(name)}</h2><div class=grid>")
         first = rs[0]

@@ -1,6 +1,6 @@
 """Run the quality grid: every cell dreamed, judged and measured into rows, and their summary.
 
-A row is one kept picture: ``photo``, ``mode``, ``target`` (a class, or ``layer``), ``at_s`` (live
+A row is one kept picture: ``photo`` (and its ``set``: tuning or held-out), ``mode``, ``target`` (a class, or ``layer``), ``at_s`` (live
 seconds), the judge's ``colour`` and ``grey`` rank of the target, ``scene_kept`` (coarse SSIM
 against the input frame), ``variety`` (colour variety over the input's) and ``sky_kept`` (the
 share of the input's blue sky still blue), and ``file`` (the picture, under the output folder).
@@ -22,6 +22,7 @@ from stream.settings.loader import Config
 from .cells import LAYER_MODES, LIVE_MODES, run_cell
 from .judge import Judge
 from .measures import colour_variety, scene_kept, sky_kept
+from .scenes import photo_set
 
 CLASSES = ("goldfish", "zebra", "strawberry", "banana", "jellyfish", "daisy", "monarch butterfly", "golden retriever",
            "pizza", "tabby cat")
@@ -41,9 +42,6 @@ class Grid:
     def cells(self) -> Iterable[tuple[str, str, str | None, tuple[float, ...]]]:
         """``(mode, photo, class or None, at)`` in the order they are dreamed."""
         for mode in self.modes:
-            if mode == "layer_clip":
-                yield mode, "volcano", None, self.layer_at
-                continue
             for photo in (("noise",) if mode == "noise" else self.photos):
                 if mode in LAYER_MODES:
                     yield mode, photo, None, self.layer_at
@@ -75,7 +73,7 @@ def run_grid(model: DreamModel, cfg: Config, grid: Grid, judge: Judge, out: Path
             if not source.exists():
                 write_image(source, shot.source)
             sky = sky_kept(shot.image, shot.source)
-            row = {"photo": photo, "mode": mode, "target": target, "at_s": shot.at_s,
+            row = {"photo": photo, "set": photo_set(photo) if photo != "noise" else "noise", "mode": mode, "target": target, "at_s": shot.at_s,
                    "colour": ranks["colour"][0], "grey": ranks["grey"][0],
                    "scene_kept": round(scene_kept(shot.image, shot.source), 3),
                    "variety": round(colour_variety(shot.image) / max(colour_variety(shot.source), 1e-3), 3),
@@ -96,7 +94,7 @@ def summarise(rows: list[dict]) -> list[dict]:
         classes = [r for r in rs if r["colour"] is not None]
         skies = [r["sky_kept"] for r in rs if r["sky_kept"] is not None]
         out.append({
-            "photo": photo, "mode": mode, "at_s": at_s, "n": len(classes),
+            "photo": photo, "set": rs[0]["set"], "mode": mode, "at_s": at_s, "n": len(classes),
             "top1_colour": sum(r["colour"] == 1 for r in classes), "top5_grey": sum(r["grey"] <= 5 for r in classes),
             "scene_kept": round(float(np.mean([r["scene_kept"] for r in rs])), 3),
             "scene_kept_min": round(float(np.min([r["scene_kept"] for r in rs])), 3),
@@ -109,3 +107,16 @@ def summarise(rows: list[dict]) -> list[dict]:
 def key(s: dict) -> str:
     """The summary line's name: ``photo/mode@at``."""
     return f"{s['photo']}/{s['mode']}" + (f"@{s['at_s']:g}s" if s["at_s"] is not None else "")
+
+
+def set_totals(summary: list[dict]) -> list[dict]:
+    """Per set (tuning, held-out, noise), mode and time: the classes dreamed and the recognitions among them."""
+    totals: dict[tuple, dict] = {}
+    for line in summary:
+        if not line["n"]:
+            continue
+        t = totals.setdefault((line["set"], line["mode"], line["at_s"]), {"set": line["set"], "mode": line["mode"],
+                              "at_s": line["at_s"], "n": 0, "top1_colour": 0, "top5_grey": 0})
+        for figure in ("n", "top1_colour", "top5_grey"):
+            t[figure] += line[figure]
+    return list(totals.values())

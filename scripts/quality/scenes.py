@@ -1,18 +1,23 @@
-"""The quality suite's pictures and moving scenes.
+"""The quality suite's photographs and moving scenes: real photos only, loaded from the packages that ship them.
 
-Photos (uint8 RGB, 640x360 or any size asked for):
+Real photos, because a dream tuned on generated pictures loses on real ones (a generated sky rewards
+what a real sky punishes). Two sets: the **tuning** set, which settings may be tuned on, and the
+**held-out** set, which no tuning looks at: a change that gains on one and loses on the other is a
+regression. Licences (the README repeats the attribution):
 
-* ``colourful``: scikit-image's astronaut (public domain, NASA) and coffee (CC0) side by side;
-* ``sky``: generated clouds in a blue sky (:func:`engine.synth.clouds`, as ``scripts/demo`` dreams);
-* ``face``: the astronaut's portrait.
+* ``china``, ``flower``: scikit-learn's sample images (``sklearn/datasets/images``), CC BY 2.0,
+  by danielbuechele and vultilion on Flickr, retrieved by Robert Layton;
+* ``coffee`` (CC0, Rachel Michetti), ``astronaut`` (public domain, NASA), ``chelsea`` (CC0, Stefan van
+  der Walt), ``rocket`` (public domain, SpaceX): scikit-image's ``skimage.data``;
+* ``grace_hopper``: matplotlib's sample data (public domain, U.S. Navy).
 
-The photos are kept in ``photos/`` as small JPEGs (no scikit-image needed to run the suite).
-Scenes are frame sequences: a photo held still (``still``) or panned ``PAN_PX_S`` pixels a second
-there and back (``pan``), and ``volcano``: a generated timelapse (a dark cone under a drifting sky,
-a plume of smoke rising from its crater), the kind of landscape clip the layer dream must keep.
+Scenes are frames at a time ``t`` (seconds): a photo held still (``still``), panned ``PAN_PX_S``
+pixels a second there and back (``pan``), or panned while it zooms in and out (``zoom``, the
+camera-like clip of the layer cells).
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -20,23 +25,43 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engine.synth import _fractal_noise, clouds
-
-PHOTOS = ("colourful", "sky", "face")
-PICTURES = (*PHOTOS, "volcano")  # the volcano clip's first frame, or the clip in the live modes
-SCENES = ("still", "pan")
+TUNING = ("china", "coffee", "astronaut")
+HELD_OUT = ("flower", "rocket", "chelsea", "grace_hopper")
+PHOTOS = TUNING + HELD_OUT
+SCENES = ("still", "pan", "zoom")
 PAN_PX_S = 8.0  # a slow pan, pixels a second at 640x360
 PAN_RANGE = 64  # ... there and back over this many pixels (8 s a way)
-FPS = 20.0  # a live cell at N seconds is N * FPS dreamed frames (the live dream's rate goal on 2 cores)
-HERE = Path(__file__).resolve().parent / "photos"
+ZOOM_PERIOD_S = 20.0  # the zoom clip: in to ZOOM_MOST and back out in this many seconds
+ZOOM_MOST = 1.25
+
+#: Scene -> a function of time: frame ``t`` seconds in, uint8 RGB ``(H, W, 3)``.
+Frames = Callable[[float], np.ndarray]
+
+
+def photo_set(name: str) -> str:
+    """``"tuning"`` or ``"held-out"``."""
+    if name not in PHOTOS:
+        raise ValueError(f"photo {name!r} is not one of {', '.join(PHOTOS)}")
+    return "tuning" if name in TUNING else "held-out"
 
 
 @lru_cache(maxsize=8)
 def _stored(name: str) -> np.ndarray:
-    image = cv2.imread(str(HERE / f"{name}.jpg"), cv2.IMREAD_COLOR)
-    if image is None:
-        raise FileNotFoundError(HERE / f"{name}.jpg")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    """The photo at its own size, uint8 RGB, from the package that ships it."""
+    if name in ("china", "flower"):
+        from sklearn.datasets import load_sample_image
+
+        return np.ascontiguousarray(load_sample_image(f"{name}.jpg"))
+    if name == "grace_hopper":
+        from matplotlib import cbook
+
+        path = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+        return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    if name in ("coffee", "astronaut", "chelsea", "rocket"):
+        import skimage.data
+
+        return np.ascontiguousarray(getattr(skimage.data, name)()[..., :3])
+    raise ValueError(f"photo {name!r} is not one of {', '.join(PHOTOS)}")
 
 
 def _fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -49,67 +74,40 @@ def _fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def photo(name: str, width: int = 640, height: int = 360) -> np.ndarray:
-    """One of :data:`PICTURES` at ``width`` x ``height``, uint8 RGB."""
-    if name == "sky":
-        return clouds(height, width, seed=1)
-    if name == "volcano":
-        return Volcano(width, height)(0)
-    if name not in PHOTOS:
-        raise ValueError(f"photo {name!r} is not one of {', '.join(PICTURES)}")
+    """One of :data:`PHOTOS` at ``width`` x ``height`` (covered and centre-cropped), uint8 RGB."""
     return _fit(_stored(name), width, height)
 
 
-def scene(name: str, kind: str, width: int = 640, height: int = 360) -> Callable[[int], np.ndarray]:
-    """Frame ``i`` (at :data:`FPS`) of photo ``name`` held still or panned (``kind``), or of the ``volcano`` clip (any kind)."""
-    if name == "volcano":
-        return Volcano(width, height)
+def photo_file(name: str, folder: Path, width: int = 640, height: int = 360) -> Path:
+    """:func:`photo` written losslessly as ``folder/NAME_WxH.png`` (what a still cell hands ``dreamstream image``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}_{width}x{height}.png"
+    if not path.exists():
+        cv2.imwrite(str(path), cv2.cvtColor(photo(name, width, height), cv2.COLOR_RGB2BGR))
+    return path
+
+
+def _pan_x(t: float) -> float:
+    x = (t * PAN_PX_S) % (2 * PAN_RANGE)
+    return x if x <= PAN_RANGE else 2 * PAN_RANGE - x  # there and back
+
+
+def scene(name: str, kind: str, width: int = 640, height: int = 360) -> Frames:
+    """Photo ``name`` held still, panned or panned and zoomed (``kind``, one of :data:`SCENES`), as frames in time."""
+    if kind not in SCENES:
+        raise ValueError(f"scene {kind!r} is not one of {', '.join(SCENES)}")
     if kind == "still":
         still = photo(name, width, height)
-        return lambda i: still
-    wide = photo(name, width + PAN_RANGE, height) if name == "sky" else _fit(
-        photo(name, width, height), width + PAN_RANGE, round(height * (width + PAN_RANGE) / width))
-    top = (wide.shape[0] - height) // 2
+        return lambda t: still
+    scale = (width + PAN_RANGE) / width
+    wide = photo(name, width + PAN_RANGE, round(height * scale))
+    top = (wide.shape[0] - height) / 2
 
-    def frame(i: int) -> np.ndarray:
-        x = (i * PAN_PX_S / FPS) % (2 * PAN_RANGE)
-        x = x if x <= PAN_RANGE else 2 * PAN_RANGE - x  # there and back
-        m = np.array([[1.0, 0.0, -x], [0.0, 1.0, -top]])
+    def frame(t: float) -> np.ndarray:
+        zoom = 1.0 if kind == "pan" else 1 + (ZOOM_MOST - 1) * 0.5 * (1 - math.cos(2 * math.pi * t / ZOOM_PERIOD_S))
+        x = _pan_x(t)
+        cx, cy = x + width / 2, top + height / 2  # the window's centre in the wide picture, scaled about it
+        m = np.array([[zoom, 0.0, width / 2 - zoom * cx], [0.0, zoom, height / 2 - zoom * cy]])
         return cv2.warpAffine(wide, m, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
     return frame
-
-
-class Volcano:
-    """A generated volcano timelapse, frame ``i`` at :data:`FPS`: a cone, a drifting sky, rising smoke. uint8 RGB."""
-
-    def __init__(self, width: int = 640, height: int = 360, seed: int = 3) -> None:
-        rng = np.random.default_rng(seed)
-        self.w, self.h = width, height
-        self.sky = clouds(height, width * 3, seed=seed)  # drifts left
-        self.smoke = _fractal_noise(height * 3, width, rng, octaves=5)  # rises
-        y, x = np.mgrid[0:height, 0:width].astype(np.float64)
-        ridge = height * (0.38 + 0.9 * np.abs(x / width - 0.52) ** 1.3)  # the cone's flank
-        ridge = np.minimum(ridge, height * 0.95) + 6 * _fractal_noise(1, width, rng, octaves=4)[0]
-        self.ground = y > ridge
-        texture = _fractal_noise(height, width, rng, octaves=7, persistence=0.7)
-        gullies = np.abs(np.sin((x - width * 0.52) / (6 + 0.25 * np.abs(x - width * 0.52)) + 3 * texture))
-        rock = np.array([75.0, 60, 52]) * (0.35 + 1.1 * texture[..., None] * (0.5 + 0.5 * gullies[..., None]))
-        grass = np.array([60.0, 95, 45]) * (0.6 + 0.7 * texture[..., None])
-        lower = np.clip((y - height * 0.7) / (height * 0.25), 0, 1)[..., None]
-        self.land = rock * (1 - lower) + grass * lower
-        crater = (width * 0.52, height * 0.38)
-        rise = np.clip((crater[1] - y) / crater[1], 0, 1)  # 0 at the crater, 1 at the top
-        spread = 18 + 130 * rise
-        self.plume = np.exp(-0.5 * ((x - crater[0] - 60 * rise**1.5) / spread) ** 2) * (y < crater[1] + 4)
-
-    def __call__(self, i: int) -> np.ndarray:
-        t = i / FPS
-        dx = int(t * 6) % (self.sky.shape[1] - self.w)
-        sky = self.sky[:, dx:dx + self.w].astype(np.float64)
-        dy = int(t * 10) % (self.smoke.shape[0] - self.h)
-        smoke = self.smoke[self.smoke.shape[0] - self.h - dy:self.smoke.shape[0] - dy]
-        density = np.clip((smoke - 0.25) / 0.3, 0, 1) * self.plume
-        grey = np.array([120.0, 115, 112]) * (0.5 + 0.9 * smoke[..., None])
-        image = sky * (1 - density[..., None]) + grey * density[..., None]
-        image = np.where(self.ground[..., None], self.land, image)
-        return np.clip(image, 0, 255).astype(np.uint8)

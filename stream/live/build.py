@@ -30,7 +30,7 @@ from stream.io.sinks.base import Sink
 from stream.io.sinks.open import open_sink
 from stream.io.sources import Source, open_source
 from stream.live.pipeline import LivePipeline
-from stream.live.stage import DreamStage, ObjectiveFor
+from stream.live.stage import DreamStage, FrameSeconds, ObjectiveFor
 from stream.settings.controls import ControlBoard, LiveControls, controls_summary
 from stream.settings.encoder import EncoderSettings
 from stream.settings.live import LiveSettings, live_class_dream, live_temporal
@@ -86,22 +86,24 @@ def live_objective(ms: ModelSettings, first_layer: str) -> ObjectiveFor:
 
 
 def dream_stage(model: DreamModel, cfg: Config, board: ControlBoard,
-                load_other: Callable[[str], DreamModel] | None = None, *, adaptive: bool = False) -> DreamStage:
+                load_other: Callable[[str], DreamModel] | None = None, *, adaptive: bool = False,
+                frame_seconds: FrameSeconds | None = None) -> DreamStage:
     """The live dream stage for ``cfg`` over ``board``: the layer and class dreams with their live settings.
 
     ``adaptive`` turns on what a live run adapts to the machine: quality at ``live.target_fps``, and with
     ``model.threads`` auto torch's threads to the cores other processes leave, one core kept for the
-    rest of the pipeline (:mod:`stream.io.cpu_share`). The quality suite measures the configured
-    quality, frame by frame, without it."""
+    rest of the pipeline (:mod:`stream.io.cpu_share`). With ``frame_seconds`` as well, quality adapts to
+    that replayed cadence instead of the frames' measured times, on fixed threads (the quality suite:
+    what ``dreamstream live`` dreams on a machine, the same on every run)."""
     ls: LiveSettings = cfg.section("live")
     video = cfg.section("video")
     first_layer = board.get().layer if cfg.model.layers else model.spec.default_layer
+    share = cpu_share(cfg.model.threads, reserve=1) if adaptive and frame_seconds is None else None
     return DreamStage(model, cfg.dream, live_class_dream(cfg.class_dream, cfg.dream, ls), live_temporal(video, ls),
                       board, load_other, objective_for=live_objective(cfg.model, first_layer),
                       class_temporal=live_temporal(video, ls, for_class=True),
                       class_colours=class_colours(model.spec.name), target_fps=ls.target_fps if adaptive else 0.0,
-                      cpu_share=cpu_share(cfg.model.threads, reserve=1) if adaptive else None,
-                      steps=ThreadSteps() if ls.overlap else None)
+                      cpu_share=share, steps=ThreadSteps() if ls.overlap else None, frame_seconds=frame_seconds)
 
 
 def open_outputs(specs: Sequence[str], ls: LiveSettings) -> list[Sink]:

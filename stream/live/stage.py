@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 #: ``(model, controls) -> (objective, is_class)``: what the stage dreams for a set of controls.
 ObjectiveFor = Callable[[DreamModel, LiveControls], tuple[Objective, bool]]
+#: ``(kind, level) -> seconds``: what a dreamed frame of a layer (``"dream"``) or class (``"class"``) dream at an
+#: adaptive level takes on some machine; a stage given one replays that machine's cadence instead of timing itself.
+FrameSeconds = Callable[[str, Level], float]
 
 
 def plain_objective(model: DreamModel, c: LiveControls) -> tuple[Objective, bool]:
@@ -53,7 +56,9 @@ class DreamStage:
     (:mod:`stream.live.adaptive`; :meth:`quality` says where it is). With ``cpu_share`` torch's threads
     follow the CPU other processes leave (:mod:`stream.io.cpu_share`), checked before each frame.
     ``steps`` takes each frame's steps while the frame around them is made (``live.overlap``;
-    :mod:`engine.step_worker`); the stage owns it and :meth:`close` stops it.
+    :mod:`engine.step_worker`); the stage owns it and :meth:`close` stops it. With ``frame_seconds`` the
+    governors see the frame times it gives instead of measured ones (and ``replayed_s`` sums them): the
+    same levels on every run and machine, as the quality suite needs.
     """
 
     def __init__(
@@ -71,10 +76,13 @@ class DreamStage:
         clock: Callable[[], float] = time.perf_counter,
         cpu_share: CpuShare | None = None,
         steps: StepWorker | None = None,
+        frame_seconds: FrameSeconds | None = None,
     ) -> None:
         self.model = model
         self.steps = steps
         self.clock = clock
+        self.frame_seconds = frame_seconds
+        self.replayed_s = 0.0  # with frame_seconds: the time the dreamed frames would have taken
         self.cpu_share = cpu_share
         # Adaptive quality (stream.live.adaptive): a governor for layer dreams and one for class dreams.
         self.governors = ({"dream": Governor(target_fps, LAYER_LEVELS), "class": Governor(target_fps, CLASS_LEVELS)}
@@ -191,10 +199,10 @@ class DreamStage:
             out.update(class_crops=d.crops, class_size=d.crop_size or self.model.spec.class_size)
         return out
 
-    def _adapt(self, seconds: float) -> None:
+    def _adapt(self, seconds: float, now: float) -> None:
         """Give the frame time to the current kind's governor; take its new level at once."""
         assert self.governors is not None and self.applied is not None
-        if not self.governors[self.kind].observe(seconds, self.clock()):
+        if not self.governors[self.kind].observe(seconds, now):
             return
         c, is_class = self.applied, self.kind == "class"
         _objective, settings, _ = self._objective(c)
@@ -209,9 +217,17 @@ class DreamStage:
         if self.cpu_share is not None:
             self.cpu_share.update()
         self.apply()
+        if self.frame_seconds is not None:
+            seconds = self.frame_seconds(self.kind, self.level(self.kind == "class"))
+            out = self.temporal(image)
+            self.replayed_s += seconds
+            if self.governors is not None:
+                self._adapt(seconds, self.replayed_s)
+            return out
         if self.governors is None:
             return self.temporal(image)
         start = self.clock()
         out = self.temporal(image)
-        self._adapt(self.clock() - start)
+        end = self.clock()
+        self._adapt(end - start, end)
         return out
