@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -131,3 +133,22 @@ def test_config_cli_error(tmp_path, picture, capsys):
     assert rc == 2 and "none.yaml" in err
     rc, _, err = run(capsys, "image", str(picture), str(tmp_path / "o.png"), "--preset", "wild")
     assert rc == 2 and "unknown preset 'wild'" in err
+
+
+def test_every_exit_code_means_one_thing_and_the_readme_lists_them() -> None:
+    """One table (engine/errors.py): every error's code is in it, and the README's table says the same."""
+    import re
+
+    from engine import errors
+    from stream.render.errors import RenderError
+
+    def subclasses(cls: type) -> list[type]:
+        return [cls] + [s for c in cls.__subclasses__() for s in subclasses(c)]
+
+    classes = subclasses(errors.DreamError)
+    assert RenderError in classes
+    assert {c.exit_code for c in classes} <= set(errors.EXIT_CODES)
+    assert RenderError.exit_code != errors.EXIT_INPUT_ENDED_EARLY  # a failed render is not a short input
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    listed = {int(code): meaning for code, meaning in re.findall(r"^\| (\d+) \| (.+) \|$", readme, re.MULTILINE)}
+    assert listed == errors.EXIT_CODES

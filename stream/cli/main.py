@@ -10,7 +10,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from engine.errors import DreamError
+from engine.errors import EXIT_INTERRUPTED, DreamError
 from stream.cli import live, login, video
 from stream.cli.common import OneLineParser, add_dream_arguments
 from stream.cli.image import cmd_image, cmd_layers, cmd_models, cmd_targets
@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return e.exit_code
     except KeyboardInterrupt:
         print("dreamstream: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

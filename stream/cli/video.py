@@ -7,16 +7,12 @@ import logging
 import sys
 from typing import Any
 
-from engine.errors import SourceError
+from engine.errors import EXIT_INPUT_ENDED_EARLY, EXIT_TERMINATED, SourceError
 from stream.render.video import Terminated, compare_videos, dream_video, expected_frames, sigterm_raises
 from stream.settings.names import FLOW_METHODS, FLOWS
 
 log = logging.getLogger(__name__)
 
-#: Exit status of a ``video`` run whose input ended early (a truncated or damaged file): the output
-#: holds every frame that could be read, dreamed, with its sound. Not an error: nothing is lost that
-#: could be had, but a script can tell the input was short.
-EXIT_INPUT_ENDED_EARLY = 6
 
 
 #: CLI flag -> config key of the ``video`` section.
@@ -101,7 +97,7 @@ def cmd_video(args: argparse.Namespace) -> int:
                 run = dream_video(reader, writer, temporal, progress_bar(total, "frames"), cpu_share(cfg.model.threads))
     except Terminated:
         print("dreamstream: terminated before the first frame; no output", file=sys.stderr)
-        return 143
+        return EXIT_TERMINATED
     if run.interrupted is not None:
         how = "interrupted" if run.interrupted == 130 else "terminated"
         if run.frames:

@@ -5,6 +5,6 @@ from engine.errors import DreamError
 
 
 class RenderError(DreamError):
-    """A chunk could not be dreamed: its workers died more often than allowed, or Ray is missing."""
+    """A chunk could not be dreamed: its workers died more often than allowed, or Ray is missing or did not start."""
 
-    exit_code = 6
+    exit_code = 7
