@@ -20,7 +20,8 @@ from quality.scenes import scene
 
 SIZE = (640, 360)
 #: (photo, class): one of each set's photos per row, classes fixed before looking.
-CLASS_DREAMS = (("china", "goldfish"), ("coffee", "strawberry"), ("rocket", "jellyfish"), ("flower", "monarch butterfly"))
+CLASS_DREAMS = (("china", "goldfish"), ("coffee", "strawberry"), ("rocket", "jellyfish"),
+                ("flower", "monarch butterfly"))
 
 
 def caption(image: np.ndarray, text: str) -> np.ndarray:

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from quality.gate import FAST, FAST_OVERRIDES, check  # noqa: E402
 from quality.grid import run_grid, summarise  # noqa: E402
 from quality.judge import Judge  # noqa: E402
-from quality.measures import colour_variety, scene_kept, sky_kept  # noqa: E402
+from quality.measures import colour_variety, fine_detail, scene_kept, sky_kept  # noqa: E402
 from quality.scenes import photo  # noqa: E402
 
 from stream.settings.loader import load_config  # noqa: E402
@@ -33,6 +33,19 @@ def test_the_measures_see_a_kept_scene_a_greyed_picture_and_a_lost_sky() -> None
     yellow[:, :160] = (230, 210, 60)  # a lemon over half the sky
     assert 0.3 < sky_kept(yellow, sky) < 0.7
     assert sky_kept(colourful, colourful) is None  # no sky to keep
+
+
+def test_fine_detail_tells_a_sharp_residual_from_one_scaled_up() -> None:
+    import cv2
+
+    face = photo("grace_hopper", 320, 180)
+    rng = np.random.default_rng(0)
+    texture = rng.normal(0, 20, (180, 320, 1))  # a residual with detail at the pixel scale
+    sharp = np.clip(face + texture, 0, 255).astype(np.uint8)
+    small = cv2.resize(texture[..., 0], (80, 45), interpolation=cv2.INTER_AREA)
+    soft = np.clip(face + cv2.resize(small, (320, 180), interpolation=cv2.INTER_LINEAR)[..., None] * 4, 0, 255)
+    assert fine_detail(sharp, face) > 0.8 > 0.3 > fine_detail(soft.astype(np.uint8), face)  # measured 0.94, 0.21
+    assert fine_detail(face, face) == 0.0
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ viewer's ``!dream``, and the live layer dream on the still, panned and panned-an
 10 and 60 s), each through the product's own path with the shipped defaults (``quality/cells.py``). The judge is
 EfficientNet-Lite1 (``pip install .[bench]``), a network DreamStream does not dream with, in
 colour and in grey. Each picture is measured for scene kept (coarse SSIM against its input),
-colour variety (over the input's) and, on the sky, the blue sky kept. Writes ``rows.json``,
+colour variety (over the input's), on a sky the blue sky kept, and the dream's fine-detail share. Writes ``rows.json``,
 ``summary.json``, the pictures and ``index.html`` (the gallery) under ``--out``.
 """
 from __future__ import annotations
@@ -40,7 +40,8 @@ from quality.scenes import HELD_OUT, PHOTOS, TUNING
 
 TOTALS = Table(("set/mode", "<28"), ("classes", ">7"), ("top-1 colour", ">12"), ("top-5 grey", ">10"))
 SUMMARY = Table(("cell", "<28"), ("classes", ">7"), ("top-1 colour", ">12"), ("top-5 grey", ">10"),
-                ("scene kept", ">10.2f"), ("min", ">5.2f"), ("colours", ">7"), ("sky kept", ">8"))
+                ("scene kept", ">10.2f"), ("min", ">5.2f"), ("colours", ">7"), ("sky kept", ">8"),
+                ("detail", ">6.2f"))
 
 
 def print_summary(summary: list[dict]) -> None:
@@ -52,7 +53,8 @@ def print_summary(summary: list[dict]) -> None:
     for s in summary:
         sky = "" if s["sky_kept"] is None else f"{s['sky_kept']:.0%}"
         n, top1, top5 = (s["n"], s["top1_colour"], s["top5_grey"]) if s["n"] else ("", "", "")  # layer cells: no class
-        print(SUMMARY.row(key(s), n, top1, top5, s["scene_kept"], s["scene_kept_min"], f"{s['variety']:.2f}x", sky))
+        print(SUMMARY.row(key(s), n, top1, top5, s["scene_kept"], s["scene_kept_min"], f"{s['variety']:.2f}x", sky,
+                          s.get("detail", 0.0)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -151,7 +151,8 @@ def run_cell(model: DreamModel, cfg: Config, mode: str, photo_name: str, query: 
         with tempfile.TemporaryDirectory(prefix="quality-") as folder:
             work = Path(folder)
             source = str(photo_file(photo_name, work, w, h)) if mode == "still" else f"noise:{w}x{h}"
-            picture = photo(photo_name, w, h) if mode == "still" else read_image(source, seed=cfg.dream.seed)  # as image reads it
+            # the picture the measures compare with: the photo, or the static as image reads it
+            picture = photo(photo_name, w, h) if mode == "still" else read_image(source, seed=cfg.dream.seed)
             return [Shot(dream_image(cfg, source, query or "", work), picture)]
     if mode == "first":
         picture = photo(photo_name, w, h)

@@ -33,7 +33,7 @@ def _caption(r: dict) -> str:
     if r["colour"] is not None:
         hit = "hit" if r["colour"] == 1 else "miss"
         parts.append(f'<span class="{hit}">#{r["colour"]} colour</span>, #{r["grey"]} grey')
-    figures = f"scene {r['scene_kept']:.2f}, colours {r['variety']:.2f}x"
+    figures = f"scene {r['scene_kept']:.2f}, colours {r['variety']:.2f}x, detail {r.get('detail', 0.0):.2f}"
     if r["sky_kept"] is not None:
         figures += f", sky {r['sky_kept']:.0%}"
     parts.append(figures)

@@ -2,12 +2,12 @@
 
 The fast grid is small (320x180, two real photos: ``china`` of the tuning set and ``rocket`` of the
 held-out set, four classes, fewer class steps; everything else the shipped defaults, through the
-product's own paths) so that it runs in about a minute on 2 cores; its figures are deterministic on one machine, but dreams amplify the last
-bits of floating point, so CPUs of another kind may differ a little. Hence the tolerances:
-the recognitions summed over the grid (top-1 in colour, top-5 in grey) may fall by at most
-``TOLERANCE["recognitions"]``, each line's mean scene-kept, colour variety and sky-kept by at
-most the given amounts. A deliberate trade
-updates the baseline (``--update-baseline --why "..."``) in the same commit.
+product's own paths) so that it runs in about a minute on 2 cores. Its figures are deterministic
+on one machine (live time is replayed), but dreams amplify the last bits of floating point, so
+CPUs of another kind may differ a little. Hence the tolerances: the recognitions summed over the
+grid (top-1 in colour, top-5 in grey) may fall by at most ``TOLERANCE["recognitions"]``, each
+line's mean scene-kept, colour variety and sky-kept by at most the given amounts. A deliberate
+trade updates the baseline (``--update-baseline --why "..."``) in the same commit.
 """
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
 """Run the quality grid: every cell dreamed, judged and measured into rows, and their summary.
 
-A row is one kept picture: ``photo`` (and its ``set``: tuning or held-out), ``mode``, ``target`` (a class, or ``layer``), ``at_s`` (live
-seconds), the judge's ``colour`` and ``grey`` rank of the target, ``scene_kept`` (coarse SSIM
-against the input frame), ``variety`` (colour variety over the input's) and ``sky_kept`` (the
-share of the input's blue sky still blue), and ``file`` (the picture, under the output folder).
+A row is one kept picture: ``photo`` (and its ``set``: tuning or held-out), ``mode``, ``target``
+(a class, or ``layer``), ``at_s`` (live seconds), the judge's ``colour`` and ``grey`` rank of the
+target, ``scene_kept`` (coarse SSIM against the input frame), ``variety`` (colour variety over the
+input's), ``sky_kept`` (the share of the input's blue sky still blue), ``detail`` (the residual's
+fine-detail share), and ``file`` (the picture, under the output folder).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from stream.settings.loader import Config
 
 from .cells import LAYER_MODES, LIVE_MODES, run_cell
 from .judge import Judge
-from .measures import colour_variety, scene_kept, sky_kept
+from .measures import colour_variety, fine_detail, scene_kept, sky_kept
 from .scenes import photo_set
 
 CLASSES = ("goldfish", "zebra", "strawberry", "banana", "jellyfish", "daisy", "monarch butterfly", "golden retriever",
@@ -73,11 +74,13 @@ def run_grid(model: DreamModel, cfg: Config, grid: Grid, judge: Judge, out: Path
             if not source.exists():
                 write_image(source, shot.source)
             sky = sky_kept(shot.image, shot.source)
-            row = {"photo": photo, "set": photo_set(photo) if photo != "noise" else "noise", "mode": mode, "target": target, "at_s": shot.at_s,
+            row = {"photo": photo, "set": photo_set(photo) if photo != "noise" else "noise", "mode": mode,
+                   "target": target, "at_s": shot.at_s,
                    "colour": ranks["colour"][0], "grey": ranks["grey"][0],
                    "scene_kept": round(scene_kept(shot.image, shot.source), 3),
                    "variety": round(colour_variety(shot.image) / max(colour_variety(shot.source), 1e-3), 3),
                    "sky_kept": None if sky is None else round(sky, 3),
+                   "detail": round(fine_detail(shot.image, shot.source), 3),
                    "file": name, "input": source.name, "seconds": round(seconds, 2)}
             rows.append(row)
             report(row)
@@ -100,6 +103,7 @@ def summarise(rows: list[dict]) -> list[dict]:
             "scene_kept_min": round(float(np.min([r["scene_kept"] for r in rs])), 3),
             "variety": round(float(np.mean([r["variety"] for r in rs])), 3),
             "sky_kept": round(float(np.mean(skies)), 3) if skies else None,
+            "detail": round(float(np.mean([r["detail"] for r in rs])), 3),
         })
     return out
 

@@ -1,4 +1,5 @@
-"""What the quality suite measures of a dream besides the judge's ranks: scene kept, colour variety, sky kept.
+"""What the quality suite measures of a dream besides the judge's ranks: scene kept, colour variety, sky kept and
+fine detail.
 
 Images are uint8 RGB ``(H, W, 3)``; every figure is a plain float.
 """
@@ -54,3 +55,21 @@ def sky_kept(output: np.ndarray, source: np.ndarray) -> float | None:
     if sky.mean() < 0.2:
         return None
     return float((sky & sky_mask(output)).sum() / sky.sum())
+
+
+#: The fine-detail share counts the residual's energy that a Gaussian of this sigma (pixels, at the output's size)
+#: removes.
+DETAIL_SIGMA = 2.0
+
+
+def fine_detail(output: np.ndarray, source: np.ndarray) -> float:
+    """The share of the dream residual's energy (grey output minus grey input) finer than a ``DETAIL_SIGMA``-pixel
+    Gaussian at the output's size: 0 for a residual with no detail at the pixel scale, near 1 for pixel noise. A dream
+    made small and scaled up to the stream's size has a low share however sharp it was where it was made."""
+    residual = (cv2.cvtColor(output, cv2.COLOR_RGB2GRAY).astype(np.float64)
+                - cv2.cvtColor(source, cv2.COLOR_RGB2GRAY).astype(np.float64))
+    energy = float(np.mean(residual * residual))
+    if energy == 0.0:
+        return 0.0
+    fine = residual - cv2.GaussianBlur(residual, (0, 0), DETAIL_SIGMA)
+    return float(np.mean(fine * fine)) / energy

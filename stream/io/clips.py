@@ -1,6 +1,6 @@
 """Generated video clips: a slow pan and zoom across a picture (a photo, or drifting clouds), with sound.
 
-Used by the video benchmark (a clip with known, smooth motion) and by the demo ("drifting clouds").
+Used by the video benchmark (a clip with known, smooth motion) and by the demo (a pan over its photo).
 """
 from __future__ import annotations
 
