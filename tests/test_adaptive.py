@@ -188,3 +188,19 @@ def test_a_replayed_cadence_chooses_the_same_levels_on_every_run_and_machine(lit
         assert stage.replayed_s == pytest.approx(sum(took[-30:]))
     assert levels[0] == levels[1]
     assert levels[0][0] == 0 and levels[0][-1] == 1  # 60 ms does not fit 50 (+10%); level 1's 39 ms does
+
+
+@pytest.mark.parametrize(("class_target", "level"), [(None, 0), (25.0, 1)])
+def test_a_class_dream_holds_its_own_lower_rate(lite0, class_target, level):
+    """A class dream whose frames take 1/21 s holds ``live.class_target_fps`` (20 by default) at full size; held to the
+    layer dream's 25 it would drop to level 1 (0.9 of its size), which costs objects."""
+    overrides = {"live.dream_max_side": 96, **({"live.class_target_fps": class_target} if class_target else {})}
+    cfg = load_config(overrides=overrides)
+    board = ControlBoard(_controls(cfg), cfg.section("chat"))
+    board.replace(target=find_class("goldfish"), target_name="goldfish")
+    stage = dream_stage(lite0, cfg, board, adaptive=True, frame_seconds=lambda kind, lv: lv.cost / 21)
+    for _ in range(40):
+        stage(clip_frame(0, 160, 90))
+    stage.close()
+    q = stage.quality()
+    assert q["target_fps"] == (class_target or 20.0) and q["level"] == level

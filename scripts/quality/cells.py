@@ -53,8 +53,8 @@ WARMUP_S = 2.0  # layer dream before the viewer's request
 #: ``class``), at 640x360 with the shipped defaults, as ``scripts/bench_live.py --target goldfish`` measures it:
 #: 28 and 21 dreamed fps, the slower of the 2-core AMD EPYC figures measured in December 2026 (the class rate
 #: was 20-25 there; on one session's faster EPYC both ran at the input's 30 fps). Other levels take ``Level.cost``
-#: times as long. At 21 fps the class dream is over ``live.target_fps`` 25 by more than 10%: adaptive quality
-#: takes it to level 1, as it does on such a machine.
+#: times as long. At 21 fps the class dream is within ``live.class_target_fps`` 20: adaptive quality keeps it at
+#: level 0, as it does on such a machine.
 CADENCE = {"dream": 1 / 28.0, "class": 1 / 21.0}
 
 

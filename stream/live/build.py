@@ -103,6 +103,7 @@ def dream_stage(model: DreamModel, cfg: Config, board: ControlBoard,
                       board, load_other, objective_for=live_objective(cfg.model, first_layer),
                       class_temporal=live_temporal(video, ls, for_class=True),
                       class_colours=class_colours(model.spec.name), target_fps=ls.target_fps if adaptive else 0.0,
+                      class_target_fps=ls.class_target_fps,
                       cpu_share=share, steps=ThreadSteps() if ls.overlap else None, frame_seconds=frame_seconds)
 
 

@@ -52,7 +52,7 @@ class DreamStage:
     (:mod:`stream.io.class_colours`). A change of target or layer fades over ``temporal.fade_frames`` (the old dream gives way
     while the new one builds); a change of strength or octaves applies at once; a change of
     model or flow starts a new dream. With ``target_fps`` the stage holds that many dreamed frames
-    a second by stepping how often a dream takes its steps, and its size, down and up
+    a second (a class dream ``class_target_fps``, default the same) by stepping how often a dream takes its steps, and its size, down and up
     (:mod:`stream.live.adaptive`; :meth:`quality` says where it is). With ``cpu_share`` torch's threads
     follow the CPU other processes leave (:mod:`stream.io.cpu_share`), checked before each frame.
     ``steps`` takes each frame's steps while the frame around them is made (``live.overlap``;
@@ -73,6 +73,7 @@ class DreamStage:
         class_temporal: LiveDreamSettings | None = None,
         class_colours: Tensor | None = None,
         target_fps: float = 0.0,
+        class_target_fps: float | None = None,
         clock: Callable[[], float] = time.perf_counter,
         cpu_share: CpuShare | None = None,
         steps: StepWorker | None = None,
@@ -85,8 +86,8 @@ class DreamStage:
         self.replayed_s = 0.0  # with frame_seconds: the time the dreamed frames would have taken
         self.cpu_share = cpu_share
         # Adaptive quality (stream.live.adaptive): a governor for layer dreams and one for class dreams.
-        self.governors = ({"dream": Governor(target_fps, LAYER_LEVELS), "class": Governor(target_fps, CLASS_LEVELS)}
-                          if target_fps > 0 else None)
+        self.governors = ({"dream": Governor(target_fps, LAYER_LEVELS),
+                           "class": Governor(class_target_fps or target_fps, CLASS_LEVELS)} if target_fps > 0 else None)
         self.kind = "dream"
         self.objective_for = objective_for or plain_objective
         self.base = {"dream": dream, "class": class_dream}

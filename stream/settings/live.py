@@ -38,7 +38,9 @@ class LiveSettings:
     for, with a holding card on the stream, before the run stops (0 = forever). ``target_fps`` is
     the dreamed rate adaptive quality holds by making frames cheaper on a busy machine (fewer
     frames take the dream's steps; 0 = off: every frame at the configured quality;
-    :mod:`stream.live.adaptive`). ``overlap`` takes a frame's steps on a thread of their own while
+    :mod:`stream.live.adaptive`); a class dream holds ``class_target_fps`` instead (lower: a class
+    dream made smaller or with fewer steps loses its object sooner than it loses smoothness; used
+    while ``target_fps`` is on). ``overlap`` takes a frame's steps on a thread of their own while
     the frame around them is made; they join the dream a frame later (:mod:`engine.step_worker`;
     off: in turn with the rest of the frame).
     Ranges and choices: :data:`stream.settings.loader.SCHEMA`.
@@ -73,6 +75,7 @@ class LiveSettings:
     stream_key_file: str | None = None
     input_wait_s: float = 0.0
     target_fps: float = 25.0
+    class_target_fps: float = 20.0
     overlap: bool = True
 
 

@@ -185,6 +185,7 @@ SCHEMA: dict[str, Rule] = {
     "live.twitch_ingest": Rule(check=_rtmp),
     "live.input_wait_s": Rule(0.0, 86_400.0),
     "live.target_fps": Rule(1.0, 120.0, off=0),
+    "live.class_target_fps": Rule(1.0, 120.0),
     "live.overlay": Rule(choices=OVERLAYS, words=OVERLAY_WORDS),
     "midi.channel": Rule(0, 16),
     "twitch.client_id": Rule(nonempty=True),
