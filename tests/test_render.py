@@ -605,7 +605,8 @@ def test_a_stuck_ray_start_ends_with_one_line_and_ends_what_it_started(
     monkeypatch.setattr(ray, "shutdown", lambda: None)
     pool = RayPool(fast_chunks_config(), workers=2, start_timeout_s=0.5)
     began = time.monotonic()
-    with pytest.raises(RenderError, match=r"^Ray did not start on a local cluster within 0.5 s; .*run the same command"):
+    stuck = r"^Ray did not start on a local cluster within 0.5 s; .*run the same command"
+    with pytest.raises(RenderError, match=stuck):
         pool.start()
     assert time.monotonic() - began < 60
     assert started and started[0].wait(10) == -signal.SIGKILL  # the stuck child was ended

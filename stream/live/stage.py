@@ -52,8 +52,8 @@ class DreamStage:
     (:mod:`stream.io.class_colours`). A change of target or layer fades over ``temporal.fade_frames`` (the old dream gives way
     while the new one builds); a change of strength or octaves applies at once; a change of
     model or flow starts a new dream. With ``target_fps`` the stage holds that many dreamed frames
-    a second (a class dream ``class_target_fps``, default the same) by stepping how often a dream takes its steps, and its size, down and up
-    (:mod:`stream.live.adaptive`; :meth:`quality` says where it is). With ``cpu_share`` torch's threads
+    a second (a class dream ``class_target_fps``, default the same) by stepping how often a dream takes
+    its steps, and its size, down and up (:mod:`stream.live.adaptive`; :meth:`quality` says where it is). With ``cpu_share`` torch's threads
     follow the CPU other processes leave (:mod:`stream.io.cpu_share`), checked before each frame.
     ``steps`` takes each frame's steps while the frame around them is made (``live.overlap``;
     :mod:`engine.step_worker`); the stage owns it and :meth:`close` stops it. With ``frame_seconds`` the

@@ -136,8 +136,8 @@ class JoinThread:
 
     The thread starts with the first chunk offered (a render starts Ray's processes before that: see
     :mod:`stream.render.pools`). One thread calls :meth:`offer`, :meth:`close` and :meth:`abort` (the one
-    that records finished chunks). The joiner's writer is used by the join thread only, until :meth:`close` or :meth:`abort`
-    return. An error while joining stops the thread; :meth:`check` and :meth:`close` raise it.
+    that records finished chunks). The joiner's writer is used by the join thread only, until :meth:`close`
+    or :meth:`abort` return. An error while joining stops the thread; :meth:`check` and :meth:`close` raise it.
     ``seconds``: time spent joining. ``on_frame``: called after each frame written (may be replaced).
     """
 
