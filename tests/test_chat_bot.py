@@ -49,6 +49,7 @@ def replies_with(fake: FakeTwitch, text: str) -> list[dict]:
 
 def test_bot_end_to_end_with_reconnect(fake, tmp_path, caplog, monkeypatch):
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="twitchio")  # a CLI run earlier in the process set it to WARNING
     monkeypatch.setattr(twitchio.backoff.Backoff, "calculate", lambda self: 0.2)  # real delays: 0-6 s, growing
     bot_user = fake.users[BOT_ID]
     token_file = tmp_path / "tokens.json"

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from engine.errors import ConfigError
@@ -101,7 +103,6 @@ def run_cli(args: argparse.Namespace) -> int:
     osc_reply = parse_bind(args.osc_reply, "--osc-reply") if args.osc_reply is not None else None
     if osc_reply is not None and osc_bind is None:
         raise ConfigError("--osc-reply needs --osc (the state goes back to the controller that sends to --osc)")
-    midi_port = _open_midi(args.midi, cfg.section("midi")) if args.midi is not None else None
     twitch_settings = cfg.section("twitch") if "twitch" in controls_on else None
     if twitch_settings is not None:
         twitch_settings.client_secret()  # a missing secret fails now, not after the model loads
@@ -118,53 +119,55 @@ def run_cli(args: argparse.Namespace) -> int:
         from stream.web.preview import PreviewTap
 
         tap = PreviewTap()
-    try:
-        live = build_live(cfg, args.input, args.output, board=board, loop=args.loop, duration_s=args.duration,
-                          stats_file=args.stats_file, overlay=overlay, tick=center.tick,
-                          on_frame=tap.offer if tap is not None else None)
-    except BaseException:
-        if midi_port is not None:
-            midi_port.close()
-        raise
-    bot = console = panel = None
-    remotes: list[Any] = []
-    if "stdin" in controls_on:
-        from stream.chat.console import StdinControl
+    # What starts goes on one stack: a start that fails (a port taken since the checks above, a bot that cannot
+    # log in) stops everything started before it, in reverse order, and the old signal handlers come back.
+    with contextlib.ExitStack() as stack:
+        midi_port = None
+        if args.midi is not None:
+            midi_port = _open_midi(args.midi, cfg.section("midi"))
+            stack.callback(midi_port.close)  # MidiControl.stop closes it too; a second close does nothing
+        live = stack.enter_context(build_live(
+            cfg, args.input, args.output, board=board, loop=args.loop, duration_s=args.duration,
+            stats_file=args.stats_file, overlay=overlay, tick=center.tick, on_frame=tap.offer if tap is not None else None))
+        if "stdin" in controls_on:
+            from stream.chat.console import StdinControl
 
-        console = StdinControl(center, sys.stdin, reply=lambda text: print(text, file=sys.stderr))
-        console.start()
-    if "twitch" in controls_on:
-        from stream.chat.bot import run_bot_in_thread
+            console = StdinControl(center, sys.stdin, reply=lambda text: print(text, file=sys.stderr))
+            console.start()
+            stack.callback(console.stop)
+        if "twitch" in controls_on:
+            from stream.chat.bot import run_bot_in_thread
 
-        bot = run_bot_in_thread(twitch_settings, center)
+            stack.callback(run_bot_in_thread(twitch_settings, center).stop, 5)
+        stack.enter_context(_stop_on_signals(live))
+        _start_remotes(center, live, osc_bind, osc_reply, midi_port, cfg, stack)
+        if panel_bind is not None and tap is not None and panel_secret is not None:
+            operator = (twitch_settings.channel if twitch_settings else "") or "streamer"
+            panel = _start_panel(panel_bind, panel_secret, center, live, tap, operator)
+            stack.callback(panel.stop)
+            print(f"dreamstream: panel {panel.url}\ndreamstream: OBS overlay {panel.overlay_url}", file=sys.stderr)
+        result = live.run()
+    log.info("done: %s", json.dumps(result))
+    return 0
+
+
+@contextlib.contextmanager
+def _stop_on_signals(live: Live) -> Iterator[None]:
+    """Within the block, SIGINT and SIGTERM stop the pipeline (main thread only); the old handlers come back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
 
     def on_signal(signum: int, _frame: Any) -> None:
         log.info("stopping (%s)", signal.Signals(signum).name)
         live.pipeline.stop()
 
-    in_main = threading.current_thread() is threading.main_thread()
-    old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)} if in_main else {}
-    with live:
-        remotes = _start_remotes(center, live, osc_bind, osc_reply, midi_port, cfg)
-        if panel_bind is not None and tap is not None and panel_secret is not None:
-            operator = (twitch_settings.channel if twitch_settings else "") or "streamer"
-            panel = _start_panel(panel_bind, panel_secret, center, live, tap, operator)
-            print(f"dreamstream: panel {panel.url}\ndreamstream: OBS overlay {panel.overlay_url}", file=sys.stderr)
-        try:
-            result = live.run()
-        finally:
-            for sig, handler in old.items():
-                signal.signal(sig, handler)
-            for remote in remotes:
-                remote.stop()
-            if console is not None:
-                console.stop()
-            if panel is not None:
-                panel.stop()
-            if bot is not None:
-                bot.stop(5)
-    log.info("done: %s", json.dumps(result))
-    return 0
+    old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def _open_midi(flag: str, settings: MidiSettings) -> Any:
@@ -178,8 +181,9 @@ def _open_midi(flag: str, settings: MidiSettings) -> Any:
 
 
 def _start_remotes(center: CommandCenter, live: Live, osc_bind: tuple[str, int] | None,
-                   osc_reply: tuple[str, int] | None, midi_port: Any, cfg: Config) -> list[Any]:
-    """OSC and MIDI control over ``center``, started (each has ``stop()``)."""
+                   osc_reply: tuple[str, int] | None, midi_port: Any, cfg: Config,
+                   stack: contextlib.ExitStack) -> list[Any]:
+    """OSC and MIDI control over ``center``, each started and its ``stop`` put on ``stack``."""
     remotes: list[Any] = []
     if osc_bind is not None:
         from stream.chat.osc import OscControl
@@ -188,10 +192,12 @@ def _start_remotes(center: CommandCenter, live: Live, osc_bind: tuple[str, int] 
         meter = RateMeter(live.pipeline.stats)
         remotes.append(OscControl(center, *osc_bind, reply=osc_reply,
                                   fps=lambda: meter.read()["dreamed_fps"]).start())
+        stack.callback(remotes[-1].stop)
     if midi_port is not None:
         from stream.chat.midi import MidiControl
 
         remotes.append(MidiControl(center, midi_port, cfg.section("midi")).start())
+        stack.callback(remotes[-1].stop)
     return remotes
 
 
