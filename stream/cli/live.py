@@ -128,7 +128,8 @@ def run_cli(args: argparse.Namespace) -> int:
             stack.callback(midi_port.close)  # MidiControl.stop closes it too; a second close does nothing
         live = stack.enter_context(build_live(
             cfg, args.input, args.output, board=board, loop=args.loop, duration_s=args.duration,
-            stats_file=args.stats_file, overlay=overlay, tick=center.tick, on_frame=tap.offer if tap is not None else None))
+            stats_file=args.stats_file, overlay=overlay, tick=center.tick,
+            on_frame=tap.offer if tap is not None else None))
         if "stdin" in controls_on:
             from stream.chat.console import StdinControl
 
