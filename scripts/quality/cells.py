@@ -54,7 +54,8 @@ WARMUP_S = 2.0  # layer dream before the viewer's request
 #: 28 and 21 dreamed fps, the slower of the 2-core AMD EPYC figures measured in December 2026 (the class rate
 #: was 20-25 there; on one session's faster EPYC both ran at the input's 30 fps). Other levels take ``Level.cost``
 #: times as long. At 21 fps the class dream is within ``live.class_target_fps`` 20: adaptive quality keeps it at
-#: level 0, as it does on such a machine.
+#: level 0, as it does on such a machine. The replay prices levels, not settings: a run that makes a frame cost more
+#: (a larger dream, more crops) is replayed at these rates all the same; measure it with bench_live.
 CADENCE = {"dream": 1 / 28.0, "class": 1 / 21.0}
 
 
