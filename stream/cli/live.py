@@ -7,15 +7,14 @@ import json
 import logging
 import signal
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from engine.errors import ConfigError
 from stream.chat.dispatcher import CommandCenter
 from stream.cli.common import add_dream_arguments, config_from_args, overrides_from_args
 from stream.io.binds import check_bind, parse_bind
+from stream.io.signals import handling
 from stream.live.build import Live, build_live, initial_controls
 from stream.live.overlay import overlay_lines
 from stream.settings.controls import ControlBoard
@@ -140,7 +139,12 @@ def run_cli(args: argparse.Namespace) -> int:
             from stream.chat.bot import run_bot_in_thread
 
             stack.callback(run_bot_in_thread(twitch_settings, center).stop, 5)
-        stack.enter_context(_stop_on_signals(live))
+
+        def on_signal(signum: int, _frame: Any) -> None:
+            log.info("stopping (%s)", signal.Signals(signum).name)
+            live.pipeline.stop()
+
+        stack.enter_context(handling(on_signal, signal.SIGINT, signal.SIGTERM))
         _start_remotes(center, live, osc_bind, osc_reply, midi_port, cfg, stack)
         if panel_bind is not None and tap is not None and panel_secret is not None:
             operator = (twitch_settings.channel if twitch_settings else "") or "streamer"
@@ -150,25 +154,6 @@ def run_cli(args: argparse.Namespace) -> int:
         result = live.run()
     log.info("done: %s", json.dumps(result))
     return 0
-
-
-@contextlib.contextmanager
-def _stop_on_signals(live: Live) -> Iterator[None]:
-    """Within the block, SIGINT and SIGTERM stop the pipeline (main thread only); the old handlers come back after."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        log.info("stopping (%s)", signal.Signals(signum).name)
-        live.pipeline.stop()
-
-    old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
 
 
 def _open_midi(flag: str, settings: MidiSettings) -> Any:

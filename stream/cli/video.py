@@ -7,7 +7,7 @@ import logging
 import sys
 from typing import Any
 
-from engine.errors import EXIT_INPUT_ENDED_EARLY, EXIT_TERMINATED, SourceError
+from engine.errors import EXIT_INPUT_ENDED_EARLY, EXIT_INTERRUPTED, EXIT_TERMINATED, SourceError
 from stream.render.video import Terminated, compare_videos, dream_video, expected_frames, sigterm_raises
 from stream.settings.names import FLOW_METHODS, FLOWS
 
@@ -40,7 +40,7 @@ def cmd_video_chunked(args: argparse.Namespace, cfg: Any) -> int:
     options = RenderOptions(workers=workers, ray_address=args.ray_address, keep_parts=args.keep_parts, crf=args.crf)
     run = render_chunked(cfg, args.input, args.output, Window(args.start, args.duration, args.max_frames), options)
     if run.interrupted is not None:
-        how = "interrupted" if run.interrupted == 130 else "terminated"
+        how = "interrupted" if run.interrupted == EXIT_INTERRUPTED else "terminated"
         done = f"{len(run.results) + run.reused} of {run.chunks} chunks done"
         held = f"{args.output} holds the first {run.frames} frames" if run.frames else "no output yet"
         print(f"dreamstream: {how}; {done}, {held}; run the same command again to go on", file=sys.stderr)
@@ -99,7 +99,7 @@ def cmd_video(args: argparse.Namespace) -> int:
         print("dreamstream: terminated before the first frame; no output", file=sys.stderr)
         return EXIT_TERMINATED
     if run.interrupted is not None:
-        how = "interrupted" if run.interrupted == 130 else "terminated"
+        how = "interrupted" if run.interrupted == EXIT_INTERRUPTED else "terminated"
         if run.frames:
             print(f"dreamstream: {how} after {run.frames} frames; {args.output} holds them", file=sys.stderr)
         else:

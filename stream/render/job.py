@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.errors import SinkError
+from engine.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, SinkError
 from stream.io.progress import progress_bar
 from stream.io.video.info import VideoSpec
 from stream.io.video.probing import probe
@@ -237,9 +237,9 @@ def _dream(pool: LocalPool | RayPool, job: ChunkJob, manifest: Manifest, parts: 
             bar.set_postfix_str(count())
             pool.run(job, todo, on_done, bar.update)
     except KeyboardInterrupt:
-        run.interrupted = 130
+        run.interrupted = EXIT_INTERRUPTED
     except Terminated:
-        run.interrupted = 143
+        run.interrupted = EXIT_TERMINATED
     finally:
         pool.stop()
         bar.close()
@@ -260,7 +260,7 @@ def _finish_join(joining: JoinThread, manifest: Manifest, run: RenderRun) -> Non
         with signals_ignored() if run.interrupted else contextlib.nullcontext():
             run.frames = joining.close()
     except (KeyboardInterrupt, Terminated) as exc:
-        run.interrupted = 130 if isinstance(exc, KeyboardInterrupt) else 143
+        run.interrupted = EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_TERMINATED
         with signals_ignored():
             joining.abort()
         run.frames = joining.joiner.written

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import DreamError
+from stream.io.signals import handling
 from stream.render.chunks import Chunk
 from stream.render.errors import RenderError
 from stream.render.worker import ChunkDreamer, ChunkJob, ChunkResult
@@ -273,18 +274,17 @@ def _deadline(seconds: float) -> Iterator[None]:
 
     A signal, not a watchdog thread: no thread may run beside Ray's start (see the module).
     """
-    if threading.current_thread() is not threading.main_thread() or seconds <= 0:
-        yield
-        return
 
     def expire(signum: int, frame: object) -> None:
         raise _StartTimeout()
 
-    old = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+    with handling(expire, signal.SIGALRM) as installed:
+        if not installed or seconds <= 0:
+            yield
+            return
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
 

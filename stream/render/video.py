@@ -11,7 +11,6 @@ import contextlib
 import logging
 import math
 import signal
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -21,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.errors import SinkError, SourceError
+from engine.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, SinkError, SourceError
+from stream.io.signals import handling
 from stream.io.tuning import after_frame
 
 if TYPE_CHECKING:
@@ -37,32 +37,19 @@ class Terminated(BaseException):
 @contextlib.contextmanager
 def sigterm_raises() -> Iterator[None]:
     """Within the block, SIGTERM raises :class:`Terminated` (main thread only; elsewhere a no-op)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
 
     def handler(signum: int, frame: object) -> None:
         raise Terminated()
 
-    old = signal.signal(signal.SIGTERM, handler)
-    try:
+    with handling(handler, signal.SIGTERM):
         yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
 
 
 @contextlib.contextmanager
 def signals_ignored() -> Iterator[None]:
     """Within the block, a second Ctrl-C or SIGTERM is ignored (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
+    with handling(signal.SIG_IGN, signal.SIGINT, signal.SIGTERM):
         yield
-        return
-    old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
 
 
 @dataclass
@@ -121,9 +108,9 @@ def dream_video(reader: Any, writer: Any, dream: Any, bar: Any = None, share: Cp
                     bar.set_postfix_str(kind, refresh=False)
                     bar.update(1)
     except KeyboardInterrupt:
-        run.interrupted = 130
+        run.interrupted = EXIT_INTERRUPTED
     except Terminated:
-        run.interrupted = 143
+        run.interrupted = EXIT_TERMINATED
     run.seconds = time.monotonic() - start
     run.truncated = bool(getattr(reader, "truncated", False))
     if bar is not None:
