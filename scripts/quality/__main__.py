@@ -47,8 +47,7 @@ SUMMARY = Table(("cell", "<28"), ("classes", ">7"), ("top-1 colour", ">12"), ("t
 def print_summary(summary: list[dict]) -> None:
     print("\n" + TOTALS.header())
     for t in set_totals(summary):
-        at = f"@{t['at_s']:g}s" if t["at_s"] is not None else ""
-        print(TOTALS.row(f"{t['set']}/{t['mode']}{at}", t["n"], t["top1_colour"], t["top5_grey"]))
+        print(TOTALS.row(key(t, "set"), t["n"], t["top1_colour"], t["top5_grey"]))
     print("\n" + SUMMARY.header())
     for s in summary:
         sky = "" if s["sky_kept"] is None else f"{s['sky_kept']:.0%}"

@@ -46,8 +46,7 @@ def write_gallery(folder: Path, rows: list[dict], summary: list[dict], title: st
              f"<h1>{html.escape(title)}</h1>"] + [f"<p>{html.escape(n)}</p>" for n in notes]
     lines.append("<table><tr><th>set / mode</th><th>classes</th><th>top-1 colour</th><th>top-5 grey</th></tr>")
     for t in set_totals(summary):
-        at = f"@{t['at_s']:g}s" if t["at_s"] is not None else ""
-        lines.append(f"<tr><td>{html.escape(t['set'])} / {t['mode']}{at}</td><td>{t['n']}</td>"
+        lines.append(f"<tr><td>{html.escape(key(t, 'set'))}</td><td>{t['n']}</td>"
                      f"<td>{t['top1_colour']}</td><td>{t['top5_grey']}</td></tr>")
     lines.append("</table>")
     lines.append("<table><tr><th>cell</th><th>set</th><th>classes</th><th>top-1 colour</th><th>top-5 grey</th>"

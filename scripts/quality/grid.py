@@ -108,9 +108,9 @@ def summarise(rows: list[dict]) -> list[dict]:
     return out
 
 
-def key(s: dict) -> str:
-    """The summary line's name: ``photo/mode@at``."""
-    return f"{s['photo']}/{s['mode']}" + (f"@{s['at_s']:g}s" if s["at_s"] is not None else "")
+def key(s: dict, by: str = "photo") -> str:
+    """The summary line's name: ``photo/mode@at`` (a set's total: ``by="set"``, ``tuning/mode@at``)."""
+    return f"{s[by]}/{s['mode']}" + (f"@{s['at_s']:g}s" if s["at_s"] is not None else "")
 
 
 def set_totals(summary: list[dict]) -> list[dict]:
