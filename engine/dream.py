@@ -13,7 +13,9 @@ from torch import Tensor
 
 from engine.colour import ColourProbe, colour_pull, probe_ramp
 from engine.errors import ConfigError
+from engine.fields import Rule, check_fields, setting
 from engine.filters import (
+    MAX_OCTAVES,
     decorrelate_color,
     gaussian_blur,
     laplacian_normalize,
@@ -51,37 +53,36 @@ class DreamSettings:
     and takes less memory (a 4K step in about 1.6 GB; ``scripts/bench_tiles.py``).
     """
 
-    octaves: int = 4
-    octave_scale: float = 1.4
-    steps: int = 10
-    step_size: float = 0.008
-    jitter: int = 16
-    grad_norm: str = "laplacian"
-    pyramid_levels: int = 4
-    band_falloff: float = 1.0
-    smooth: float = 0.0
-    decorrelate: bool = False
-    crops: int = 4
-    crop_min: float = 0.35
-    crop_size: int = 0
-    colour: float = 0.0
-    colour_probe_steps: int = 30
-    colour_probe_size: int = 96
-    min_value: float = 0.0
-    max_value: float = 1.0
-    seed: int = 0
-    precision: str = "fp32"
-    tile_size: int = 768
+    octaves: int = setting(4, Rule(1, MAX_OCTAVES), "octaves: the image is dreamed at this many sizes, smallest first")
+    octave_scale: float = setting(1.4, Rule(1.05, 4.0), "each octave this many times the size of the one before")
+    steps: int = setting(10, Rule(0, 500), "gradient steps per octave")
+    step_size: float = setting(0.008, Rule(0.0, 1.0), "per step, in [0, 1] pixel units of the normalised gradient")
+    jitter: int = setting(16, Rule(0, 256), "random shift in pixels, undone exactly after each step")
+    grad_norm: str = setting("laplacian", Rule(choices=GRAD_NORMS),
+        "laplacian (per-band RMS) or mean (classic mean |g|)")
+    pyramid_levels: int = setting(4, Rule(1, 8),
+        "bands of the Laplacian pyramid the gradient is normalised in (laplacian)")
+    band_falloff: float = setting(1.0, Rule(0.05, 1.0),
+        "weight of each finer gradient band relative to the next coarser (laplacian)")
+    smooth: float = setting(0.0, Rule(0.0, 20.0), "Gaussian sigma (px) applied to the gradient")
+    decorrelate: bool = setting(False, help="take steps in a decorrelated colour space")
+    crops: int = setting(4, Rule(1, 64), "random crops per step for class targets")
+    crop_min: float = setting(0.35, Rule(0.05, 1.0), "the smallest class crop, a fraction of the image's short side")
+    crop_size: int = setting(0, Rule(0, 1024), "side the class crops are resized to; 0 = the model's classifier size")
+    colour: float = setting(0.0, Rule(0.0, 1.0),
+        "colour prior for class targets: pull toward the class's own colours (0 = off)")
+    colour_probe_steps: int = setting(30, Rule(1, 500), "steps of the colour probe (TV static dreamed to find a class's colours)")
+    colour_probe_size: int = setting(96, Rule(16, 512), "side of the TV static the colour probe dreams")
+    min_value: float = setting(0.0, Rule(-1.0, 1.0), "lowest pixel value the dream may reach (0-1 units)")
+    max_value: float = setting(1.0, Rule(0.0, 2.0), "highest pixel value the dream may reach (0-1 units)")
+    seed: int = setting(0, Rule(0, 2**63 - 1),
+        "random seed of the jitter, crops and TV static: the same seed, the same dream")
+    precision: str = setting("fp32", Rule(choices=PRECISIONS), "fp32, bf16 (CPU, CUDA), fp16 (CUDA, MPS)")
+    tile_size: int = setting(768, Rule(128, 16384, off=0),
+        "frames over 2 x 768 x 768 pixels are dreamed in tiles this big (bounded memory); 0 = never")
 
     def __post_init__(self) -> None:
-        if self.grad_norm not in GRAD_NORMS:
-            raise ConfigError(f"grad_norm {self.grad_norm!r} is not one of {', '.join(GRAD_NORMS)}")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
-        if not 0.0 <= self.colour <= 1.0:
-            raise ConfigError(f"colour {self.colour!r} is out of range; allowed 0 to 1")
-        if self.colour_probe_steps < 1 or self.colour_probe_size < 16:
-            raise ConfigError("colour_probe_steps must be at least 1 and colour_probe_size at least 16")
+        check_fields(self)  # the fields' own rules, as the config loader checks them
         if self.min_value >= self.max_value:
             raise ConfigError(f"min_value {self.min_value} must be below max_value {self.max_value}")
 

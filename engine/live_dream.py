@@ -39,15 +39,13 @@ from torch import Tensor
 
 from engine.colour import ColourProbe, colour_pull, luminance
 from engine.dream import Dreamer
-from engine.errors import ConfigError
 from engine.filters import lowpass, resize, shrink, upsample
-from engine.flow import DIS_PRESETS, FLOW_METHODS, FlowEstimator, cut_score, occlusion_mask, upscale_flow, warp
+from engine.flow import FlowEstimator, cut_score, occlusion_mask, upscale_flow, warp
 from engine.frames import to_tensor
 from engine.objectives import Objective
 from engine.step_worker import StepWorker
 from engine.temporal import dream_size
 
-LIVE_FLOWS = (*FLOW_METHODS, "none")
 #: Per-frame shrink of the residual's mean per channel: the picture's overall brightness and tint
 #: settle within a second instead of drifting for minutes.
 MEAN_DECAY = 0.05
@@ -77,41 +75,26 @@ class LiveDreamSettings:
     residual shrinks to a tenth). ``scene_limit``: soft bound on the brightness of the residual's
     coarse part (:func:`bound_coarse`: how far the dream may move the scene a viewer recognises;
     1 = off). ``flow``: dis, farneback, or none (a still camera: the residual stays where it is). ``cut_threshold``: :func:`engine.flow.cut_score` of a new scene.
+
+    The values come from the product's settings (``stream.settings.live.live_temporal``: the ``live`` and ``video``
+    sections, where each is defined once with its default and range); only the build sweep's length and
+    ``step_every`` (adaptive quality's) are the engine's own.
     """
 
-    flow: str = "dis"
-    flow_preset: str = "fast"
-    dream_scale: float = 0.6
-    dream_max_side: int = 640
-    octave_scales: tuple[float, ...] = (1.0, 0.7, 0.5, 0.35, 0.25)
+    flow: str
+    flow_preset: str
+    dream_scale: float
+    dream_max_side: int
+    octave_scales: tuple[float, ...]
+    steps_per_frame: int
+    step_scale: float
+    decay: float
+    limit: float
+    fade_frames: int
+    cut_threshold: float
+    scene_limit: float
     build_steps: int = 24
-    steps_per_frame: int = 1
     step_every: int = 1
-    step_scale: float = 1.0
-    decay: float = 0.003
-    limit: float = 0.35
-    fade_frames: int = 30
-    cut_threshold: float = 0.25
-    scene_limit: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.flow not in LIVE_FLOWS:
-            raise ConfigError(f"flow {self.flow!r} is not one of {', '.join(LIVE_FLOWS)}")
-        if self.flow_preset not in DIS_PRESETS:
-            raise ConfigError(f"flow_preset {self.flow_preset!r} is not one of {', '.join(DIS_PRESETS)}")
-        if not 0.05 <= self.dream_scale <= 1.0:
-            raise ConfigError(f"dream_scale {self.dream_scale!r} is out of range; allowed 0.05 to 1")
-        if not self.octave_scales or not all(0.05 <= s <= 1.0 for s in self.octave_scales):
-            raise ConfigError(f"octave_scales {self.octave_scales!r}: need at least one scale, each 0.05 to 1")
-        for name in ("decay", "cut_threshold", "scene_limit"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ConfigError(f"{name} {getattr(self, name)!r} is out of range; allowed 0 to 1")
-        if not 0.0 < self.limit <= 1.0:
-            raise ConfigError(f"limit {self.limit!r} is out of range; allowed above 0 to 1")
-        if min(self.steps_per_frame, self.step_scale, self.dream_max_side, self.fade_frames, self.build_steps) < 0:
-            raise ConfigError("steps_per_frame, step_scale, dream_max_side, fade_frames and build_steps must be >= 0")
-        if self.step_every < 1:
-            raise ConfigError(f"step_every {self.step_every!r} is out of range; allowed 1 or more")
 
     def scale_at(self, step: int) -> float:
         """The scale of the ``step``-th step of a dream (0 = its first): the build sweep, then the cycle."""

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from engine.dream import Dreamer
-from engine.errors import ConfigError
+from engine.fields import Rule, check_fields, setting
 from engine.filters import resize
 from engine.flow import DIS_PRESETS, FLOW_METHODS, FlowEstimator, cut_score, occlusion_mask, upscale_flow, warp
 from engine.frames import to_image, to_tensor
@@ -55,30 +55,28 @@ class TemporalSettings:
     ``settle_frames``: how the first frame, cuts and key frames start (see the module docstring).
     """
 
-    flow: str = "dis"
-    flow_preset: str = "fast"
-    flow_blend: float = 0.9
-    decay: float = 0.1
-    steps_per_frame: int = 3
-    step_scale: float = 1.0
-    dream_scale: float = 0.75
-    dream_max_side: int = 640
-    cut_threshold: float = 0.25
-    key_every: int = 0
-    settle_frames: int = 6
+    flow: str = setting("dis", Rule(choices=TEMPORAL_FLOWS),
+        "dis, farneback, or none (full octave dream on every frame: flickers)")
+    flow_preset: str = setting("fast", Rule(choices=tuple(DIS_PRESETS)),
+        "DIS preset: ultrafast, fast, medium (slower, more exact)")
+    flow_blend: float = setting(0.9, Rule(0.0, 1.0), "fraction of the previous dream carried along the flow each frame")
+    decay: float = setting(0.1, Rule(0.0, 1.0),
+        "extra per-frame fade of the carried dream's coarse part (no brightening)")
+    steps_per_frame: int = setting(3, Rule(0, 100),
+        "gradient steps on each carried frame (first frame and cuts: full octaves)")
+    step_scale: float = setting(1.0, Rule(0.0, 10.0), "the step size of those steps as a multiple of dream.step_size")
+    dream_scale: float = setting(0.75, Rule(0.05, 1.0),
+        "internal resolution as a fraction of the frame's (lower is faster)")
+    dream_max_side: int = setting(640, Rule(0, 16384), "the internal long side at most, in pixels; 0 = no cap")
+    cut_threshold: float = setting(0.25, Rule(0.0, 1.0), "histogram distance (0-1) that starts a new scene; 1 = never")
+    key_every: int = setting(0, Rule(0, 1_000_000),
+        "a full octave dream every N frames; 0 = only at the start and cuts")
+    settle_frames: int = setting(6, Rule(0, 1000),
+        "the first frame and cuts: the carried update run N times on the still frame (as strong as the frames after "
+        "it); 0 = the full octave dream")
 
     def __post_init__(self) -> None:
-        if self.flow not in TEMPORAL_FLOWS:
-            raise ConfigError(f"flow {self.flow!r} is not one of {', '.join(TEMPORAL_FLOWS)}")
-        if self.flow_preset not in DIS_PRESETS:
-            raise ConfigError(f"flow_preset {self.flow_preset!r} is not one of {', '.join(DIS_PRESETS)}")
-        for name in ("flow_blend", "decay", "cut_threshold"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ConfigError(f"{name} {getattr(self, name)!r} is out of range; allowed 0 to 1")
-        if not 0.05 <= self.dream_scale <= 1.0:
-            raise ConfigError(f"dream_scale {self.dream_scale!r} is out of range; allowed 0.05 to 1")
-        if min(self.steps_per_frame, self.key_every, self.step_scale, self.dream_max_side, self.settle_frames) < 0:
-            raise ConfigError("steps_per_frame, step_scale, dream_max_side, key_every and settle_frames must be >= 0")
+        check_fields(self)  # the fields' own rules, as the config loader checks them
 
 
 class DreamSizing(Protocol):

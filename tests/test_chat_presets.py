@@ -9,10 +9,10 @@ import dataclasses
 
 import pytest
 import torch
+from live_settings import live_dream_settings
 
 from engine.dream import DreamSettings
 from engine.models.registry import build_model
-from engine.live_dream import LiveDreamSettings
 from stream.chat import ChatMessage, CommandCenter
 from stream.live.stage import DreamStage
 from stream.settings.chat import ChatLimits
@@ -21,7 +21,7 @@ from stream.settings.loader import load_config
 
 STARTED = DreamSettings(octaves=2, steps=4, step_size=0.02, jitter=2)  # what the stage was built with
 STARTED_CLASS = dataclasses.replace(STARTED, steps=6, step_size=0.03, crops=1)
-TEMPORAL = LiveDreamSettings(steps_per_frame=2, dream_scale=1.0)
+TEMPORAL = live_dream_settings(steps_per_frame=2, dream_scale=1.0)
 
 
 @pytest.fixture(scope="module")

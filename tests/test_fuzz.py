@@ -19,14 +19,14 @@ from engine.errors import ConfigError
 from stream.chat import ChatMessage, CommandCenter, OutgoingQueue
 from stream.settings.chat import ChatLimits
 from stream.settings.controls import ControlBoard, LiveControls, check_controls
-from stream.settings.loader import _sections, load_config
+from stream.settings.loader import SECTIONS, load_config
 
 FUZZ = settings(derandomize=True, database=None, deadline=None, max_examples=150,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 # --------------------------------------------------------------------------------------- config
 
-_SECTIONS = _sections()
+_SECTIONS = SECTIONS
 _FIELDS = {name: sorted(f.name for f in dataclasses.fields(cls)) for name, cls in _SECTIONS.items()}
 _KEYS = sorted({key for keys in _FIELDS.values() for key in keys})
 

@@ -302,7 +302,7 @@ def test_when_every_output_fails_the_run_ends_with_that_error():
 
 def test_live_dreams_every_configured_layer_channel_and_guide(lite0, tmp_path):
     """Regression: live built its own objective, so --guide, --channel and every --layer after the first were ignored."""
-    from engine.live_dream import LiveDreamSettings
+    from live_settings import live_dream_settings
     from stream.io.images import write_image
     from stream.live.build import live_objective
     from stream.live.stage import DreamStage
@@ -313,7 +313,7 @@ def test_live_dreams_every_configured_layer_channel_and_guide(lite0, tmp_path):
     write_image(guide, np.full((64, 64, 3), 120, np.uint8))
     cfg = load_config(overrides={"model.layers": ["block9", "block12"], "model.channels": [3], "model.guide": str(guide)})
     board = ControlBoard(LiveControls(model="efficientnet_lite0", layer="block9", octaves=1), cfg.section("chat"))
-    stage = DreamStage(lite0, cfg.dream, cfg.class_dream, LiveDreamSettings(), board,
+    stage = DreamStage(lite0, cfg.dream, cfg.class_dream, live_dream_settings(), board,
                        objective_for=live_objective(cfg.model, "block9"))
     name = stage.temporal.dreamer.objective.name
     assert "channel(block9, [3])" in name and "layer(block12)" in name and "guide" in name

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from live_settings import live_dream_settings
 from media import clip_frame
 from torch import Tensor
 
@@ -17,7 +18,7 @@ from engine.errors import ConfigError, TargetError
 from engine.filters import resize
 from engine.frames import to_image, to_tensor
 from engine.imagenet import display_name, find_class
-from engine.live_dream import LiveDreamer, LiveDreamSettings, add_residual, flow_grey, soft_limit, upscale_flow
+from engine.live_dream import LiveDreamer, add_residual, flow_grey, soft_limit, upscale_flow
 from engine.objectives import CROPS, layer
 from engine.targets import TargetSyntaxError, TargetTerm, format_target, parse_target, target_objective
 from engine.temporal import TemporalDreamer
@@ -39,14 +40,14 @@ def dreamer(lite0: torch.nn.Module) -> Dreamer:
 
 def live(dreamer: Dreamer, **kw) -> LiveDreamer:
     base = dict(dream_scale=1.0, build_steps=2, step_scale=2.0, fade_frames=10)
-    return LiveDreamer(dreamer, LiveDreamSettings(**{**base, **kw}))
+    return LiveDreamer(dreamer, live_dream_settings(**{**base, **kw}))
 
 
 # ------------------------------------------------------------------------------------- build-up
 
 
 def test_a_still_scene_builds_up_then_stays_bounded(dreamer: Dreamer) -> None:
-    ld = live(dreamer, flow="dis", limit=0.2)
+    ld = live(dreamer, flow="dis", limit=0.2, scene_limit=1.0)  # the overall bound alone
     strength, signed = [], []
     for frame in still(90):
         out = ld(frame).astype(np.float32)
@@ -60,7 +61,7 @@ def test_a_still_scene_builds_up_then_stays_bounded(dreamer: Dreamer) -> None:
 
 
 def test_steps_cycle_from_coarse_to_fine_then_over_all_scales() -> None:
-    s = LiveDreamSettings(octave_scales=(1.0, 0.5, 0.25), build_steps=2)
+    s = live_dream_settings(octave_scales=(1.0, 0.5, 0.25), build_steps=2)
     assert [s.scale_at(i) for i in range(9)] == [0.25, 0.25, 0.5, 0.5, 1.0, 1.0, 1.0, 0.5, 0.25]
 
 
@@ -80,8 +81,8 @@ def test_a_cut_restarts_the_dream_and_unreliable_flow_restarts_it_there(dreamer:
         ld(clip_frame(i, pattern="cut"))
         kinds.append(ld.last_kind)
     assert kinds[0] == "start" and kinds[8] == "cut" and set(kinds[1:8]) == {"carry"}
-    with pytest.raises(ConfigError, match="limit"):
-        LiveDreamSettings(limit=0)
+    with pytest.raises(ConfigError, match="live.limit: 0.0 is out of range"):
+        load_config(overrides={"live.limit": 0})
 
 
 def test_the_live_flow_is_found_at_half_size_and_scaled_back_up() -> None:

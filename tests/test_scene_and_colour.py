@@ -4,12 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from live_settings import live_dream_settings
 
 from engine.colour import activity, colour_pull, luminance, mix_ramps
 from engine.dream import DreamSettings
 from engine.errors import ConfigError
 from engine.filters import lowpass
-from engine.live_dream import SCENE_SIDE, LiveDreamSettings, bound_coarse
+from engine.live_dream import SCENE_SIDE, bound_coarse
 from engine.models.registry import build_model
 from stream.io.class_colours import class_colours
 from stream.live.stage import DreamStage, scene_bound
@@ -43,8 +44,8 @@ def test_strength_above_one_lets_the_dream_take_over_and_settings_check_the_boun
     assert scene_bound(0.05, 1.0) == pytest.approx(0.05)
     assert scene_bound(0.05, 0.5) < 0.05 and 0.15 < scene_bound(0.05, 1.5) <= 1.0
     assert scene_bound(0.5, 1.5) == 1.0
-    with pytest.raises(ConfigError, match="scene_limit"):
-        LiveDreamSettings(scene_limit=1.5)
+    with pytest.raises(ConfigError, match="live.scene_limit: 1.5 is out of range"):
+        load_config(overrides={"live.scene_limit": 1.5})
     ls = LiveSettings()
     layer, klass = live_temporal(load_config().section("video"), ls), live_temporal(load_config().section("video"), ls,
                                                                                      for_class=True)
@@ -109,8 +110,8 @@ def test_the_live_stage_gives_a_class_its_colours_at_once_from_the_table() -> No
     table = torch.zeros(1000, 5, 3)
     table[BANANA] = YELLOW
     settings = DreamSettings(octaves=1, steps=1, crops=1, crop_size=64, colour=0.1)
-    stage = DreamStage(model, DreamSettings(octaves=1, steps=1), settings, LiveDreamSettings(dream_scale=0.5), board,
-                       class_temporal=LiveDreamSettings(dream_scale=0.5, scene_limit=0.2), class_colours=table)
+    stage = DreamStage(model, DreamSettings(octaves=1, steps=1), settings, live_dream_settings(dream_scale=0.5, scene_limit=1.0), board,
+                       class_temporal=live_dream_settings(dream_scale=0.5, scene_limit=0.2), class_colours=table)
     frame = np.full((48, 64, 3), 128, np.uint8)
     stage(frame)
     assert stage.temporal.settings.scene_limit == 1.0  # the layer dream's own bound (here: off)

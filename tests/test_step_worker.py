@@ -8,6 +8,7 @@ import threading
 import numpy as np
 import pytest
 import torch
+from live_settings import live_dream_settings
 from media import clip_frame
 from torch import Tensor
 
@@ -18,7 +19,7 @@ from engine.objectives import FULL, Objective, layer
 from engine.step_worker import ThreadSteps
 
 SETTINGS = DreamSettings(octaves=1, steps=2, jitter=2, step_size=0.02)
-LIVE = LiveDreamSettings(dream_scale=1.0, build_steps=2, step_scale=2.0, fade_frames=10, limit=0.2)
+LIVE = live_dream_settings(scene_limit=1.0, dream_scale=1.0, build_steps=2, step_scale=2.0, fade_frames=10, limit=0.2)
 
 
 def pan(n: int) -> list[np.ndarray]:

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 
-from stream.settings.names import DEFAULT_ROLES, FLOWS
+from engine.fields import Rule, setting
+from engine.filters import MAX_OCTAVES
+from stream.settings.names import COMMANDS, DEFAULT_ROLES, FLOWS, ROLES, model_names, preset_names
 
 
 @dataclass(frozen=True)
@@ -23,27 +25,33 @@ class ChatLimits:
     ``moderator``, ``broadcaster`` or ``off``; commands not named keep their default.
     Moderators and the broadcaster are exempt from cooldowns, lookups limits and the lock.
     ``max_targets`` is how many classes one ``!dream`` may name (``!dream banana*0.7+dog``), 1 or 2.
-    Ranges and choices: :data:`stream.settings.loader.SCHEMA`.
+    Each field's default, range and help: its :func:`engine.fields.setting`.
     """
 
-    min_octaves: int = 1
-    max_octaves: int = 4
-    min_strength: float = 0.25
-    max_strength: float = 1.5
-    allowed_models: tuple[str, ...] = ("efficientnet_lite0",)
-    allowed_presets: tuple[str, ...] = ("default",)
-    allowed_flows: tuple[str, ...] = FLOWS
-    hold_s: float = 45.0
-    queue_size: int = 10
-    user_cooldown_s: float = 10.0
-    global_cooldown_s: float = 2.0
-    info_cooldown_s: float = 5.0
-    lookups_per_s: float = 5.0
-    max_targets: int = 2
-    roles: Mapping[str, str] = field(default_factory=lambda: DEFAULT_ROLES)
+    min_octaves: int = setting(1, Rule(1, MAX_OCTAVES), "fewest octaves !octaves may set")
+    max_octaves: int = setting(4, Rule(1, MAX_OCTAVES), "chat can never raise the cost of a frame past these bounds")
+    min_strength: float = setting(0.25, Rule(0.01, 10.0), "lowest !strength")
+    max_strength: float = setting(1.5, Rule(0.01, 10.0), "highest !strength")
+    allowed_models: tuple[str, ...] = setting(("efficientnet_lite0",), Rule(choices=model_names, nonempty=True, items=32),
+        "models !model may switch to")
+    allowed_presets: tuple[str, ...] = setting(("default",), Rule(choices=preset_names, nonempty=True, items=32),
+        "presets !preset may switch to")
+    allowed_flows: tuple[str, ...] = setting(FLOWS, Rule(choices=FLOWS, nonempty=True, items=len(FLOWS)),
+        "flows !flow may switch to")
+    hold_s: float = setting(45.0, Rule(1.0, 3600.0), "how long an active request holds")
+    queue_size: int = setting(10, Rule(0, 1000), "most requests waiting")
+    user_cooldown_s: float = setting(10.0, Rule(0.0, 3600.0), "seconds between one viewer's requests (and !strength)")
+    global_cooldown_s: float = setting(2.0, Rule(0.0, 3600.0), "seconds between any two requests (and !strength)")
+    info_cooldown_s: float = setting(5.0, Rule(0.0, 3600.0),
+        "seconds between one viewer's informational commands (dropped silently meanwhile)")
+    lookups_per_s: float = setting(5.0, Rule(0.1, 1000.0),
+        "class-name lookups a second for the whole chat (bursts of twice that)")
+    max_targets: int = setting(2, Rule(1, 2), "classes one !dream may name (!dream banana*0.7+dog)")
+    roles: Mapping[str, str] = setting(rule=Rule(keys=COMMANDS, choices=ROLES), factory=lambda: DEFAULT_ROLES,
+        help="command -> lowest role allowed: viewer, moderator, broadcaster or off (commands not named keep theirs)")
 
     def __post_init__(self) -> None:
-        # Normalisation only: every range and choice is checked by the loader (stream.settings.loader.SCHEMA).
+        # Normalisation only: the loader checks every field against its rule.
         for key in ("allowed_models", "allowed_presets", "allowed_flows"):
             object.__setattr__(self, key, tuple(getattr(self, key)))
         merged = dict(DEFAULT_ROLES)

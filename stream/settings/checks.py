@@ -3,30 +3,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import reprlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine.errors import ConfigError, did_you_mean
-
-_short = reprlib.Repr()
-_short.maxstring = _short.maxother = 60
-_short.maxlong = 40
-_short.maxlist = _short.maxtuple = _short.maxdict = _short.maxset = 4
-_short.maxlevel = 2
+from stream.settings.names import RTMP_SCHEMES
 
 
 def clip(text: str, n: int = 80) -> str:
     """``text`` cut to ``n`` characters with an ellipsis (for messages from libraries)."""
     text = " ".join(str(text).split())
     return text if len(text) <= n else text[: n - 3] + "..."
-
-
-def short(value: Any) -> str:
-    """A repr of ``value`` of at most about 60 characters (hostile values are huge or nested)."""
-    if isinstance(value, str) and len(value) > 60:
-        return f"{_short.repr(value)} ({len(value)} characters)"
-    return _short.repr(value)
 
 
 def check_keys(section: str, cls: type, data: Mapping[str, Any]) -> None:
@@ -41,3 +28,28 @@ def check_keys(section: str, cls: type, data: Mapping[str, Any]) -> None:
 
 def is_finite_number(x: object) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def numeric_id(value: str) -> str | None:
+    """What is wrong with a Twitch user id (None: nothing)."""
+    return None if value.isdigit() else "a numeric Twitch user id"
+
+
+def secure_url(secure: str, loopback: str) -> Callable[[str], str | None]:
+    """A check of a ``secure``:// URL (``loopback``:// only on 127.0.0.1 or localhost: tests)."""
+    def check(value: str) -> str | None:
+        import urllib.parse
+
+        parts = urllib.parse.urlsplit(value)
+        host = (parts.hostname or "").lower()
+        if host and (parts.scheme == secure or (parts.scheme == loopback and host in ("127.0.0.1", "localhost", "::1"))):
+            return None
+        return f"a {secure}:// URL ({loopback}:// only on 127.0.0.1 or localhost)"
+
+    return check
+
+
+def rtmp_url(value: str) -> str | None:
+    """What is wrong with an RTMP URL (None: nothing)."""
+    scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+    return None if scheme in RTMP_SCHEMES else f"an RTMP URL ({', '.join(s + '://' for s in RTMP_SCHEMES)})"

@@ -5,8 +5,11 @@ import dataclasses
 from dataclasses import dataclass
 
 from engine.dream import DreamSettings
+from engine.fields import Rule, setting
 from engine.live_dream import LiveDreamSettings
 from engine.temporal import TemporalSettings
+from stream.settings.checks import rtmp_url
+from stream.settings.encoder import X264_PRESETS
 
 OVERLAYS = ("burned", "browser", "off")
 OVERLAY_WORDS = {"burned": "burned", "true": "burned", "yes": "burned", "on": "burned", "1": "burned",
@@ -43,40 +46,63 @@ class LiveSettings:
     while ``target_fps`` is on). ``overlap`` takes a frame's steps on a thread of their own while
     the frame around them is made; they join the dream a frame later (:mod:`engine.step_worker`;
     off: in turn with the rest of the frame).
-    Ranges and choices: :data:`stream.settings.loader.SCHEMA`.
+    Each field's default, range and help: its :func:`engine.fields.setting`.
     """
 
-    width: int = 640
-    height: int = 360
-    fps: int = 30
-    video_bitrate_kbps: int = 2500
-    audio_bitrate_kbps: int = 128
-    x264_preset: str = "veryfast"
-    keyframe_interval_s: float = 2.0
-    overlay: str = "burned"
-    stats_interval_s: float = 5.0
-    capture_queue: int = 1
-    class_crops: int = 1
-    class_size: int = 160
-    class_crop_min: float = 0.65
-    class_colour: float = 0.1
-    dream_scale: float = 0.6
-    dream_max_side: int = 384
-    steps_per_frame: int = 1
-    step_scale: float = 1.0
-    octave_scales: tuple[float, ...] = (1.0, 0.7, 0.5, 0.35, 0.25)
-    decay: float = 0.005
-    limit: float = 0.25
-    scene_limit: float = 0.05
-    class_limit: float = 0.35
-    class_scene_limit: float = 0.15
-    fade_s: float = 1.0
-    twitch_ingest: str = "rtmp://live.twitch.tv/app"
-    stream_key_file: str | None = None
-    input_wait_s: float = 0.0
-    target_fps: float = 25.0
-    class_target_fps: float = 20.0
-    overlap: bool = True
+    width: int = setting(640, Rule(32, 3840, even=True), "output width in pixels (even)")
+    height: int = setting(360, Rule(32, 2160, even=True), "output height in pixels (even)")
+    fps: int = setting(30, Rule(1, 120), "constant output rate; the newest dream repeats when behind")
+    video_bitrate_kbps: int = setting(2500, Rule(100, 100_000),
+        "constant bitrate H.264 Main (Twitch: 3000-6000 at 720p)")
+    audio_bitrate_kbps: int = setting(128, Rule(32, 512), "AAC bitrate (Twitch: 128)")
+    x264_preset: str = setting("veryfast", Rule(choices=X264_PRESETS),
+        "x264 speed preset: faster presets leave the cores to the dream")
+    keyframe_interval_s: float = setting(2.0, Rule(0.1, 20.0), "seconds between keyframes (Twitch: 2)")
+    overlay: str = setting("burned", Rule(choices=OVERLAYS, words=OVERLAY_WORDS),
+        "draw the chat overlay when chat control is on")
+    stats_interval_s: float = setting(5.0, Rule(0.1, 3600.0), "seconds between the stats lines in the log")
+    capture_queue: int = setting(1, Rule(1, 64), "frames waiting for the dream (live sources keep only the newest)")
+    class_crops: int = setting(1, Rule(1, 8),
+        "crops per class step (chat !dream; one costs 0.6x two, pictures as good per frame)")
+    class_size: int = setting(160, Rule(64, 512), "the side class crops are resized to: with class_crops, a class step's cost")
+    class_crop_min: float = setting(0.65, Rule(0.05, 1.0),
+        "smallest crop, a fraction of the short side (large crops: a few large objects)")
+    class_colour: float = setting(0.1, Rule(0.0, 1.0),
+        "colour prior live: what is drawn takes the class's colours (0 = off; from the shipped table)")
+    dream_scale: float = setting(0.6, Rule(0.05, 1.0),
+        "the live dream builds up over frames at this fraction of the frame size")
+    dream_max_side: int = setting(384, Rule(0, 16384),
+        "the live dream's long side at most, in pixels (720p costs what 360p does; 0 = no cap)")
+    steps_per_frame: int = setting(1, Rule(0, 20),
+        "steps a frame, each at the next of octave_scales (shapes, not only texture)")
+    step_scale: float = setting(1.0, Rule(0.0, 10.0), "each live step's size as a multiple of dream.step_size")
+    octave_scales: tuple[float, ...] = setting((1.0, 0.7, 0.5, 0.35, 0.25), Rule(0.05, 1.0, items=8, nonempty=True),
+        "the scales the live steps cycle over, as fractions of the live dream's size")
+    decay: float = setting(0.005, Rule(0.0, 1.0),
+        "per-frame fade of the dream's coarse part (no brightness or colour drift)")
+    limit: float = setting(0.25, Rule(0.01, 1.0),
+        "soft bound of the layer dream's strength (0-1 pixel units): never saturates")
+    scene_limit: float = setting(0.05, Rule(0.0, 1.0),
+        "soft bound of how far it moves the picture's coarse structure: the scene (a face, a landscape) stays under "
+        "the dream at any run length (!strength 1.5: 3.4x)")
+    class_limit: float = setting(0.35, Rule(0.01, 1.0),
+        "limit for a class target (!dream): larger objects")
+    class_scene_limit: float = setting(0.15, Rule(0.0, 1.0), "scene_limit for a class target: the scene around its objects still recognisable")
+    fade_s: float = setting(1.0, Rule(0.0, 30.0), "a new target takes over in this many seconds")
+    twitch_ingest: str = setting("rtmp://live.twitch.tv/app", Rule(check=rtmp_url), "the RTMP ingest of --output twitch (or the one nearest you)")
+    stream_key_file: str | None = setting(None, help="else $TWITCH_STREAM_KEY; never put the key in a config file")
+    input_wait_s: float = setting(0.0, Rule(0.0, 86_400.0),
+        "wait this long for a network input not up yet or dropped (holding card; 0 = forever)")
+    target_fps: float = setting(25.0, Rule(1.0, 120.0, off=0),
+        "adaptive quality: hold this many dreamed fps on a busy machine by taking the dream's steps on fewer frames "
+        "(every frame still shown; a layer dream also dreams smaller at the cheapest levels); 0 = off: every frame at "
+        'full quality (README "Adaptive quality")')
+    class_target_fps: float = setting(20.0, Rule(1.0, 120.0),
+        "the dreamed fps a class dream (!dream) holds: lower, since a class dream dreamed smaller loses its object (the "
+        "quality suite: 21 of 30 classes at 10 s at full size, 11 at 0.9)")
+    overlap: bool = setting(True,
+        help="a frame's steps run on a thread of their own while the frame around them is made; they join the dream a "
+             "frame later (2 cores: class dreams 1.5x as fast)")
 
 
 def live_temporal(video: TemporalSettings, live: LiveSettings, for_class: bool = False) -> LiveDreamSettings:

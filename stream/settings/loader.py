@@ -3,8 +3,9 @@
 Precedence: ``config/default.yaml`` < a named preset < ``--config FILE`` < CLI flags
 (< chat, at run time, through :mod:`stream.settings.controls`). Every section maps to one frozen
 dataclass, and every section goes through the same path: its keys are checked, each value is
-converted to the field's annotated type, then checked against :data:`SCHEMA` (every numeric
-range and every choice, in this one table) and :data:`RELATIONS` (checks between keys). An
+converted to the field's annotated type, then checked against its field's rule (:data:`SCHEMA` gathers them:
+each setting's default, range and help are declared once, on its field, :func:`engine.fields.setting`) and
+:data:`RELATIONS` (checks between keys). An
 unknown key, a wrong type or an out-of-range value raises :class:`ConfigError`: one line naming
 the key, a short form of the value and what is allowed.
 
@@ -17,22 +18,25 @@ import dataclasses
 import math
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Literal, Union, overload
 
 import yaml
 
-from engine.dream import GRAD_NORMS, PRECISIONS, DreamSettings
+from engine.dream import DreamSettings
 from engine.errors import ConfigError, did_you_mean
-from engine.filters import MAX_OCTAVES
-from stream.settings.checks import check_keys, clip, short
-from stream.settings.encoder import X264_PRESETS
-from stream.settings.live import OVERLAY_WORDS, OVERLAYS
+from engine.fields import Rule, check_value, rule_of, short
+from stream.settings.chat import ChatLimits
+from stream.settings.checks import check_keys, clip
+from stream.settings.live import LiveSettings
+from stream.settings.midi import MidiSettings
 from stream.settings.model import ModelSettings
-from stream.settings.names import COMMANDS, FLOW_PRESETS, FLOWS, ROLES, RTMP_SCHEMES
+from stream.settings.names import preset_names
+from stream.settings.twitch import TwitchSettings
+from stream.settings.video import VideoSettings
 
 #: A config file longer than this is refused unread (ours are a few KiB; ``/dev/zero`` is endless).
 MAX_CONFIG_BYTES = 64 * 1024
@@ -42,159 +46,6 @@ MAX_DEPTH = 16
 MAX_NODES = 20_000
 #: Most digits of a YAML integer; a longer one stays text (and fails the key's type check).
 MAX_INT_DIGITS = 30
-
-@dataclass(frozen=True)
-class Rule:
-    """What one key allows once converted to its type.
-
-    ``lo``/``hi``: inclusive range of a number (or of each item of a tuple); ``off``: one more
-    allowed value outside it (0 = off); ``choices``: allowed text values (or items);
-    ``keys``: allowed keys of a mapping; ``even``: only even numbers; ``items``: most items of
-    a tuple; ``nonempty``: a tuple or text that may not be empty; ``check``: a function that
-    returns what is wrong with the value (``None`` = fine), for URLs and ids; ``words``: other
-    spellings of a choice, looked up (as lower-case text) before the type conversion
-    (``live.overlay: true`` is ``burned``).
-    """
-
-    lo: float | None = None
-    hi: float | None = None
-    off: float | None = None
-    choices: tuple[str, ...] | Callable[[], tuple[str, ...]] | None = None
-    keys: tuple[str, ...] | None = None
-    even: bool = False
-    items: int | None = None
-    nonempty: bool = False
-    check: Callable[[Any], str | None] | None = None
-    words: Mapping[str, str] | None = None
-
-    def allowed_choices(self) -> tuple[str, ...] | None:
-        return self.choices() if callable(self.choices) else self.choices
-
-
-def _model_names() -> tuple[str, ...]:
-    from engine.models.registry import list_models
-
-    return tuple(spec.name for spec in list_models())
-
-
-def _presets() -> tuple[str, ...]:
-    return tuple(preset_names())
-
-
-def _numeric_id(value: str) -> str | None:
-    return None if value.isdigit() else "a numeric Twitch user id"
-
-
-def _url(secure: str, loopback: str) -> Callable[[str], str | None]:
-    def check(value: str) -> str | None:
-        import urllib.parse
-
-        parts = urllib.parse.urlsplit(value)
-        host = (parts.hostname or "").lower()
-        if host and (parts.scheme == secure or (parts.scheme == loopback and host in ("127.0.0.1", "localhost", "::1"))):
-            return None
-        return f"a {secure}:// URL ({loopback}:// only on 127.0.0.1 or localhost)"
-
-    return check
-
-
-def _rtmp(value: str) -> str | None:
-    scheme = value.split("://", 1)[0].lower() if "://" in value else ""
-    return None if scheme in RTMP_SCHEMES else f"an RTMP URL ({', '.join(s + '://' for s in RTMP_SCHEMES)})"
-
-
-#: Every key's rule, keyed "section.key" (``class_dream`` uses ``dream``'s). Keys not named here
-#: are checked for their type only (names, paths, booleans).
-SCHEMA: dict[str, Rule] = {
-    "model.threads": Rule(0, 256),
-    "model.layers": Rule(items=16),
-    "model.channels": Rule(0, 65535, items=64),
-    "model.guide_weight": Rule(0.0, 100.0),
-    "dream.octaves": Rule(1, MAX_OCTAVES),
-    "dream.octave_scale": Rule(1.05, 4.0),
-    "dream.steps": Rule(0, 500),
-    "dream.step_size": Rule(0.0, 1.0),
-    "dream.jitter": Rule(0, 256),
-    "dream.grad_norm": Rule(choices=GRAD_NORMS),
-    "dream.pyramid_levels": Rule(1, 8),
-    "dream.band_falloff": Rule(0.05, 1.0),
-    "dream.smooth": Rule(0.0, 20.0),
-    "dream.crops": Rule(1, 64),
-    "dream.crop_min": Rule(0.05, 1.0),
-    "dream.crop_size": Rule(0, 1024),
-    "dream.colour": Rule(0.0, 1.0),
-    "dream.colour_probe_steps": Rule(1, 500),
-    "dream.colour_probe_size": Rule(16, 512),
-    "dream.min_value": Rule(-1.0, 1.0),
-    "dream.max_value": Rule(0.0, 2.0),
-    "dream.seed": Rule(0, 2**63 - 1),
-    "dream.precision": Rule(choices=PRECISIONS),
-    "dream.tile_size": Rule(128, 16384, off=0),
-    "video.flow": Rule(choices=FLOWS),
-    "video.flow_preset": Rule(choices=FLOW_PRESETS),
-    "video.flow_blend": Rule(0.0, 1.0),
-    "video.decay": Rule(0.0, 1.0),
-    "video.steps_per_frame": Rule(0, 100),
-    "video.step_scale": Rule(0.0, 10.0),
-    "video.dream_scale": Rule(0.05, 1.0),
-    "video.dream_max_side": Rule(0, 16384),
-    "video.cut_threshold": Rule(0.0, 1.0),
-    "video.key_every": Rule(0, 1_000_000),
-    "video.settle_frames": Rule(0, 1000),
-    "video.chunk_s": Rule(0.1, 86_400.0),
-    "video.chunk_overlap": Rule(0, 10_000),
-    "chat.min_octaves": Rule(1, MAX_OCTAVES),
-    "chat.max_octaves": Rule(1, MAX_OCTAVES),
-    "chat.min_strength": Rule(0.01, 10.0),
-    "chat.max_strength": Rule(0.01, 10.0),
-    "chat.allowed_models": Rule(choices=_model_names, nonempty=True, items=32),
-    "chat.allowed_presets": Rule(choices=_presets, nonempty=True, items=32),
-    "chat.allowed_flows": Rule(choices=FLOWS, nonempty=True, items=len(FLOWS)),
-    "chat.hold_s": Rule(1.0, 3600.0),
-    "chat.queue_size": Rule(0, 1000),
-    "chat.max_targets": Rule(1, 2),
-    "chat.user_cooldown_s": Rule(0.0, 3600.0),
-    "chat.global_cooldown_s": Rule(0.0, 3600.0),
-    "chat.info_cooldown_s": Rule(0.0, 3600.0),
-    "chat.lookups_per_s": Rule(0.1, 1000.0),
-    "chat.roles": Rule(keys=COMMANDS, choices=ROLES),
-    "live.width": Rule(32, 3840, even=True),
-    "live.height": Rule(32, 2160, even=True),
-    "live.fps": Rule(1, 120),
-    "live.video_bitrate_kbps": Rule(100, 100_000),
-    "live.audio_bitrate_kbps": Rule(32, 512),
-    "live.x264_preset": Rule(choices=X264_PRESETS),
-    "live.keyframe_interval_s": Rule(0.1, 20.0),
-    "live.stats_interval_s": Rule(0.1, 3600.0),
-    "live.capture_queue": Rule(1, 64),
-    "live.class_crops": Rule(1, 8),
-    "live.class_size": Rule(64, 512),
-    "live.class_crop_min": Rule(0.05, 1.0),
-    "live.class_colour": Rule(0.0, 1.0),
-    "live.octave_scales": Rule(0.05, 1.0, items=8, nonempty=True),
-    "live.decay": Rule(0.0, 1.0),
-    "live.limit": Rule(0.01, 1.0),
-    "live.scene_limit": Rule(0.0, 1.0),
-    "live.class_limit": Rule(0.01, 1.0),
-    "live.class_scene_limit": Rule(0.0, 1.0),
-    "live.fade_s": Rule(0.0, 30.0),
-    "live.dream_scale": Rule(0.05, 1.0),
-    "live.dream_max_side": Rule(0, 16384),
-    "live.steps_per_frame": Rule(0, 20),
-    "live.step_scale": Rule(0.0, 10.0),
-    "live.twitch_ingest": Rule(check=_rtmp),
-    "live.input_wait_s": Rule(0.0, 86_400.0),
-    "live.target_fps": Rule(1.0, 120.0, off=0),
-    "live.class_target_fps": Rule(1.0, 120.0),
-    "live.overlay": Rule(choices=OVERLAYS, words=OVERLAY_WORDS),
-    "midi.channel": Rule(0, 16),
-    "twitch.client_id": Rule(nonempty=True),
-    "twitch.bot_id": Rule(check=_numeric_id),
-    "twitch.broadcaster_id": Rule(check=_numeric_id),
-    "twitch.helix_url": Rule(check=_url("https", "http")),
-    "twitch.oauth_url": Rule(check=_url("https", "http")),
-    "twitch.eventsub_url": Rule(check=_url("wss", "ws")),
-}
 
 #: Checks between keys of one section: (section, lower key, upper key).
 RELATIONS: tuple[tuple[str, str, str], ...] = (
@@ -207,28 +58,26 @@ REQUIRED_HINTS = {
     "twitch": "put client_id, bot_id and broadcaster_id under twitch: in a --config file (see config/twitch.yaml)",
 }
 
-# section name -> dataclass.
+#: Section name -> its dataclass (``class_dream`` holds overrides of ``dream``, checked by ``dream``'s rules).
 SECTIONS: dict[str, type] = {
     "model": ModelSettings,
     "dream": DreamSettings,
-    "class_dream": DreamSettings,  # overrides of ``dream`` used when a class target is set
+    "class_dream": DreamSettings,
+    "video": VideoSettings,
+    "live": LiveSettings,
+    "chat": ChatLimits,
+    "midi": MidiSettings,
+    "twitch": TwitchSettings,
 }
 PARTIAL_SECTIONS = {"class_dream"}
 # Sections with required keys (ids, URLs) that only some commands need: their keys are
 # checked on load, the dataclass is built when a command asks for it.
 LAZY_SECTIONS = {"twitch"}
 
-
-def _sections() -> dict[str, type]:
-    # Sections owned by other modules register lazily to keep imports light.
-    from stream.settings.chat import ChatLimits
-    from stream.settings.live import LiveSettings
-    from stream.settings.midi import MidiSettings
-    from stream.settings.twitch import TwitchSettings
-    from stream.settings.video import VideoSettings
-
-    return {**SECTIONS, "video": VideoSettings, "live": LiveSettings, "chat": ChatLimits, "midi": MidiSettings,
-            "twitch": TwitchSettings}
+#: Every key's rule, keyed "section.key", as its field declares it (:func:`engine.fields.setting`). Keys with no
+#: rule are checked for their type only (names, paths, booleans).
+SCHEMA: dict[str, Rule] = {f"{name}.{f.name}": rule for name, cls in SECTIONS.items() if name not in PARTIAL_SECTIONS
+                           for f in dataclasses.fields(cls) if (rule := rule_of(f)) is not None}
 
 
 @dataclass(frozen=True)
@@ -241,17 +90,27 @@ class Config:
     sections: Mapping[str, Any]
     raw: Mapping[str, Any]
 
+    @overload
+    def section(self, name: Literal["model"]) -> ModelSettings: ...
+    @overload
+    def section(self, name: Literal["dream", "class_dream"]) -> DreamSettings: ...
+    @overload
+    def section(self, name: Literal["video"]) -> VideoSettings: ...
+    @overload
+    def section(self, name: Literal["live"]) -> LiveSettings: ...
+    @overload
+    def section(self, name: Literal["chat"]) -> ChatLimits: ...
+    @overload
+    def section(self, name: Literal["midi"]) -> MidiSettings: ...
+    @overload
+    def section(self, name: Literal["twitch"]) -> TwitchSettings: ...
+
     def section(self, name: str) -> Any:
         """The validated dataclass of section ``name`` (built now for lazy sections)."""
         value = self.sections[name]
         if name in LAZY_SECTIONS:
-            return build_section(name, _sections()[name], value)
+            return build_section(name, SECTIONS[name], value)
         return value
-
-
-def preset_names() -> list[str]:
-    files = resources.files("config")
-    return sorted(p.name[:-5] for p in files.iterdir() if p.name.endswith(".yaml") and p.name != "twitch.yaml")
 
 
 # ------------------------------------------------------------------------------------------ YAML
@@ -435,48 +294,6 @@ def _convert(key: str, value: Any, tp: Any) -> Any:
     return value
 
 
-def _range_text(rule: Rule) -> str:
-    lo, hi = rule.lo, rule.hi
-    text = f"{lo} to {hi}" if isinstance(lo, int) and isinstance(hi, int) else f"{lo:g} to {hi:g}"
-    if rule.even:
-        text = "even numbers from " + text
-    return text + (f", or {rule.off:g} (off)" if rule.off is not None else "")
-
-
-def _check(key: str, value: Any, rule: Rule | None) -> None:
-    """Raise ConfigError if the converted ``value`` of ``key`` breaks its ``rule``."""
-    if rule is None or value is None:
-        return
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            name = str(k).lstrip("!")
-            if rule.keys is not None and name not in rule.keys:
-                raise ConfigError(f"{key}: unknown key {short(k)}{did_you_mean(name, rule.keys)}; allowed: {', '.join(rule.keys)}")
-            _check(f"{key}.{name}", v, dataclasses.replace(rule, keys=None))
-        return
-    if isinstance(value, tuple):
-        if rule.nonempty and not value:
-            raise ConfigError(f"{key}: is empty; allowed: at least one item")
-        if rule.items is not None and len(value) > rule.items:
-            raise ConfigError(f"{key}: {len(value)} items; allowed: at most {rule.items}")
-        for v in value:
-            _check(key, v, dataclasses.replace(rule, nonempty=False, items=None))
-        return
-    choices = rule.allowed_choices()
-    if choices is not None and value not in choices:
-        raise ConfigError(f"{key}: {short(value)} is not allowed{did_you_mean(str(value), choices)}; "
-                          f"choose one of {', '.join(choices)}")
-    numeric = rule.lo is not None and isinstance(value, (int, float)) and value != rule.off
-    if numeric and (not rule.lo <= value <= rule.hi or (rule.even and value % 2)):
-        raise ConfigError(f"{key}: {short(value)} is out of range; allowed {_range_text(rule)}")
-    if rule.nonempty and isinstance(value, str) and not value.strip():
-        raise ConfigError(f"{key}: is empty; allowed: a non-empty value")
-    if rule.check is not None and isinstance(value, str):
-        wrong = rule.check(value)
-        if wrong is not None:
-            raise ConfigError(f"{key}: {short(value)} is invalid; allowed: {wrong}")
-
-
 def _check_relations(name: str, values: Mapping[str, Any]) -> None:
     for section, lower, upper in RELATIONS:
         if section == name and values[lower] > values[upper]:
@@ -505,7 +322,7 @@ def build_section(name: str, cls: type, data: Mapping[str, Any], partial: bool =
         if rule is not None and rule.words is not None and isinstance(value, (str, int, float)):
             value = rule.words.get(str(value).strip().lower(), value)
         values[key] = _convert(f"{name}.{key}", value, hints[key])
-        _check(f"{name}.{key}", values[key], rule)
+        check_value(f"{name}.{key}", values[key], rule)
     if partial:
         return values
     required = [k for k, f in fields.items() if f.default is dataclasses.MISSING
@@ -543,7 +360,7 @@ def load_config(
     for dotted, value in (overrides or {}).items():
         section, key = dotted.split(".", 1)
         raw = merge(raw, {section: {key: value}})
-    sections = _sections()
+    sections = SECTIONS
     for name in raw:
         if name not in sections:
             raise ConfigError(f"unknown section {clip(str(name), 60)!r}{did_you_mean(str(name)[:100], sections)}; allowed: {', '.join(sections)}")

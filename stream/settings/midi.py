@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 
 from engine.errors import ConfigError
-from stream.settings.checks import short
+from engine.fields import Rule, setting, short
 from stream.settings.names import COMMANDS
 
 #: What a knob (a control change) can set, spread over its 0-127 travel.
@@ -43,9 +43,11 @@ class MidiSettings:
     Every action runs through the chat command layer with the broadcaster's role.
     """
 
-    port: str = ""
-    channel: int = 0
-    map: Mapping[str, str] = field(default_factory=lambda: DEFAULT_MAP)
+    port: str = setting("", help="the MIDI input's name, or a part of it (--midi overrides)")
+    channel: int = setting(0, Rule(0, 16), "1-16, or 0 for every channel")
+    map: Mapping[str, str] = setting(
+        help="ccN: a knob (strength, octaves or layer, over chat's bounds or the model's layers); ccN or noteN: a pad "
+             "(a class to dream, or any chat command line)", factory=lambda: DEFAULT_MAP)
 
     def __post_init__(self) -> None:
         for key, action in self.map.items():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from importlib import resources
 from types import MappingProxyType
 
 from engine.flow import DIS_PRESETS
@@ -55,3 +56,16 @@ CONTAINERS: Mapping[str, str] = MappingProxyType({
     ".flv": "flv",
     ".ts": "mpegts",
 })
+
+
+def model_names() -> tuple[str, ...]:
+    """The registered models' names (what ``chat.allowed_models`` may name)."""
+    from engine.models.registry import list_models
+
+    return tuple(spec.name for spec in list_models())
+
+
+def preset_names() -> list[str]:
+    """The shipped presets: the YAML files of ``config/`` but ``twitch.yaml``."""
+    files = resources.files("config")
+    return sorted(p.name[:-5] for p in files.iterdir() if p.name.endswith(".yaml") and p.name != "twitch.yaml")

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import ConfigError, did_you_mean
-from stream.settings.checks import check_keys, short
+from engine.fields import short
+from stream.settings.checks import check_keys
 
 REWARD_COMMANDS = ("dream", "layer")  # the requests a reward's user input can become
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import ConfigError
+from engine.fields import Rule, setting
+from stream.settings.checks import numeric_id, secure_url
 from stream.settings.rewards import RewardSettings, rewards_from
 
 HELIX_URL = "https://api.twitch.tv/helix/"
@@ -25,29 +27,37 @@ class TwitchSettings:
 
     ``bot_id`` and ``broadcaster_id`` are numeric Twitch user ids; ``channel`` the channel's
     login (for messages only).  Endpoints may be ``http``/``ws`` only on 127.0.0.1/localhost
-    (tests); the loader checks them (:data:`stream.settings.loader.SCHEMA`).  ``token_file`` ``""`` means tokens only from the environment, never saved.
+    (tests); the loader checks them (each field's rule).  ``token_file`` ``""`` means tokens only from the environment, never saved.
     ``reply`` ``False`` keeps the bot silent in chat (commands still work).
     ``rewards`` are the channel-point rewards the bot owns (see :class:`RewardSettings`);
     ``rewards_first`` puts their requests ahead of free chat requests in the queue.
     """
 
-    client_id: str
-    bot_id: str
-    broadcaster_id: str
-    channel: str = ""
-    helix_url: str = HELIX_URL
-    oauth_url: str = OAUTH_URL
-    eventsub_url: str = EVENTSUB_URL
-    token_file: str = DEFAULT_TOKEN_FILE
-    client_secret_env: str = "TWITCH_CLIENT_SECRET"
-    bot_token_env: str = "TWITCH_BOT_TOKEN"
-    bot_refresh_env: str = "TWITCH_BOT_REFRESH_TOKEN"
-    reply: bool = True
-    rewards: tuple[RewardSettings, ...] = ()
-    rewards_first: bool = False
+    client_id: str = setting(rule=Rule(nonempty=True), help="your application's client id (dev.twitch.tv/console)")
+    bot_id: str = setting(rule=Rule(check=numeric_id), help="the bot account's numeric user id")
+    broadcaster_id: str = setting(rule=Rule(check=numeric_id), help="the channel owner's numeric user id")
+    channel: str = setting("", help="the channel's login (for messages only)")
+    helix_url: str = setting(HELIX_URL, Rule(check=secure_url("https", "http")),
+        "Twitch's Helix API (http only on 127.0.0.1: tests)")
+    oauth_url: str = setting(OAUTH_URL, Rule(check=secure_url("https", "http")),
+        "Twitch's OAuth server (http only on 127.0.0.1: tests)")
+    eventsub_url: str = setting(EVENTSUB_URL, Rule(check=secure_url("wss", "ws")),
+        "Twitch's EventSub websocket (ws only on 127.0.0.1: tests)")
+    token_file: str = setting(DEFAULT_TOKEN_FILE,
+        help="where dreamstream twitch-login keeps the tokens (mode 0600); \"\" = only from the environment")
+    client_secret_env: str = setting("TWITCH_CLIENT_SECRET",
+        help="the environment variable holding the app's client secret")
+    bot_token_env: str = setting("TWITCH_BOT_TOKEN",
+        help="the environment variable that may hold the bot's access token")
+    bot_refresh_env: str = setting("TWITCH_BOT_REFRESH_TOKEN",
+        help="the environment variable that may hold the bot's refresh token")
+    reply: bool = setting(True, help="false keeps the bot silent in chat (commands still work)")
+    rewards: tuple[RewardSettings, ...] = setting((),
+        help="channel-point rewards the bot owns (config/twitch.yaml shows one)")
+    rewards_first: bool = setting(False, help="rewards' requests go ahead of free chat requests")
 
     def __post_init__(self) -> None:
-        # Normalisation only (ids may come as YAML numbers); checks: stream.settings.loader.SCHEMA.
+        # Normalisation only (ids may come as YAML numbers); checks: each field's rule, in the loader.
         object.__setattr__(self, "rewards", rewards_from(self.rewards))
         for key in ("bot_id", "broadcaster_id"):
             object.__setattr__(self, key, str(getattr(self, key)))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.fields import Rule, setting
 from engine.temporal import TemporalSettings
 
 
@@ -15,5 +16,7 @@ class VideoSettings(TemporalSettings):
     so the carried dream is warm at the seam (cost: that many frames per such chunk).
     """
 
-    chunk_s: float = 20.0
-    chunk_overlap: int = 24
+    chunk_s: float = setting(20.0, Rule(0.1, 86_400.0),
+        "--workers N / --resume: scenes longer than this (s) are split into chunks")
+    chunk_overlap: int = setting(24, Rule(0, 10_000),
+        "frames dreamed before a chunk that starts inside a scene, then dropped (warm seam)")
