@@ -108,8 +108,9 @@ def check_value(key: str, value: Any, rule: Rule | None) -> None:
         return
     choices = rule.allowed_choices()
     if choices is not None and value not in choices:
-        raise ConfigError(f"{key}: {short(value)} is not allowed{did_you_mean(str(value), choices)}; "
-                          f"choose one of {', '.join(choices)}")
+        names = [str(c) for c in choices]
+        raise ConfigError(f"{key}: {short(value)} is not allowed{did_you_mean(str(value), names)}; "
+                          f"choose one of {', '.join(names)}")
     numeric = rule.lo is not None and isinstance(value, (int, float)) and value != rule.off
     if numeric and (not rule.lo <= value <= rule.hi or (rule.even and value % 2)):
         raise ConfigError(f"{key}: {short(value)} is out of range; allowed {rule.range_text()}")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.errors import ConfigError, did_you_mean
+from engine.errors import ConfigError
+from engine.fields import Rule, check_fields, setting
 
 #: The sample rate of every decoded input and generated sound (stereo float32), and the default output rate.
 AUDIO_RATE = 48000
@@ -11,6 +12,11 @@ AUDIO_RATE = 48000
 X264_PRESETS = (
     "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
 )
+#: The rules an encoder and the live section's encoder keys share.
+VIDEO_BITRATE = Rule(100, 100_000)
+AUDIO_BITRATE = Rule(32, 512)
+KEYFRAME_INTERVAL = Rule(0.1, 20.0)
+PRESET = Rule(choices=X264_PRESETS)
 
 
 @dataclass(frozen=True)
@@ -21,42 +27,22 @@ class EncoderSettings:
     ``audio=False`` writes a video-only output.
     """
 
-    width: int
-    height: int
-    fps: int
-    video_bitrate_kbps: int = 2500
-    preset: str = "veryfast"
-    keyframe_interval_s: float = 2.0
-    audio_bitrate_kbps: int = 128
-    audio_rate: int = AUDIO_RATE
-    audio: bool = True
-    threads: int = 1
+    width: int = setting(rule=Rule(16, 7680, even=True), help="frame width (a video file's may be up to 7680)")
+    height: int = setting(rule=Rule(16, 7680, even=True), help="frame height")
+    fps: int = setting(rule=Rule(1, 240), help="frames a second")
+    video_bitrate_kbps: int = setting(2500, VIDEO_BITRATE, "H.264 bitrate")
+    preset: str = setting("veryfast", PRESET, "x264 speed preset")
+    keyframe_interval_s: float = setting(2.0, KEYFRAME_INTERVAL, "seconds between keyframes")
+    audio_bitrate_kbps: int = setting(128, AUDIO_BITRATE, "AAC bitrate")
+    audio_rate: int = setting(AUDIO_RATE, Rule(choices=(44100, AUDIO_RATE)), "audio sample rate")
+    audio: bool = setting(True, help="false: a video-only output")
+    threads: int = setting(1, Rule(0, 64), "libx264 threads (1 leaves the cores to the dream; 0 = auto)")
 
     def __post_init__(self) -> None:
-        def bad(key: str, allowed: str) -> ConfigError:
-            return ConfigError(f"encoder {key}={getattr(self, key)!r} is out of range; allowed: {allowed}")
-
-        for key in ("width", "height"):
-            value = getattr(self, key)
-            if not isinstance(value, int) or value < 16 or value > 7680 or value % 2:
-                raise bad(key, "an even integer from 16 to 7680")
-        if not isinstance(self.fps, int) or not 1 <= self.fps <= 240:
-            raise bad("fps", "an integer from 1 to 240")
-        if not 100 <= self.video_bitrate_kbps <= 100_000:
-            raise bad("video_bitrate_kbps", "100 to 100000")
-        if self.preset not in X264_PRESETS:
-            raise ConfigError(
-                f"encoder preset={self.preset!r} is unknown; allowed: {', '.join(X264_PRESETS)}"
-                + did_you_mean(self.preset, X264_PRESETS)
-            )
-        if not 0.1 <= self.keyframe_interval_s <= 20.0:
-            raise bad("keyframe_interval_s", "0.1 to 20 seconds")
-        if not 32 <= self.audio_bitrate_kbps <= 512:
-            raise bad("audio_bitrate_kbps", "32 to 512")
-        if self.audio_rate not in (44100, AUDIO_RATE):
-            raise bad("audio_rate", "44100 or 48000")
-        if not isinstance(self.threads, int) or not 0 <= self.threads <= 64:
-            raise bad("threads", "0 (auto) to 64")
+        for key in ("width", "height", "fps", "threads"):
+            if not isinstance(getattr(self, key), int) or isinstance(getattr(self, key), bool):
+                raise ConfigError(f"encoder {key}: {getattr(self, key)!r} is not a whole number")
+        check_fields(self, "encoder ")
 
     @property
     def keyframe_interval_frames(self) -> int:

@@ -9,7 +9,7 @@ from engine.fields import Rule, setting
 from engine.live_dream import LiveDreamSettings
 from engine.temporal import TemporalSettings
 from stream.settings.checks import rtmp_url
-from stream.settings.encoder import X264_PRESETS
+from stream.settings.encoder import AUDIO_BITRATE, KEYFRAME_INTERVAL, PRESET, VIDEO_BITRATE
 
 OVERLAYS = ("burned", "browser", "off")
 OVERLAY_WORDS = {"burned": "burned", "true": "burned", "yes": "burned", "on": "burned", "1": "burned",
@@ -52,12 +52,12 @@ class LiveSettings:
     width: int = setting(640, Rule(32, 3840, even=True), "output width in pixels (even)")
     height: int = setting(360, Rule(32, 2160, even=True), "output height in pixels (even)")
     fps: int = setting(30, Rule(1, 120), "constant output rate; the newest dream repeats when behind")
-    video_bitrate_kbps: int = setting(2500, Rule(100, 100_000),
+    video_bitrate_kbps: int = setting(2500, VIDEO_BITRATE,
         "constant bitrate H.264 Main (Twitch: 3000-6000 at 720p)")
-    audio_bitrate_kbps: int = setting(128, Rule(32, 512), "AAC bitrate (Twitch: 128)")
-    x264_preset: str = setting("veryfast", Rule(choices=X264_PRESETS),
+    audio_bitrate_kbps: int = setting(128, AUDIO_BITRATE, "AAC bitrate (Twitch: 128)")
+    x264_preset: str = setting("veryfast", PRESET,
         "x264 speed preset: faster presets leave the cores to the dream")
-    keyframe_interval_s: float = setting(2.0, Rule(0.1, 20.0), "seconds between keyframes (Twitch: 2)")
+    keyframe_interval_s: float = setting(2.0, KEYFRAME_INTERVAL, "seconds between keyframes (Twitch: 2)")
     overlay: str = setting("burned", Rule(choices=OVERLAYS, words=OVERLAY_WORDS),
         "draw the chat overlay when chat control is on")
     stats_interval_s: float = setting(5.0, Rule(0.1, 3600.0), "seconds between the stats lines in the log")
