@@ -99,7 +99,7 @@ def test_bot_end_to_end_with_reconnect(fake, tmp_path, caplog, monkeypatch):
         assert fake.refuse_websockets == 0
         fake.send_chat("3005", "viewer3", "!octaves 1", broadcaster_id=OWNER_ID)
         assert fake.wait_for(lambda: replies_with(fake, "@viewer3 !octaves is for moderators only"), 2)
-        assert board.get().octaves == 3
+        assert board.get().octaves == 4  # unchanged: the default
         assert not replies_with(fake, "zebra")
     finally:
         runner.stop(5)

@@ -393,7 +393,7 @@ def test_replies_never_echo_markup_or_control_characters():
 def test_overlay_lines():
     board, center = make(user_cooldown_s=0.0, global_cooldown_s=0.0)
     c = LiveControls()
-    assert overlay_lines(c, 0, 0.0) == ["layer: block9", "!dream <class> !layer <name>"]
+    assert overlay_lines(c, 0, 0.0) == ["layer: block10", "!dream <class> !layer <name>"]
     center.handle(ChatMessage("u1", "Zoë_名前", "!dream goldfish"), 10.0)
     for i in range(2, 6):
         center.handle(viewer(i, "!dream goldfish"), 11.0)

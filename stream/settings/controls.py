@@ -11,14 +11,17 @@ import dataclasses
 import math
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.dream import DreamSettings
 from engine.errors import ConfigError, DreamError, did_you_mean
+from engine.models.registry import get_spec
 from engine.targets import MAX_WEIGHT, MIN_WEIGHT, TargetTerm
+from engine.temporal import TemporalSettings
 from stream.settings.chat import ChatLimits
 from stream.settings.checks import is_finite_number
+from stream.settings.model import ModelSettings
 from stream.settings.names import NUM_CLASSES
 
 
@@ -34,13 +37,13 @@ class LiveControls:
     settings of ``preset`` (``!preset`` loads them; ``None``: the ones the stage started with).
     """
 
-    model: str = "efficientnet_lite0"
-    layer: str = "block9"
+    model: str = ModelSettings.name  # the settings' own defaults (what initial_controls gives a default config)
+    layer: str = field(default_factory=lambda: get_spec(ModelSettings.name).default_layer)
     target: int | tuple[TargetTerm, ...] | None = None
     target_name: str = ""
     strength: float = 1.0
-    octaves: int = 3
-    flow: str = "dis"
+    octaves: int = DreamSettings.octaves
+    flow: str = TemporalSettings.flow
     preset: str = "default"
     requested_by: tuple[str, ...] = ()
     active_until: float | None = None
