@@ -38,7 +38,7 @@ import torch
 from torch import Tensor
 
 from engine.colour import ColourProbe, colour_pull, luminance
-from engine.dream import Dreamer
+from engine.dream import Dreamer, DreamSettings
 from engine.filters import lowpass, resize, shrink, upsample
 from engine.flow import FlowEstimator, cut_score, occlusion_mask, upscale_flow, warp
 from engine.frames import to_tensor
@@ -186,28 +186,71 @@ class LiveDreamer:
     """
 
     def __init__(self, dreamer: Dreamer, settings: LiveDreamSettings, steps: StepWorker | None = None) -> None:
-        self.dreamer = dreamer
-        self.settings = settings
+        self.dreamer = dreamer  # owned: its objective and settings change through this class's methods
+        self._settings = settings
         self.flow = None if settings.flow == "none" else FlowEstimator(settings.flow, settings.flow_preset)
         self.frames = 0
         self.steps_taken = 0  # gradient steps asked for since the start (colour probes not counted)
         self.last_kind: str | None = None
         self.last_unreliable = 0.0
         self.strength = 0.0
-        self._fade_left = 0
-        self._probe: tuple[str, ColourProbe] | None = None  # colours being probed, by objective name
         self.worker = steps
+        # The worker's own generator, a copy of the dreamer's: its steps draw their jitter and crops from it while
+        # this thread may draw from the dreamer's (a colour probe).
+        self._worker_gen = torch.Generator(device="cpu")
+        self._worker_gen.set_state(dreamer.gen.get_state())
+        self._fade_left = 0  # frames the old dream still fades over after a target change
+        self._probe: tuple[str, ColourProbe] | None = None  # colours being probed, by objective name
         self._pending: InFlight | None = None  # the last stepping frame's steps on the worker, on its grid
-        self.reset()
+        self._gray: np.ndarray | None = None  # previous input, grey at flow size (flow_grey), uint8
+        self._residual: Tensor | None = None  # dream minus input at dream size, (1, 3, h, w)
+        self._size: tuple[int, int] | None = None  # the frames' size (a new one starts a new dream)
+        self._phase = 0  # steps since this dream began (the build sweep, then the cycle)
+        self._next_step = 0  # the next frame (counting self.frames) that takes steps
+
+    @property
+    def settings(self) -> LiveDreamSettings:
+        """How the dream builds up now (:meth:`retune` changes it)."""
+        return self._settings
+
+    @property
+    def residual(self) -> Tensor | None:
+        """The dream: dream minus input at the dream's size, ``(1, 3, h, w)`` in ``[0, 1]`` units (None before a frame)."""
+        return self._residual
+
+    @property
+    def phase(self) -> int:
+        """Steps since this dream began (the build sweep, then the cycle over ``octave_scales``)."""
+        return self._phase
+
+    @property
+    def flow_shape(self) -> tuple[int, ...] | None:
+        """The shape ``(h, w)`` of the grey frame the flow was last found on (None before a frame)."""
+        return None if self._gray is None else self._gray.shape
+
+    @property
+    def in_flight(self) -> bool:
+        """Whether a frame's steps are on the worker, to join the dream on the next stepping frame."""
+        return self._pending is not None
+
+    @property
+    def probing(self) -> bool:
+        """Whether the current objective's colours are being probed (its frames' steps go to the probe)."""
+        return self._probe is not None
+
+    def drawn_in_flight(self) -> Tensor | None:
+        """What the steps in flight drew, ``(1, 3, h, w)`` on their frame's grid, once they are done (None: none)."""
+        pending = self._pending
+        return None if pending is None else pending.drawn(pending.future.result())
 
     def reset(self) -> None:
         """Forget the dream: the next frame starts from the plain frame."""
         self._drop_pending()
-        self._gray: np.ndarray | None = None  # previous input, grey at flow size (flow_grey), uint8
-        self._residual: Tensor | None = None  # dream minus input at dream size, (1, 3, h, w)
-        self._size: tuple[int, int] | None = None
-        self._phase = 0  # steps since this dream began (the build sweep, then the cycle)
-        self._next_step = 0  # the next frame (counting self.frames) that takes steps
+        self._gray = None
+        self._residual = None
+        self._size = None
+        self._phase = 0
+        self._next_step = 0
 
     def close(self) -> None:
         """Wait for the steps in flight (the worker is its owner's to close)."""
@@ -219,7 +262,7 @@ class LiveDreamer:
         if pending is not None:
             pending.future.exception()  # waits; what they drew, or why they failed, is not needed
 
-    def set_objective(self, objective: Objective, settings: object | None = None, fade: bool = True) -> None:
+    def set_objective(self, objective: Objective, settings: DreamSettings | None = None, fade: bool = True) -> None:
         """Dream ``objective`` (with dream ``settings``, if given) from the next frame on.
 
         With ``fade`` the current dream gives way over ``fade_frames`` frames while the new one
@@ -227,10 +270,21 @@ class LiveDreamer:
         """
         self.dreamer.objective = objective
         if settings is not None:
-            self.dreamer.settings = settings  # type: ignore[assignment]
+            self.dreamer.settings = settings
         if fade and self._residual is not None:
             self._fade_left = self.settings.fade_frames
         self._phase = 0  # the new objective's dream is built from the coarsest scale
+
+    def retune(self, settings: LiveDreamSettings, dream: DreamSettings | None = None) -> None:
+        """Build up the same dream with ``settings`` (and the dreamer's ``dream`` settings, if given) from the next
+        frame on: a new adaptive level, strength or octaves. The flow keeps its method (a new one: a new dreamer)."""
+        self._settings = settings
+        if dream is not None:
+            self.dreamer.settings = dream
+
+    def know_colours(self, name: str, ramp: Tensor) -> None:
+        """The colours of objective ``name`` (a colour ramp, :mod:`engine.colour`), known already: no probe."""
+        self.dreamer.ramps[name] = ramp
 
     def dream_size(self, height: int, width: int) -> tuple[int, int]:
         """The internal size ``(h, w)`` for a ``height`` x ``width`` frame (as :func:`engine.temporal.dream_size`)."""
@@ -341,7 +395,8 @@ class LiveDreamer:
 
     def _launch(self, base: Tensor, residual: Tensor, phase: int) -> InFlight:
         """This frame's steps on the worker, with this frame's objective and settings whatever changes next."""
-        s, d = self.settings, copy.copy(self.dreamer)  # a shallow copy: the same model and generator
+        s, d = self.settings, copy.copy(self.dreamer)  # a shallow copy: the same model, its objective and settings now
+        d.gen = self._worker_gen  # ... drawing from the worker's own generator
         if s.steps_per_frame != 1:
             return InFlight(self.worker.submit(take_steps, d, s, base, residual, phase), lambda drawn: drawn)
         h, w = base.shape[-2:]

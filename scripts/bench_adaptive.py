@@ -59,10 +59,10 @@ def run(clip: Path, target: int | None, target_fps: float, args: argparse.Namesp
         levels.append(q.get("level", 0))
         if not reports and now - started[0] >= WARMUP_S:
             reports.append(live.pipeline.stats.report())
-            steps.append(live.stage.temporal.steps_taken)
+            steps.append(live.stage.live_dream.steps_taken)
         elif len(reports) == 1 and now - started[0] >= WARMUP_S + args.seconds:
             reports.append(live.pipeline.stats.report())
-            steps.append(live.stage.temporal.steps_taken)
+            steps.append(live.stage.live_dream.steps_taken)
             live.pipeline.stop()
 
     live = build_live(cfg, str(clip), ["null"], board=board, loop=True, tick=tick,

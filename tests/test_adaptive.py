@@ -95,8 +95,8 @@ def _run_stage(stage, frames: int) -> tuple[list[int], list[int]]:
     for _ in range(frames):
         out = stage(frame)
         assert out.shape == frame.shape and out.dtype == np.uint8
-        sizes.append(stage.temporal._residual.shape[-1])
-        steps.append(stage.temporal._phase)
+        sizes.append(stage.live_dream.residual.shape[-1])
+        steps.append(stage.live_dream.phase)
     return sizes, steps
 
 
@@ -137,7 +137,7 @@ def test_without_a_target_rate_the_stage_keeps_its_quality(lite0):
     frame = clip_frame(0, 320, 180)
     for _ in range(3):
         stage(frame)
-    assert stage.temporal._residual.shape[-1] == 192
+    assert stage.live_dream.residual.shape[-1] == 192
 
 
 def _controls(cfg):

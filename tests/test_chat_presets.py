@@ -46,7 +46,7 @@ def live(random_model, **limits) -> tuple[ControlBoard, CommandCenter, DreamStag
 
 def dreamed(stage: DreamStage) -> DreamSettings:
     stage.apply()
-    return stage.temporal.dreamer.settings
+    return stage.live_dream.dreamer.settings
 
 
 def test_preset_command_loads_the_preset_into_the_stage(random_model):
@@ -83,7 +83,7 @@ def test_strength_scales_steps_and_step_size(random_model, strength, steps, per_
     got = dreamed(stage)
     assert got.step_size == pytest.approx(STARTED.step_size * strength)
     assert got.steps == steps  # rounded down, at least 1: never more than strength times the cost
-    assert stage.temporal.settings.steps_per_frame == per_frame
+    assert stage.live_dream.settings.steps_per_frame == per_frame
     assert "steps and step size" in center.handle(viewer("!strength"), 10.0)[0]
 
 

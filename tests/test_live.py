@@ -315,12 +315,12 @@ def test_live_dreams_every_configured_layer_channel_and_guide(lite0, tmp_path):
     board = ControlBoard(LiveControls(model="efficientnet_lite0", layer="block9", octaves=1), cfg.section("chat"))
     stage = DreamStage(lite0, cfg.dream, cfg.class_dream, live_dream_settings(), board,
                        objective_for=live_objective(cfg.model, "block9"))
-    name = stage.temporal.dreamer.objective.name
+    name = stage.live_dream.dreamer.objective.name
     assert "channel(block9, [3])" in name and "layer(block12)" in name and "guide" in name
     # A layer from chat replaces the configured layers; a class from chat is dreamed alone.
     board.replace(layer="block5")
     stage.apply()
-    assert "layer(block5)" in stage.temporal.dreamer.objective.name
+    assert "layer(block5)" in stage.live_dream.dreamer.objective.name
     board.replace(target=1, target_name="goldfish")
     stage.apply()
-    assert stage.temporal.dreamer.objective.name.startswith("class(1")
+    assert stage.live_dream.dreamer.objective.name.startswith("class(1")

@@ -53,7 +53,7 @@ def test_a_still_scene_builds_up_then_stays_bounded(dreamer: Dreamer) -> None:
         out = ld(frame).astype(np.float32)
         strength.append(ld.strength)
         signed.append(float((out - frame).mean()))
-        assert float(ld._residual.abs().max()) <= 0.2 + 1e-6  # never past the limit
+        assert float(ld.residual.abs().max()) <= 0.2 + 1e-6  # never past the limit
     assert ld.last_kind == "carry"
     assert strength[40] > 1.5 * strength[5] > 0  # it keeps growing while the scene holds still
     assert np.mean(strength[-10:]) <= 1.2 * np.mean(strength[50:60]) + 1e-3  # and levels off
@@ -110,7 +110,7 @@ def test_the_dream_follows_a_pan_with_the_half_size_flow(dreamer: Dreamer) -> No
     for i in range(8):
         ld(np.ascontiguousarray(wide[:, 2 * i:2 * i + 256]))
         assert ld.last_kind in ("start", "carry")
-    assert ld._gray is not None and ld._gray.shape == (100, 128)
+    assert ld.flow_shape == (100, 128)
     assert ld.last_unreliable < 0.3 and ld.strength > 0
 
 
@@ -121,7 +121,7 @@ def test_a_target_change_fades_without_a_pop(dreamer: Dreamer) -> None:
     outs = [ld(f).astype(np.float32) for f in frames[:30]]
     before = ld.strength
     steady = np.median([np.abs(a - b).mean() for a, b in zip(outs[20:], outs[21:])])
-    ld.settings = dataclasses.replace(ld.settings, steps_per_frame=0)  # watch the old dream alone
+    ld.retune(dataclasses.replace(ld.settings, steps_per_frame=0))  # watch the old dream alone
     ld.set_objective(layer("block4"))
     for f in frames[30:40]:
         outs.append(ld(f).astype(np.float32))

@@ -111,13 +111,13 @@ def test_the_live_stage_gives_a_class_its_colours_at_once_from_the_table() -> No
     table[BANANA] = YELLOW
     settings = DreamSettings(octaves=1, steps=1, crops=1, crop_size=64, colour=0.1)
     stage = DreamStage(model, DreamSettings(octaves=1, steps=1), settings, live_dream_settings(dream_scale=0.5, scene_limit=1.0), board,
-                       class_temporal=live_dream_settings(dream_scale=0.5, scene_limit=0.2), class_colours=table)
+                       class_live=live_dream_settings(dream_scale=0.5, scene_limit=0.2), class_colours=table)
     frame = np.full((48, 64, 3), 128, np.uint8)
     stage(frame)
-    assert stage.temporal.settings.scene_limit == 1.0  # the layer dream's own bound (here: off)
+    assert stage.live_dream.settings.scene_limit == 1.0  # the layer dream's own bound (here: off)
     board.replace(target=BANANA, target_name="banana")
     stage(frame)
-    dreamer = stage.temporal.dreamer
+    dreamer = stage.live_dream.dreamer
     assert torch.equal(dreamer.ramps[dreamer.objective.name], YELLOW.expand(5, 3))
-    assert stage.temporal._probe is None  # no probe: the first class frame already dreams
-    assert stage.temporal.settings.scene_limit == pytest.approx(0.2)
+    assert not stage.live_dream.probing  # no probe: the first class frame already dreams
+    assert stage.live_dream.settings.scene_limit == pytest.approx(0.2)

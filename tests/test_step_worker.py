@@ -51,9 +51,8 @@ def test_a_step_in_flight_keeps_the_objective_it_was_asked_with(lite0: torch.nn.
     try:
         ld(frame)
         ld.set_objective(layer("block10"), fade=False)  # the stage changes target while the step runs
-        pending = ld._pending
-        assert pending is not None
-        drawn = pending.drawn(pending.future.result())
+        drawn = ld.drawn_in_flight()
+        assert drawn is not None
     finally:
         ld.close()
         worker.close()
@@ -71,7 +70,7 @@ def run(lite0: torch.nn.Module, frames: list[np.ndarray], overlap: bool,
         for f in frames:
             outs.append(ld(f))
             strength.append(ld.strength)
-            assert float(ld._residual.abs().max()) <= settings.limit + 1e-6
+            assert float(ld.residual.abs().max()) <= settings.limit + 1e-6
     finally:
         ld.close()
         if worker is not None:
@@ -103,7 +102,7 @@ def test_a_cut_drops_the_steps_in_flight(lite0: torch.nn.Module) -> None:
         for i in range(9):
             ld(clip_frame(i, pattern="cut"))
             if i == 7:
-                assert ld.strength > 0 and ld._pending is not None
+                assert ld.strength > 0 and ld.in_flight
     finally:
         ld.close()
         worker.close()
@@ -122,9 +121,9 @@ def test_a_failed_step_is_raised_on_the_next_frame_and_close_drops_the_next(lite
         ld(clip_frame(0))  # handed over; its failure is not known yet
         with pytest.raises(ValueError, match="no such layer"):
             ld(clip_frame(1))
-        assert ld._pending is not None  # frame 1 handed over a step too, which fails as well
+        assert ld.in_flight  # frame 1 handed over a step too, which fails as well
         ld.close()  # and is dropped quietly: a run that stops on the first error is not hidden by the second
-        assert ld._pending is None
+        assert not ld.in_flight
     finally:
         worker.close()
 
@@ -141,8 +140,8 @@ def test_steps_on_one_frame_in_three_join_carried_along_every_frame_since(lite0:
         try:
             for f in frames:
                 ld(f)
-                out.append(ld._residual.clone())
-                phases.append(ld._phase)
+                out.append(ld.residual.clone())
+                phases.append(ld.phase)
         finally:
             ld.close()
         return out, phases

@@ -101,10 +101,10 @@ def dream_stage(model: DreamModel, cfg: Config, board: ControlBoard,
     share = cpu_share(cfg.model.threads, reserve=1) if adaptive and frame_seconds is None else None
     return DreamStage(model, cfg.dream, live_class_dream(cfg.class_dream, cfg.dream, ls), live_temporal(video, ls),
                       board, load_other, objective_for=live_objective(cfg.model, first_layer),
-                      class_temporal=live_temporal(video, ls, for_class=True),
+                      class_live=live_temporal(video, ls, for_class=True),
                       class_colours=class_colours(model.spec.name), target_fps=ls.target_fps if adaptive else 0.0,
                       class_target_fps=ls.class_target_fps,
-                      cpu_share=share, steps=ThreadSteps() if ls.overlap else None, frame_seconds=frame_seconds)
+                      cpu_share=share, step_worker=ThreadSteps() if ls.overlap else None, frame_seconds=frame_seconds)
 
 
 def open_outputs(specs: Sequence[str], ls: LiveSettings) -> list[Sink]:

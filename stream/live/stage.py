@@ -47,15 +47,15 @@ def scene_bound(limit: float, strength: float) -> float:
 class DreamStage:
     """Applies the current controls and dreams one frame at a time (owns the model and the live dream).
 
-    A layer dream runs with ``temporal``, a class target with ``class_temporal`` (its own bounds;
+    A layer dream runs with ``live`` settings, a class target with ``class_live`` (its own bounds;
     default the same); ``class_colours`` ``(1000, L, 3)`` gives a class target its colours at once
-    (:mod:`stream.io.class_colours`). A change of target or layer fades over ``temporal.fade_frames`` (the old dream gives way
+    (:mod:`stream.io.class_colours`). A change of target or layer fades over ``live.fade_frames`` (the old dream gives way
     while the new one builds); a change of strength or octaves applies at once; a change of
     model or flow starts a new dream. With ``target_fps`` the stage holds that many dreamed frames
     a second (a class dream ``class_target_fps``, default the same) by stepping how often a dream takes
     its steps, and its size, down and up (:mod:`stream.live.adaptive`; :meth:`quality` says where it
     is). With ``cpu_share`` torch's threads follow the CPU other processes leave (:mod:`stream.io.cpu_share`), checked before each frame.
-    ``steps`` takes each frame's steps while the frame around them is made (``live.overlap``;
+    ``step_worker`` takes each frame's steps while the frame around them is made (``live.overlap``;
     :mod:`engine.step_worker`); the stage owns it and :meth:`close` stops it. With ``frame_seconds`` the
     governors see the frame times it gives instead of measured ones (and ``replayed_s`` sums them): the
     same levels on every run and machine, as the quality suite needs.
@@ -66,21 +66,21 @@ class DreamStage:
         model: DreamModel,
         dream: DreamSettings,
         class_dream: DreamSettings,
-        temporal: LiveDreamSettings,
+        live: LiveDreamSettings,
         board: ControlBoard | None,
         load_model: Callable[[str], DreamModel] | None = None,
         objective_for: ObjectiveFor | None = None,
-        class_temporal: LiveDreamSettings | None = None,
+        class_live: LiveDreamSettings | None = None,
         class_colours: Tensor | None = None,
         target_fps: float = 0.0,
         class_target_fps: float | None = None,
         clock: Callable[[], float] = time.perf_counter,
         cpu_share: CpuShare | None = None,
-        steps: StepWorker | None = None,
+        step_worker: StepWorker | None = None,
         frame_seconds: FrameSeconds | None = None,
     ) -> None:
         self.model = model
-        self.steps = steps
+        self.step_worker = step_worker
         self.clock = clock
         self.frame_seconds = frame_seconds
         self.replayed_s = 0.0  # with frame_seconds: the time the dreamed frames would have taken
@@ -91,14 +91,14 @@ class DreamStage:
         self.kind = "dream"
         self.objective_for = objective_for or plain_objective
         self.base = {"dream": dream, "class": class_dream}
-        self.temporal_settings = {"dream": temporal, "class": class_temporal or temporal}
+        self.live_settings = {"dream": live, "class": class_live or live}
         self.class_colours = class_colours
         self.board = board
         self.load_model = load_model
         self.applied: LiveControls | None = None
         self.version = -1
         initial = board.get() if board else LiveControls(model=model.spec.name, layer=model.spec.default_layer)
-        self.temporal = self._build(initial)
+        self.live_dream = self._build(initial)
 
     def level(self, is_class: bool) -> Level:
         """The adaptive quality level a layer (or class) dream runs at now (the best when off)."""
@@ -119,13 +119,13 @@ class DreamStage:
                                            crop_size=max(32, round(size * level.class_size)))
         return objective, settings, is_class
 
-    def _temporal(self, c: LiveControls, is_class: bool) -> LiveDreamSettings:
+    def _live_settings_for(self, c: LiveControls, is_class: bool) -> LiveDreamSettings:
         """The live dream settings of a layer or a class dream with ``c.flow``, the steps a frame and
         the scene bound scaled by ``c.strength`` (:func:`scene_bound`), at the adaptive level's size."""
-        s = self.temporal_settings["class" if is_class else "dream"]
-        steps = scaled_steps(s.steps_per_frame, c.strength)
+        s = self.live_settings["class" if is_class else "dream"]
+        per_frame = scaled_steps(s.steps_per_frame, c.strength)
         level = self.level(is_class)
-        return dataclasses.replace(s, flow=c.flow, steps_per_frame=steps, step_every=level.step_every,
+        return dataclasses.replace(s, flow=c.flow, steps_per_frame=per_frame, step_every=level.step_every,
                                    scene_limit=scene_bound(s.scene_limit, c.strength),
                                    dream_scale=max(0.05, s.dream_scale * level.side),
                                    dream_max_side=round(s.dream_max_side * level.side))
@@ -134,28 +134,29 @@ class DreamStage:
         objective, settings, is_class = self._objective(c)
         self.applied = c
         self.kind = "class" if is_class else "dream"
-        dreamer = Dreamer(self.model, objective, settings)
-        self._known_colours(dreamer, c)
-        return LiveDreamer(dreamer, self._temporal(c, is_class), self.steps)
+        live = LiveDreamer(Dreamer(self.model, objective, settings), self._live_settings_for(c, is_class), self.step_worker)
+        self._known_colours(live, c)
+        return live
 
     def _rebuild(self, c: LiveControls) -> None:
         """A new live dream for ``c`` (a new model or flow), once the old one's steps in flight are done."""
-        self.temporal.close()
-        self.temporal = self._build(c)
+        self.live_dream.close()
+        self.live_dream = self._build(c)
 
     def close(self) -> None:
         """Stop the step worker (``live.overlap``)."""
-        self.temporal.close()
-        if self.steps is not None:
-            self.steps.close()
+        self.live_dream.close()
+        if self.step_worker is not None:
+            self.step_worker.close()
 
-    def _known_colours(self, dreamer: Dreamer, c: LiveControls) -> None:
+    def _known_colours(self, live: LiveDreamer, c: LiveControls) -> None:
         """The target's colours from the class colour table, so the dream needs no probe (none: it probes)."""
+        dreamer = live.dreamer
         if self.class_colours is None or c.target is None or dreamer.settings.colour <= 0:
             return
         terms = target_terms(c.target)
-        dreamer.ramps[dreamer.objective.name] = mix_ramps([self.class_colours[t.index] for t in terms],
-                                                          [t.weight for t in terms])
+        live.know_colours(dreamer.objective.name, mix_ramps([self.class_colours[t.index] for t in terms],
+                                                            [t.weight for t in terms]))
 
     def apply(self) -> None:
         """Take the board's controls if they changed (between frames, atomically)."""
@@ -175,10 +176,10 @@ class DreamStage:
             self._rebuild(c)
             return
         objective, settings, is_class = self._objective(c)
-        fade = objective.name != self.temporal.dreamer.objective.name
-        self.temporal.settings = self._temporal(c, is_class)
-        self.temporal.set_objective(objective, settings, fade=fade)
-        self._known_colours(self.temporal.dreamer, c)
+        fade = objective.name != self.live_dream.dreamer.objective.name
+        self.live_dream.retune(self._live_settings_for(c, is_class))
+        self.live_dream.set_objective(objective, settings, fade=fade)
+        self._known_colours(self.live_dream, c)
         self.applied = c
         self.kind = "class" if is_class else "dream"
         what = (f"class {format_target(target_terms(c.target), display_name)}" if c.target is not None
@@ -192,7 +193,7 @@ class DreamStage:
         if self.governors is None:
             return {"adaptive": False, **threads}
         governor = self.governors[self.kind]
-        s, d = self.temporal.settings, self.temporal.dreamer.settings
+        s, d = self.live_dream.settings, self.live_dream.dreamer.settings
         out: dict[str, Any] = {"adaptive": True, "target_fps": governor.target_fps, "level": governor.level,
                                "levels": len(governor.levels), "dream_max_side": s.dream_max_side,
                                "step_every": s.step_every, **threads}
@@ -207,8 +208,7 @@ class DreamStage:
             return
         c, is_class = self.applied, self.kind == "class"
         _objective, settings, _ = self._objective(c)
-        self.temporal.settings = self._temporal(c, is_class)
-        self.temporal.dreamer.settings = settings
+        self.live_dream.retune(self._live_settings_for(c, is_class), settings)
         q = self.quality()
         what = f", class {q['class_crops']} crop(s) at {q['class_size']} px" if is_class else ""
         log.info("quality level %d of %d to hold %g dreamed fps: steps on 1 frame in %d, dream at most %d px%s",
@@ -220,15 +220,15 @@ class DreamStage:
         self.apply()
         if self.frame_seconds is not None:
             seconds = self.frame_seconds(self.kind, self.level(self.kind == "class"))
-            out = self.temporal(image)
+            out = self.live_dream(image)
             self.replayed_s += seconds
             if self.governors is not None:
                 self._adapt(seconds, self.replayed_s)
             return out
         if self.governors is None:
-            return self.temporal(image)
+            return self.live_dream(image)
         start = self.clock()
-        out = self.temporal(image)
+        out = self.live_dream(image)
         end = self.clock()
         self._adapt(end - start, end)
         return out
