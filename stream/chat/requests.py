@@ -74,6 +74,51 @@ class Submitted:
     accepted: bool
 
 
+@dataclass(frozen=True)
+class _Ask:
+    """One call of :meth:`RequestQueue.submit`: who asks for what, and how."""
+
+    uid: str
+    user: str
+    kind: str
+    value: int | Target | str
+    label: str
+    now: float
+    paid: Redemption | None
+    first: bool
+    take_over: bool
+
+    @property
+    def key(self) -> tuple[str, int | Target | str]:
+        return (self.kind, self.value)
+
+    @property
+    def jumps(self) -> bool:
+        """A ``first`` redemption: it goes just before the first free request waiting."""
+        return self.paid is not None and self.first
+
+    def request(self) -> Request:
+        """A new request asked for by this viewer alone, their redemption riding on it."""
+        req = Request(self.kind, self.value, self.label, {self.uid: self.user})
+        if self.paid is not None:
+            req.paid[self.uid] = self.paid
+        return req
+
+
+def ahead_of_free(waiting: list[Request], req: Request) -> None:
+    """Move ``req`` just before the first free request in ``waiting`` (to the end when none is free)."""
+    waiting.remove(req)
+    at = next((i for i, r in enumerate(waiting) if not r.paid), len(waiting))
+    waiting.insert(at, req)
+
+
+def up_one(waiting: list[Request], req: Request) -> None:
+    """Swap ``req`` with the request before it in ``waiting`` (paid or not); the first stays first."""
+    i = waiting.index(req)
+    if i > 0:
+        waiting[i - 1], waiting[i] = waiting[i], waiting[i - 1]
+
+
 class RequestQueue:
     """The active request and the waiting ones; ``base_layer()`` is what the board goes back to.
 
@@ -113,69 +158,31 @@ class RequestQueue:
                paid: Redemption | None = None, first: bool = False, take_over: bool = False) -> Submitted:
         """Ask for ``(kind, value)`` as viewer ``uid`` (display name ``user``, already echo-safe).
 
-        ``paid`` rides on the request (settled when it is shown or dropped); with ``first`` a
-        paid request goes ahead of every free one waiting. With ``take_over`` (the broadcaster
-        and moderators: a VJ's pads, the panel) a new request replaces the active one at once
-        when that one is theirs alone.
+        ``paid`` rides on the request (settled when it is shown or dropped); ``first`` moves it
+        just before the first free request waiting (:func:`ahead_of_free`); ``take_over`` is for
+        the broadcaster and moderators (a VJ's pads, the panel).  The first of these rules that
+        applies decides, one method each:
+
+        1. :meth:`_take_over`: a free ``take_over`` request replaces the active one at once when
+           that one is the asker's alone.
+        2. :meth:`_join_active`: asking for the active request joins it.
+        3. :meth:`_already_waiting`: asking again for one's own waiting request changes nothing
+           (not accepted) unless a new redemption rides on it.
+        4. :meth:`_join_waiting`: asking for another waiting request joins it, leaving one's own,
+           and **moves it up one place** (swapped with the one before it, paid or not); a ``first``
+           redemption moves it just before the first free request instead.
+        5. :meth:`_start_now`: with nothing active and nothing waiting it goes on screen at once.
+        6. :meth:`_enqueue`: otherwise it waits at the end (``first``: just before the first free
+           request) and replaces the asker's own waiting request; refused when full.
         """
-        key = (kind, value)
         if paid is not None:
             paid.label = label
-        own = self.active is not None and set(self.active.users) == {uid} and self.active.key != key
-        if take_over and paid is None and own:
-            assert self.active is not None
-            ended = self.active.label
-            if self._activate(Request(kind, value, label, {uid: user}), now, announce=False):
-                logger.info("chat request %s replaced by %s (asked by %s)", ended, label, user)
-                return Submitted(f"@{user} now: {label} for {fmt_num(self.limits.hold_s)}s", True)
-            return Submitted(f"@{user} can't use {label} right now", False)
-        if self.active is not None and self.active.key == key:
-            self.active.users.setdefault(uid, user)
-            self.board.replace(requested_by=self.active.names()[:20])
-            if paid is not None:
-                self._settle(paid, "FULFILLED")
-            return Submitted(f"@{user} {label} is on now ({self.seconds_left(now)}s left), you're in", True)
-        mine = self.waiting_of(uid)
-        if mine is not None and mine.key == key:
-            if paid is not None:
-                if uid in mine.paid:
-                    return self._refuse(paid, f"@{user} {label} is already waiting for you at "
-                                              f"#{self.position(mine)}; points refunded")
-                mine.paid[uid] = paid
-                self._move_up(mine, first)
-            return Submitted(f"@{user} {label} is already waiting for you at #{self.position(mine)}", False)
-        same = next((r for r in self.waiting if r.key == key), None)
-        if same is not None:
-            if mine is not None:
-                self._leave(mine, uid)
-            same.users[uid] = user
-            i = self.waiting.index(same)
-            if paid is not None:
-                same.paid[uid] = paid
-                self._move_up(same, first)
-            if (paid is None or not first) and i > 0:
-                i = self.waiting.index(same)
-                self.waiting[i - 1], self.waiting[i] = self.waiting[i], self.waiting[i - 1]
-            return Submitted(f"@{user} joined {label}: #{self.position(same)}, {len(same.users)} asking", True)
-        req = Request(kind, value, label, {uid: user})
-        if paid is not None:
-            req.paid[uid] = paid
-        if self.active is None and not self.waiting:
-            if not self._activate(req, now, announce=False):
-                return Submitted(f"@{user} can't use {label} right now" + ("; points refunded" if paid else ""),
-                                 False)
-            return Submitted(f"@{user} now: {label} for {fmt_num(self.limits.hold_s)}s", True)
-        freed = 1 if mine is not None and len(mine.users) == 1 else 0
-        if len(self.waiting) - freed >= self.limits.queue_size:
-            text = f"@{user} the queue is full ({self.limits.queue_size}), try again later"
-            return self._refuse(paid, text + "; points refunded") if paid is not None else Submitted(text, False)
-        if mine is not None:
-            self._leave(mine, uid)
-        self.waiting.append(req)
-        if paid is not None:
-            self._move_up(req, first)
-        replaced = f" (replaces {mine.label})" if mine is not None else ""
-        return Submitted(f"@{user} {label} queued #{self.position(req)}{replaced}", True)
+        ask = _Ask(uid, user, kind, value, label, now, paid, first, take_over)
+        for rule in (self._take_over, self._join_active, self._already_waiting, self._join_waiting, self._start_now):
+            done = rule(ask)
+            if done is not None:
+                return done
+        return self._enqueue(ask)
 
     def refuse(self, paid: Redemption, text: str) -> str:
         """Cancel a redemption that never reached the queue (bad input, locked chat); returns ``text``."""
@@ -217,6 +224,99 @@ class RequestQueue:
     def waiting_of(self, uid: str) -> Request | None:
         return next((r for r in self.waiting if uid in r.users), None)
 
+    # ----------------------------------------------------------------- submit's rules (in order)
+
+    def _take_over(self, ask: _Ask) -> Submitted | None:
+        """A free ``take_over`` request replaces the active one at once when that one is the asker's alone."""
+        active = self.active
+        if not ask.take_over or ask.paid is not None or active is None:
+            return None
+        if set(active.users) != {ask.uid} or active.key == ask.key:
+            return None
+        if not self._activate(ask.request(), ask.now, announce=False):
+            return Submitted(f"@{ask.user} can't use {ask.label} right now", False)
+        logger.info("chat request %s replaced by %s (asked by %s)", active.label, ask.label, ask.user)
+        return self._on_now(ask)
+
+    def _join_active(self, ask: _Ask) -> Submitted | None:
+        """Asking for the active request joins it; a redemption riding on it is fulfilled at once."""
+        active = self.active
+        if active is None or active.key != ask.key:
+            return None
+        active.users.setdefault(ask.uid, ask.user)
+        self.board.replace(requested_by=active.names()[:20])
+        if ask.paid is not None:
+            self._settle(ask.paid, "FULFILLED")
+        return Submitted(f"@{ask.user} {ask.label} is on now ({self.seconds_left(ask.now)}s left), you're in", True)
+
+    def _already_waiting(self, ask: _Ask) -> Submitted | None:
+        """Asking again for one's own waiting request: not accepted; a new redemption rides on it (one each)."""
+        mine = self.waiting_of(ask.uid)
+        if mine is None or mine.key != ask.key:
+            return None
+        if ask.paid is not None:
+            if ask.uid in mine.paid:
+                return self._refuse(ask.paid, f"@{ask.user} {ask.label} is already waiting for you at "
+                                              f"#{self.position(mine)}; points refunded")
+            self._ride(mine, ask)
+        return Submitted(f"@{ask.user} {ask.label} is already waiting for you at #{self.position(mine)}", False)
+
+    def _join_waiting(self, ask: _Ask) -> Submitted | None:
+        """Asking for another waiting request joins it (leaving one's own) and moves it up one place."""
+        same = next((r for r in self.waiting if r.key == ask.key), None)
+        if same is None:
+            return None
+        mine = self.waiting_of(ask.uid)
+        if mine is not None:
+            self._leave(mine, ask.uid)
+        same.users[ask.uid] = ask.user
+        if ask.paid is not None:
+            self._ride(same, ask)
+        if not ask.jumps:
+            up_one(self.waiting, same)
+        return Submitted(f"@{ask.user} joined {ask.label}: #{self.position(same)}, {len(same.users)} asking", True)
+
+    def _start_now(self, ask: _Ask) -> Submitted | None:
+        """With nothing active and nothing waiting a new request goes on screen at once."""
+        if self.active is not None or self.waiting:
+            return None
+        if not self._activate(ask.request(), ask.now, announce=False):
+            refunded = "; points refunded" if ask.paid is not None else ""
+            return Submitted(f"@{ask.user} can't use {ask.label} right now{refunded}", False)
+        return self._on_now(ask)
+
+    def _enqueue(self, ask: _Ask) -> Submitted:
+        """A new request waits at the end, replacing the asker's own waiting one; refused when the queue is full."""
+        mine = self.waiting_of(ask.uid)
+        if self._full(mine):
+            text = f"@{ask.user} the queue is full ({self.limits.queue_size}), try again later"
+            if ask.paid is not None:
+                return self._refuse(ask.paid, text + "; points refunded")
+            return Submitted(text, False)
+        if mine is not None:
+            self._leave(mine, ask.uid)
+        req = ask.request()
+        self.waiting.append(req)
+        if ask.jumps:
+            ahead_of_free(self.waiting, req)
+        replaced = f" (replaces {mine.label})" if mine is not None else ""
+        return Submitted(f"@{ask.user} {ask.label} queued #{self.position(req)}{replaced}", True)
+
+    def _full(self, mine: Request | None) -> bool:
+        """No room for one more; the asker's own waiting request makes room when nobody else asks for it."""
+        freed = 1 if mine is not None and len(mine.users) == 1 else 0
+        return len(self.waiting) - freed >= self.limits.queue_size
+
+    def _ride(self, req: Request, ask: _Ask) -> None:
+        """Put ``ask``'s redemption on waiting ``req``; with ``first`` move ``req`` just before the first free one."""
+        assert ask.paid is not None
+        req.paid[ask.uid] = ask.paid
+        if ask.jumps:
+            ahead_of_free(self.waiting, req)
+
+    def _on_now(self, ask: _Ask) -> Submitted:
+        return Submitted(f"@{ask.user} now: {ask.label} for {fmt_num(self.limits.hold_s)}s", True)
+
     # ----------------------------------------------------------------- inside
 
     def _leave(self, req: Request, uid: str) -> None:
@@ -236,14 +336,6 @@ class RequestQueue:
                 self.announcements.append(clean_reply(text))
                 return True
         return False
-
-    def _move_up(self, req: Request, first: bool) -> None:
-        """With ``first``, put a paid request ahead of every free one (behind earlier paid ones)."""
-        if not first:
-            return
-        self.waiting.remove(req)
-        at = next((i for i, r in enumerate(self.waiting) if not r.paid), len(self.waiting))
-        self.waiting.insert(at, req)
 
     def _expire_paid(self, now: float) -> None:
         for req in list(self.waiting):
