@@ -13,16 +13,12 @@ from fake_twitch import FakeTwitch, poll, restore_twitchio_endpoints  # noqa: F4
 
 from engine.errors import ConfigError
 from stream.chat import CommandCenter
-from stream.chat.bot import (
-    BOT_SCOPES,
-    TwitchSettings,
-    read_token_file,
-    run_bot_in_thread,
-    twitch_login,
-    write_token_file,
-)
+from stream.chat.bot import run_bot_in_thread
+from stream.chat.login import twitch_login
+from stream.chat.tokens import read_token_file, write_token_file
 from stream.settings.chat import ChatLimits
 from stream.settings.controls import ControlBoard, LiveControls
+from stream.settings.twitch import BOT_SCOPES, TwitchSettings
 
 BOT_ID, OWNER_ID = "1001", "2002"
 

@@ -9,13 +9,15 @@ import pytest
 from fake_twitch import FakeTwitch, poll, restore_twitchio_endpoints  # noqa: F401 - an autouse fixture
 
 from engine.errors import ConfigError
-from stream.chat.bot import BOT_SCOPES, BROADCASTER_SCOPES, TwitchSettings, run_bot_in_thread, write_token_file
+from stream.chat.bot import run_bot_in_thread
 from stream.chat.dispatcher import CommandCenter
 from stream.chat.message import ChatMessage
+from stream.chat.tokens import write_token_file
 from stream.settings.chat import ChatLimits
 from stream.settings.controls import ControlBoard, LiveControls
 from stream.settings.loader import load_config
 from stream.settings.rewards import RewardSettings, rewards_from
+from stream.settings.twitch import BOT_SCOPES, BROADCASTER_SCOPES, TwitchSettings
 
 BOT_ID, OWNER_ID = "1001", "2002"
 REWARDS = [

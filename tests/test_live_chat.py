@@ -12,8 +12,9 @@ import twitchio.backoff
 from fake_twitch import FakeTwitch, poll, restore_twitchio_endpoints  # noqa: F401 - an autouse fixture
 from test_live import FAST
 
-from stream.chat.bot import BOT_SCOPES, write_token_file
+from stream.chat.tokens import write_token_file
 from stream.cli.main import main
+from stream.settings.twitch import BOT_SCOPES
 
 BOT_ID, OWNER_ID = "1001", "2002"
 

@@ -5,16 +5,18 @@ import logging
 
 import pytest
 
-from stream.chat import bot
+from stream.chat import bot, login, tokens, twitch
 from stream.io.redact import SecretFilter, redact_url, scrub, secrets_of
 
 TOKEN = "oauthtoken0123456789abcdef"
 
 
 def test_bot_logs_go_through_the_shared_filter(caplog: pytest.LogCaptureFixture) -> None:
-    assert isinstance(bot._SECRETS, SecretFilter)
-    bot._SECRETS.add(TOKEN)
-    bot._guard_loggers()
+    assert isinstance(twitch.SECRETS, SecretFilter)
+    twitch.SECRETS.add(TOKEN)
+    twitch.guard_loggers()
+    for module in (bot, login, tokens):  # the modules that handle tokens
+        assert twitch.SECRETS in logging.getLogger(module.__name__).filters
     logger = logging.getLogger(bot.__name__)
     with caplog.at_level(logging.INFO, logger=bot.__name__):
         logger.info("refreshed token %s for %s", TOKEN, "bot")
@@ -26,7 +28,7 @@ def test_bot_logs_go_through_the_shared_filter(caplog: pytest.LogCaptureFixture)
     assert TOKEN not in text
     assert "refreshed token **** for bot" in text
     assert "token=****" in text
-    assert bot.redact(f"Bearer {TOKEN}") == "Bearer ****"
+    assert twitch.redact(f"Bearer {TOKEN}") == "Bearer ****"
 
 
 def test_secret_filter_scrubs_quoted_forms_and_urls() -> None:

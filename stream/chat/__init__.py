@@ -7,7 +7,9 @@
 - :mod:`~stream.chat.handlers` the commands, :mod:`~stream.chat.dispatcher` the thin
   :class:`CommandCenter` that calls them;
 - :mod:`~stream.chat.outgoing` replies under Twitch's rate limit, :mod:`~stream.chat.console`
-  the terminal reader, :mod:`~stream.chat.bot` the Twitch bot (imported on demand: twitchio).
+  the terminal reader, :mod:`~stream.chat.bot` the Twitch bot (imported on demand: twitchio),
+  :mod:`~stream.chat.tokens` its token file, :mod:`~stream.chat.login` the login that writes it,
+  :mod:`~stream.chat.twitch` what both share (twitchio's endpoints, secrets kept out of logs).
 """
 from __future__ import annotations
 

@@ -6,139 +6,36 @@ EventSub websocket, turns every message that starts with ``!`` into a
 replies through an :class:`OutgoingQueue` (Twitch allows about 20 messages per 30 s).
 
 Secrets: the client secret comes from the environment (``TWITCH_CLIENT_SECRET``); user
-tokens from a token file in twitchio's JSON format (written with mode 0600) and/or the
+tokens from the token file (:mod:`~stream.chat.tokens`, mode 0600) and/or the
 ``TWITCH_BOT_TOKEN`` / ``TWITCH_BOT_REFRESH_TOKEN`` environment variables.  They are never
-logged: a filter on twitchio's loggers blanks them out of every record.
-
-twitchio has no option for its endpoints; :func:`apply_endpoints` sets the module attributes
-it reads at call time (pinned to twitchio 3.3.2), so tests can point it at a fake Twitch.
+logged: the filter of :mod:`~stream.chat.twitch` blanks them out of every record.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
-import stat
 import threading
 import time
-import urllib.parse
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import twitchio
-import twitchio.eventsub.websockets as _tio_websockets
 from twitchio import eventsub
-from twitchio.authentication import OAuth, Scopes
 from twitchio.ext import commands
-from twitchio.http import Route
 
 from engine.errors import ConfigError, DreamError
 from stream.chat.dispatcher import CommandCenter
 from stream.chat.message import ChatMessage
 from stream.chat.outgoing import OutgoingQueue
 from stream.chat.rewards import RewardDesk
-from stream.io.redact import SecretFilter
+from stream.chat.tokens import read_token_file, write_token_file
+from stream.chat.twitch import SECRETS, apply_endpoints, describe_error, guard_loggers, redact
+from stream.settings.twitch import TwitchSettings
 
 logger = logging.getLogger(__name__)
-
-from stream.settings.twitch import BOT_SCOPES, BROADCASTER_SCOPES, TwitchSettings  # noqa: E402
-
-
-def apply_endpoints(settings: TwitchSettings) -> None:
-    """Point twitchio (process-wide) at the endpoints in ``settings``."""
-    Route.BASE = settings.helix_url.rstrip("/") + "/"
-    Route.ID_BASE = settings.oauth_url.rstrip("/") + "/"
-    _tio_websockets.WSS = settings.eventsub_url
-
-
-# --------------------------------------------------------------------------- secrets
-
-
-_SECRETS = SecretFilter(noise=("If you require the StarletteAdapter",))
-
-
-def _guard_loggers() -> None:
-    """Attach the secret filter to every twitchio logger and to this module's logger."""
-    names = [n for n in list(logging.Logger.manager.loggerDict) if n.split(".")[0] == "twitchio"]
-    for name in [*names, __name__, "aiohttp.client", "aiohttp.websocket"]:
-        lg = logging.getLogger(name)
-        if _SECRETS not in lg.filters:
-            lg.addFilter(_SECRETS)
-
-
-def describe_error(e: BaseException) -> str:
-    """One line about ``e`` with no secrets (twitchio puts request URLs with secrets in messages)."""
-    if isinstance(e, twitchio.HTTPException):
-        where = ""
-        if e.route is not None:
-            where = f" to {e.route.method} {urllib.parse.urlsplit(e.route.base_url).path}"
-        detail = e.extra.get("message", "") if isinstance(e.extra, dict) else ""
-        return redact(f"Twitch answered HTTP {e.status}{where}: {detail}")[:300]
-    return redact(f"{type(e).__name__}: {e}")[:300]
-
-
-def redact(text: str) -> str:
-    """``text`` with every secret the bot knows about replaced by ``****``."""
-    return _SECRETS.redact(text)
-
-
-# --------------------------------------------------------------------------- token file
-
-
-def read_token_file(path: Path | str | None) -> dict[str, dict[str, str]]:
-    """twitchio's token JSON ``{user_id: {"user_id", "token", "refresh", "last_validated"}}``.
-
-    A missing file is ``{}``; a malformed one raises :class:`ConfigError`.  A file that
-    others can read is used but warned about.
-    """
-    if not path:
-        return {}
-    path = Path(path).expanduser()
-    try:
-        mode = path.stat().st_mode
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    except OSError as e:
-        raise ConfigError(f"cannot read Twitch token file {path}: {e.strerror}") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        logger.warning("Twitch token file %s can be read by other users; run: chmod 600 %s", path, path)
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        data = None
-    ok = isinstance(data, dict) and all(
-        isinstance(v, dict) and isinstance(v.get("token"), str) and isinstance(v.get("refresh", ""), str)
-        for v in data.values()
-    )
-    if not ok:
-        raise ConfigError(f"Twitch token file {path} is not twitchio's token JSON "
-                          '({"<user_id>": {"user_id", "token", "refresh", "last_validated"}}); '
-                          "run 'dreamstream twitch-login' to write it")
-    return {str(k): {str(a): str(b) for a, b in v.items()} for k, v in data.items()}
-
-
-def write_token_file(path: Path | str, tokens: Mapping[str, Mapping[str, Any]]) -> None:
-    """Write ``tokens`` atomically with mode 0600 (parent folder created with mode 0700)."""
-    path = Path(path).expanduser()
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fp:
-            json.dump({k: dict(v) for k, v in tokens.items()}, fp, indent=2)
-            fp.flush()
-            os.fsync(fp.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 # --------------------------------------------------------------------------- the bot
@@ -163,8 +60,8 @@ class DreamBot(commands.Bot):
         pump_s: float = 0.2,
         on_ready: Callable[[], None] | None = None,
     ) -> None:
-        _SECRETS.add(client_secret)
-        _guard_loggers()
+        SECRETS.add(client_secret)
+        guard_loggers()
         super().__init__(
             client_id=settings.client_id,
             client_secret=client_secret,
@@ -199,7 +96,7 @@ class DreamBot(commands.Bot):
             refresh = os.environ.get(self.settings.bot_refresh_env, "").strip()
             entries["env"] = {"token": env_token, "refresh": refresh}
         for key, entry in entries.items():
-            _SECRETS.add(entry.get("token"), entry.get("refresh"))
+            SECRETS.add(entry.get("token"), entry.get("refresh"))
             try:
                 await self.add_token(entry["token"], entry.get("refresh", ""))
             except twitchio.HTTPException as e:
@@ -209,7 +106,7 @@ class DreamBot(commands.Bot):
             logger.warning("no valid Twitch token for the bot account %s; run 'dreamstream twitch-login'",
                            self.settings.bot_id)
         for entry in self.tokens.values():
-            _SECRETS.add(entry["token"], entry["refresh"])
+            SECRETS.add(entry["token"], entry["refresh"])
 
     async def save_tokens(self, path: str | None = None) -> None:
         target = self.settings.token_path
@@ -227,7 +124,7 @@ class DreamBot(commands.Bot):
             logger.warning("could not save Twitch tokens to %s: %s", target, e.strerror)
 
     async def event_token_refreshed(self, payload: twitchio.TokenRefreshedPayload) -> None:
-        _SECRETS.add(payload.token, payload.refresh_token)
+        SECRETS.add(payload.token, payload.refresh_token)
         await self.save_tokens()
 
     # -- lifecycle --------------------------------------------------------------------
@@ -438,74 +335,3 @@ def run_bot_in_thread(settings: TwitchSettings, center: CommandCenter, *, client
     secret = client_secret or settings.client_secret()
     return BotThread(settings, center, client_secret=secret, outgoing=outgoing, clock=clock,
                      pump_s=pump_s).start()
-
-
-# --------------------------------------------------------------------------- login
-
-
-def twitch_login(settings: TwitchSettings, announce: Callable[[str], None], *, account: str = "bot",
-                 client_secret: str | None = None, timeout_s: float = 900.0) -> str:
-    """Get user tokens with Twitch's device code flow and save them to the token file (0600).
-
-    For ``dreamstream twitch-login [--account bot|broadcaster]``.  ``announce`` shows the
-    user what to do (the CLI passes ``print``): open the verification URL, enter the code
-    while logged in as that account.  ``account="bot"`` asks for ``user:read:chat
-    user:write:chat user:bot``; ``"broadcaster"`` for ``channel:bot`` (not needed when the bot
-    is a moderator of the channel) and ``channel:manage:redemptions`` (channel-point rewards).  Checks that the account that logged in is
-    ``settings.bot_id`` / ``settings.broadcaster_id`` and has the scopes; returns its user id.
-    Raises :class:`ConfigError` when Twitch refuses or the user takes longer than the code
-    lives (or ``timeout_s``).
-    """
-    if account not in ("bot", "broadcaster"):
-        raise ConfigError(f"account {account!r} is invalid; allowed: bot, broadcaster")
-    if settings.token_path is None:
-        raise ConfigError("twitch.token_file is empty; set it to where the tokens should be saved")
-    return asyncio.run(_login(settings, announce, account, client_secret, timeout_s))
-
-
-async def _login(settings: TwitchSettings, announce: Callable[[str], None], account: str,
-                 client_secret: str | None, timeout_s: float) -> str:
-    apply_endpoints(settings)
-    _guard_loggers()
-    _SECRETS.add(client_secret)
-    wanted = BOT_SCOPES if account == "bot" else BROADCASTER_SCOPES
-    expected = settings.bot_id if account == "bot" else settings.broadcaster_id
-    scopes = Scopes(list(wanted))
-    oauth = OAuth(client_id=settings.client_id, client_secret=client_secret)
-    try:
-        flow = await oauth.device_code_flow(scopes=scopes)
-        announce(f"Log in to Twitch as the {account} account (user id {expected}), open "
-                 f"{flow['verification_uri']} and enter the code {flow['user_code']}. "
-                 f"Scopes asked: {' '.join(wanted)}. Waiting...")
-        async with asyncio.timeout(min(float(flow.get("expires_in", 1800)), timeout_s)):
-            resp = await oauth.device_code_authorization(scopes=scopes, device_code=flow["device_code"],
-                                                         interval=int(flow.get("interval", 5)))
-        _SECRETS.add(resp["access_token"], resp.get("refresh_token"))
-        valid = await oauth.validate_token(resp["access_token"])
-    except TimeoutError:
-        raise ConfigError("Twitch login timed out before the code was entered; run it again") from None
-    except twitchio.HTTPException as e:
-        detail = e.extra.get("message", "") if isinstance(e.extra, dict) else ""
-        raise ConfigError(f"Twitch refused the login (HTTP {e.status} {redact(str(detail))[:80]}); "
-                          "check twitch.client_id and that the app allows the device flow") from None
-    finally:
-        await oauth.close()
-    if valid.user_id != expected:
-        key = "bot_id" if account == "bot" else "broadcaster_id"
-        raise ConfigError(f"logged in as {valid.login} (id {valid.user_id}) but twitch.{key} is {expected}; "
-                          "log in with that account or fix the config")
-    missing = [s for s in wanted if s not in valid.scopes]
-    if missing:
-        raise ConfigError(f"the token lacks the scopes {', '.join(missing)}; "
-                          "run the login again and accept them")
-    tokens = read_token_file(settings.token_path)
-    tokens[str(valid.user_id)] = {
-        "user_id": str(valid.user_id),
-        "token": resp["access_token"],
-        "refresh": resp.get("refresh_token", ""),
-        "last_validated": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    }
-    assert settings.token_path is not None
-    write_token_file(settings.token_path, tokens)
-    logger.info("saved the Twitch token of %s (%s) to %s", valid.login, valid.user_id, settings.token_path)
-    return str(valid.user_id)

@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_login(args: argparse.Namespace) -> int:
     """``dreamstream twitch-login``: the device-code flow; prints what to open and where tokens went."""
-    from stream.chat.bot import twitch_login
+    from stream.chat.login import twitch_login
 
     settings = load_config(args.preset, args.config).section("twitch")
     secret = settings.client_secret()
@@ -26,7 +26,7 @@ def run_login(args: argparse.Namespace) -> int:
     except DreamError:
         raise
     except Exception as e:  # noqa: BLE001 - aiohttp/twitchio network failures become one line
-        from stream.chat.bot import describe_error
+        from stream.chat.twitch import describe_error
 
         raise ConfigError(f"twitch login failed: {describe_error(e)}") from e
     print(f"saved tokens for user {user_id} in {settings.token_file}")
