@@ -5,7 +5,7 @@ import signal
 
 # Before torch loads: tests dream in this process without the CLI's CPU share (stream/io/cpu_share.py),
 # beside other processes on a shared machine, where OpenMP threads that spin while they wait make every
-# torch call crawl. CLI children inherit it; tests/test_faults.py checks that the CLI itself sets none.
+# torch call crawl. CLI children inherit it; tests/test_cpu_share.py checks that the CLI itself sets none.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np

@@ -209,3 +209,28 @@ def heard_frames(path: str | Path, fps: float = 24.0) -> list[int | None]:
         frequency = np.argmax(spectrum) * rate / 16384
         heard.append(round((frequency - step_frequency(0)) / (step_frequency(1) - step_frequency(0))))
     return heard
+
+
+def portrait(index: int) -> np.ndarray:
+    """An upright 64x96 (W x H) picture: a white band across the top, dark below, a moving grey square."""
+    image = np.full((96, 64, 3), 40, np.uint8)
+    image[:16] = 235
+    image[50:62, 4 + 2 * index : 16 + 2 * index] = 150
+    return image
+
+
+def phone_clip(path: str | Path, frames: int = 6) -> Path:
+    """A clip as a phone held upright records it: landscape 96x64 pictures of :func:`portrait` tagged -90 (shown
+    upright, 64x96)."""
+    from stream.io.video import stored
+
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=24)
+        s.width, s.height, s.pix_fmt = 96, 64, "yuv420p"
+        s.set_display_rotation(-90)
+        for i in range(frames):
+            picture = av.VideoFrame.from_ndarray(stored(portrait(i), -90), format="rgb24")
+            picture.pts = i
+            out.mux(s.encode(picture))
+        out.mux(s.encode(None))
+    return Path(path)

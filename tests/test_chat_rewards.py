@@ -201,3 +201,14 @@ def test_reward_settings_are_checked():
         rewards_from([{"title": "A", "cost": 1}, {"title": "a", "cost": 2}])
     with pytest.raises(ConfigError, match="must be a list"):
         rewards_from({"title": "A"})
+
+
+def test_a_hostile_reward_is_one_short_line():
+    """A huge value in ``twitch.rewards``: the error names the key with a short repr of the value."""
+    huge = "x" * 100_000
+    for bad, key in (([{"title": "Dream", "cost": huge}], "cost"), ([{"title": huge, "cost": 5}], "title"),
+                     ([[list(range(5000))]], "each reward is a mapping")):
+        with pytest.raises(ConfigError) as e:
+            rewards_from(bad)
+        text = str(e.value)
+        assert key in text and len(text) < 300 and "\n" not in text, text

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -83,6 +84,26 @@ def test_debug_shows_traceback(capsys):
 
     with pytest.raises(SourceError):
         main(["--debug", "image", "MISSING.png", "x.png"])
+
+
+@pytest.mark.parametrize("how", ["same", "dotdot", "symlink", "hardlink"])
+def test_image_refuses_to_overwrite_its_input(tmp_path, how, capsys):
+    """`image IN IN`, or the input again by another path (``..``, a link): one line, exit 5, the photo untouched."""
+    from stream.io.images import write_image
+
+    (tmp_path / "sub").mkdir()
+    photo = write_image(tmp_path / "photo.png", np.full((40, 48, 3), 90, np.uint8))
+    before = photo.read_bytes()
+    out = {"same": photo, "dotdot": tmp_path / "sub" / ".." / "photo.png",
+           "symlink": tmp_path / "link.png", "hardlink": tmp_path / "hard.png"}[how]
+    if how == "symlink":
+        out.symlink_to(photo)
+    if how == "hardlink":
+        os.link(photo, out)
+    rc = main(["image", str(photo), str(out), "--steps", "1", "--octaves", "1"])
+    err = capsys.readouterr().err
+    assert rc == 5 and "is the input" in err and err.count("\n") == 1, err
+    assert photo.read_bytes() == before
 
 
 def test_models_layers_targets(capsys):

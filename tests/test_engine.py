@@ -58,6 +58,12 @@ class TestFilters:
         assert octave_sizes(40, 40, 4, 2.0)[-1] == (40, 40)
         assert all(min(s) >= 32 for s in octave_sizes(40, 40, 4, 2.0)[:-1])
 
+    def test_chat_octaves_never_reach_the_engine_past_its_limit(self):
+        """octave_sizes caps its count instead of overflowing (1.4 ** 1000000)."""
+        from engine.filters import MAX_OCTAVES
+
+        assert len(octave_sizes(360, 640, 1_000_000, 1.05)) == MAX_OCTAVES
+
     def test_decorrelate_keeps_rms_and_couples_channels(self):
         g = torch.zeros(1, 3, 8, 8)
         g[:, 0] = 1.0

@@ -1,4 +1,5 @@
-"""Network outputs in a child process: a server that never answers, or a stuck encoder, stops nothing else."""
+"""Network outputs in a child process: a server that never answers, or a stuck encoder, stops nothing else; the
+child starts with no secret in its environment."""
 from __future__ import annotations
 
 import os
@@ -6,6 +7,7 @@ import signal
 import socket
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -98,3 +100,30 @@ def test_refused_connection_names_the_reason_from_the_child():
                   name=f"rtmp://127.0.0.1:{port}/app/****", secrets=[KEY])
     message = str(info.value)
     assert "refused" in message.lower() and KEY not in message and f"127.0.0.1:{port}/app/****" in message
+
+
+def test_sink_children_start_with_a_scrubbed_environment(receivers, monkeypatch):
+    """No secret reaches a sink child's /proc/PID/environ (the stream key was there)."""
+    monkeypatch.setenv("TWITCH_STREAM_KEY", KEY)
+    monkeypatch.setenv("MY_NOTES", f"key is {KEY}!")
+    monkeypatch.setenv("TWITCH_BOT_TOKEN", "oauth-abc123")
+    port = free_port()
+    receiver = receivers(port)
+    receiver.wait_listening()
+    sink = ChildSink(receiver.url, EncoderSettings(width=320, height=180, fps=30), format="flv",
+                     name=f"rtmp://127.0.0.1:{port}/app/****", secrets=[KEY])
+    try:
+        environ = Path(f"/proc/{sink._proc.pid}/environ").read_bytes()
+    finally:
+        sink.close()
+    assert KEY.encode() not in environ and b"oauth-abc123" not in environ
+    names = {item.split(b"=", 1)[0] for item in environ.split(b"\0") if item}
+    assert b"PATH" in names and not names & {b"TWITCH_STREAM_KEY", b"MY_NOTES", b"TWITCH_BOT_TOKEN"}
+
+
+def test_child_env_keeps_what_python_needs():
+    from stream.io.child_env import child_env
+
+    env = child_env(["s3cret"], {"PATH": "/bin", "LC_ALL": "C", "HOME": "/home/s3cret", "AWS_SECRET": "x",
+                                 "PYTHONPATH": "/src"})
+    assert env == {"PATH": "/bin", "LC_ALL": "C", "PYTHONPATH": "/src"}

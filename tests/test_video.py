@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from media import audio_span, truncate, video_times, write_clip
+from media import audio_span, clip_frame, phone_clip, truncate, video_times, write_clip
 
 import engine.temporal
 from stream.cli.main import main
@@ -80,6 +80,34 @@ def test_max_frames_start_and_duration_trim_video_and_sound(clip: Path, tmp_path
 
 
 @pytest.mark.slow
+def test_a_rotated_clip_is_dreamed_upright_and_keeps_its_orientation(tmp_path, monkeypatch):
+    """A -90 phone clip is dreamed upright, and the output is stored as the input with the same rotation tag."""
+    import av
+
+    seen: list[tuple[int, ...]] = []
+    original = engine.temporal.TemporalDreamer.__call__
+
+    def spy(self, frame):
+        seen.append(frame.shape)
+        return original(self, frame)
+
+    monkeypatch.setattr(engine.temporal.TemporalDreamer, "__call__", spy)
+    clip = phone_clip(tmp_path / "phone.mp4")
+    for suffix, how in ((".mp4", []), (".mkv", []), (".mov", ["--resume"])):  # --resume: the chunked render
+        out = tmp_path / f"dream{suffix}"
+        assert main(["video", str(clip), str(out), *FAST, *how]) == 0
+        with av.open(str(out)) as container:
+            first = next(container.decode(video=0))
+            assert (first.width, first.height, first.rotation) == (96, 64, -90)  # stored as the input, same tag
+        with VideoReader(out) as reader:
+            dreamed = [f.image for f in reader]
+        assert len(dreamed) == 6 and dreamed[0].shape == (96, 64, 3)
+        top, below = dreamed[3][:12].mean(), dreamed[3][24:].mean()
+        assert top > below + 80  # the white band is still at the top when shown
+    assert set(seen) == {(96, 64, 3)}  # the dream saw the picture upright
+
+
+@pytest.mark.slow
 def test_flicker_prints_warping_errors_as_json(clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "out.mp4"
     assert main(["video", str(clip), str(out), *FAST, "--dream-scale", "1"]) == 0
@@ -100,6 +128,32 @@ def test_flicker_rejects_videos_of_different_sizes(clip: Path, tmp_path: Path, c
     other = write_clip(tmp_path / "other.mp4", width=64, height=48, frames=4, audio=False)
     assert main(["flicker", str(clip), str(other)]) == 4
     assert "64x48 does not match" in one_error_line(capsys.readouterr().err)
+
+
+def _video_only_clip(path: Path, width: int, height: int, codec: str, pix_fmt: str, frames: int = 6) -> Path:
+    import av
+
+    with av.open(str(path), "w") as out:
+        s = out.add_stream(codec, rate=24)
+        s.width, s.height, s.pix_fmt = width, height, pix_fmt
+        for i in range(frames):
+            picture = av.VideoFrame.from_ndarray(clip_frame(i, width, height), format="rgb24")
+            out.mux(s.encode(picture.reformat(format=pix_fmt)))
+        out.mux(s.encode(None))
+    return path
+
+
+def test_flicker_compares_an_odd_size_input_with_its_even_size_dream(tmp_path):
+    """A 641x359 input gives a 642x360 dream: flicker compares the two (it refused them, "does not match")."""
+    from stream.render.video import compare_videos
+
+    original = _video_only_clip(tmp_path / "odd.mkv", 65, 47, "ffv1", "yuv444p")
+    dreamed = _video_only_clip(tmp_path / "even.mp4", 66, 48, "libx264", "yuv420p")
+    result = compare_videos(original, dreamed)
+    assert result["frames"] == 6 and result["mean_change"]["first_quarter"] < 20
+    other = _video_only_clip(tmp_path / "other.mp4", 96, 48, "libx264", "yuv420p")
+    with pytest.raises(Exception, match="does not match"):
+        compare_videos(original, other)
 
 
 def _text_file(path: Path) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from media import audio_span, clip_frame, heard_frames, truncate, video_times, write_clip
+from media import audio_span, clip_frame, heard_frames, phone_clip, portrait, truncate, video_times, write_clip
 
 from engine.errors import ConfigError, SinkError, SourceError
 from stream.io.video import VideoReader, VideoSpec, VideoWriter, probe
@@ -57,6 +57,17 @@ def test_reader_yields_rgb_frames_with_pts(tmp_path: Path) -> None:
     for i, frame in enumerate(frames):  # the picture is the one written (lossy codec: small error)
         assert np.abs(frame.image.astype(int) - clip_frame(i)).mean() < 6
     assert not reader.truncated
+
+
+def test_a_rotated_clip_is_read_upright(tmp_path):
+    clip = phone_clip(tmp_path / "phone.mp4")
+    info = probe(clip)
+    assert (info.width, info.height, info.rotation, info.display_width, info.display_height) == (96, 64, -90, 64, 96)
+    with VideoReader(clip) as reader:
+        frames = [f.image for f in reader]
+    assert (reader.width, reader.height) == (64, 96)
+    assert all(f.shape == (96, 64, 3) for f in frames)
+    assert np.abs(frames[2].astype(int) - portrait(2)).mean() < 6  # upright, not turned
 
 
 def test_round_trip_mp4_keeps_frames_timing_and_copies_aac(tmp_path: Path) -> None:
