@@ -1,9 +1,11 @@
 """ImageNet class tables and lookups: engine.imagenet_classes, engine.imagenet."""
 from __future__ import annotations
 
+import json
 import random
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -81,6 +83,27 @@ def test_tables_are_not_built_at_import():
         "sys.exit(0 if m._tables.cache_info().currsize == 0 else 1)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_the_module_is_what_its_script_writes(tmp_path):
+    """scripts/build_imagenet_classes.py, given the two public lists (here rebuilt from the tables, in their formats:
+    ``WNID synonyms`` lines, a JSON list), writes engine/imagenet_classes.py byte for byte; a short list writes
+    nothing and says so in one line."""
+    root = Path(__file__).resolve().parents[1]
+    synsets, labels, out = tmp_path / "LOC_synset_mapping.txt", tmp_path / "simple.json", tmp_path / "classes.py"
+    synsets.write_text("".join(f"{wnid} {names}\n" for wnid, names in zip(WNIDS, CLASSES)))
+    labels.write_text("[" + ",\n".join(json.dumps(name) for name in SIMPLE) + "]\n")
+    script = [sys.executable, str(root / "scripts" / "build_imagenet_classes.py")]
+    run = subprocess.run([*script, str(synsets), str(labels), "--out", str(out)], capture_output=True, text=True,
+                         check=False, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert out.read_bytes() == (root / "engine" / "imagenet_classes.py").read_bytes()
+    synsets.write_text("".join(synsets.read_text().splitlines(keepends=True)[:999]))
+    out.unlink()
+    run = subprocess.run([*script, str(synsets), str(labels), "--out", str(out)], capture_output=True, text=True,
+                         check=False, timeout=60)
+    assert run.returncode == 1 and run.stderr == "build_imagenet_classes: error: 999 synset lines; expected 1000\n"
+    assert not out.exists()
 
 
 # --- class_names / display_name ----------------------------------------------------------
