@@ -275,7 +275,7 @@ def test_board_validates_and_swaps_atomically():
 
 
 def test_chat_section_gets_the_loaders_conversions_and_checks():
-    """Issue 8: a string for a tuple field is one item (it was a tuple of characters), ranges from SCHEMA."""
+    """A string for a tuple field is one item (it was a tuple of characters), ranges from SCHEMA."""
     assert build_section("chat", ChatLimits, {"allowed_models": "efficientnet_lite0"}).allowed_models == (
         "efficientnet_lite0",)
     with pytest.raises(ConfigError, match=r"chat.allowed_models: 'efficientnet_lite9' is not allowed \(did you mean"):

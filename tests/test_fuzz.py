@@ -1,4 +1,4 @@
-"""Property-based fuzzing (Hypothesis, issue 12): the config loader and the chat command layer.
+"""Property-based fuzzing (Hypothesis): the config loader and the chat command layer.
 
 Seeded (``derandomize``) and without an example database, so every run tries the same cases.
 """

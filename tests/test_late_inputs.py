@@ -1,4 +1,4 @@
-"""Inputs that come up late (issue 19): a network input that is not there yet, or drops, is waited for.
+"""Inputs that come up late: a network input that is not there yet, or drops, is waited for.
 
 Senders are PyAV processes on 127.0.0.1 (in one process a PyAV publisher's connect, which holds
 the GIL, would deadlock with a PyAV listener's timeout callback): an MPEG-TS sender over UDP,

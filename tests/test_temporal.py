@@ -293,7 +293,7 @@ def test_revealed_pixels_start_from_the_plain_frame(dreamer: Dreamer) -> None:
 def test_large_dreams_find_their_flow_on_frames_at_most_flow_max_side_wide(
     random_dreamer: Dreamer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 18 #5: the flow and its check cost the same at any size (a 4K dream finds them at 1920x1080)."""
+    """The flow and its check cost the same at any size (a 4K dream finds them at 1920x1080)."""
     import engine.temporal
 
     assert flow_size(2160, 3840) == (1080, 1920) and flow_size(1080, 1920) == (1080, 1920)

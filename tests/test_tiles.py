@@ -47,7 +47,7 @@ def test_a_shifted_grid_is_the_rolled_images_grid_rolled_back(shift):
 
 @pytest.mark.slow
 def test_a_large_image_is_dreamed_in_bounded_windows(lite0, photo):
-    """Issue 12 #12: the model never sees more than a tile plus its margin, whatever the image size."""
+    """The model never sees more than a tile plus its margin, whatever the image size."""
     seen: list[tuple[int, int]] = []
     real = lite0.features
 

@@ -205,7 +205,7 @@ def test_a_window_past_the_end_is_a_source_error(clip: Path, tmp_path: Path, cap
 def test_truncated_input_dreams_what_decodes(
     clip: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture, how: list[str]
 ) -> None:
-    """Issue 12 #13: a truncated input exited 0; now a distinct status says the input ended early."""
+    """A truncated input ends with a distinct status that says the input ended early (it exited 0)."""
     cut = truncate(clip, 0.6, tmp_path / "cut.mp4")
     out = tmp_path / "out.mp4"
     with caplog.at_level(logging.WARNING):

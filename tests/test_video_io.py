@@ -253,7 +253,7 @@ def test_nothing_written_leaves_no_file(tmp_path: Path) -> None:
 
 
 def test_failed_finalise_keeps_what_reached_the_disk(tmp_path: Path) -> None:
-    """Issue 12 #1: a failed finalise (a full disk) removed the file; now what was flushed stays playable."""
+    """A failed finalise (a full disk) keeps what was flushed, playable (it removed the file)."""
 
     class FullDisk:
         def encode(self, frame: object) -> list[object]:
@@ -273,7 +273,7 @@ def test_failed_finalise_keeps_what_reached_the_disk(tmp_path: Path) -> None:
 
 
 def test_a_failed_write_stops_the_writer_and_keeps_the_file(tmp_path: Path) -> None:
-    """Issue 12 #1: the first failed write raises at once; later writes are refused; close keeps the file."""
+    """The first failed write raises at once; later writes are refused; close keeps the file."""
 
     class FullDiskAfter:
         def __init__(self) -> None:
