@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from engine.errors import ConfigError
-from stream.settings.loader import MAX_CONFIG_BYTES, load_config
+from stream.settings.loader import load_config
+from stream.settings.yaml_files import MAX_CONFIG_BYTES
 
 ROOT = Path(__file__).resolve().parents[1]
 
