@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import ConfigError
@@ -23,6 +24,7 @@ from stream.settings.loader import Config
 from stream.settings.midi import MidiSettings
 from stream.settings.names import FLOWS
 from stream.settings.presets import load_dream_preset
+from stream.settings.twitch import TwitchSettings
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +77,21 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def run_cli(args: argparse.Namespace) -> int:
-    if args.size:
-        args.live_width, args.live_height = _size(args.size)
-    cfg = config_from_args(args, LIVE_FLAGS)
-    ls: LiveSettings = cfg.section("live")
-    controls_on = [c for c in (args.control or []) if c != "none"]
+@dataclass(frozen=True)
+class Extras:
+    """What ``live``'s flags ask for beside the pipeline, checked before the model loads (:func:`_checked_extras`)."""
+
+    controls: tuple[str, ...]  # stdin, twitch
+    panel_bind: tuple[str, int] | None
+    panel_token: str | None
+    osc_bind: tuple[str, int] | None
+    osc_reply: tuple[str, int] | None
+    twitch: TwitchSettings | None
+
+
+def _checked_extras(args: argparse.Namespace, cfg: Config) -> Extras:
+    """The flags beside the pipeline, checked now: a busy port, a missing secret or a bad flag fails in one line
+    before the model loads."""
     if args.duration is not None and not args.duration > 0:
         raise ConfigError(f"--duration {args.duration:g} must be more than 0 seconds")
     if args.stats_file:
@@ -95,26 +106,35 @@ def run_cli(args: argparse.Namespace) -> int:
 
         panel_bind = parse_bind(args.panel)
         panel_secret = panel_token()
-        check_bind(*panel_bind)  # a busy port fails now, not after the model loads
+        check_bind(*panel_bind)
     osc_bind = parse_bind(args.osc, "--osc") if args.osc is not None else None
     if osc_bind is not None:
-        check_bind(*osc_bind, "--osc", udp=True)  # a busy port fails now, not after the model loads
+        check_bind(*osc_bind, "--osc", udp=True)
     osc_reply = parse_bind(args.osc_reply, "--osc-reply") if args.osc_reply is not None else None
     if osc_reply is not None and osc_bind is None:
         raise ConfigError("--osc-reply needs --osc (the state goes back to the controller that sends to --osc)")
-    twitch_settings = cfg.section("twitch") if "twitch" in controls_on else None
-    if twitch_settings is not None:
-        twitch_settings.client_secret()  # a missing secret fails now, not after the model loads
+    controls = tuple(c for c in (args.control or []) if c != "none")
+    twitch = cfg.section("twitch") if "twitch" in controls else None
+    if twitch is not None:
+        twitch.client_secret()
+    return Extras(controls, panel_bind, panel_secret, osc_bind, osc_reply, twitch)
 
+
+def run_cli(args: argparse.Namespace) -> int:
+    if args.size:
+        args.live_width, args.live_height = _size(args.size)
+    cfg = config_from_args(args, LIVE_FLAGS)
+    ls: LiveSettings = cfg.section("live")
+    extras = _checked_extras(args, cfg)
     limits = cfg.section("chat")
     board = ControlBoard(initial_controls(cfg, args.preset), limits)
     center = CommandCenter(  # !preset NAME: that preset under the same --config file and flags
         board, limits, load_preset=lambda name: load_dream_preset(name, args.config, overrides_from_args(args, LIVE_FLAGS)))
     overlay = None
-    if (controls_on or panel_bind) and ls.overlay == "burned" and not args.no_overlay:
+    if (extras.controls or extras.panel_bind) and ls.overlay == "burned" and not args.no_overlay:
         overlay = lambda: overlay_lines(board.get(), center.queue_length(), time.monotonic())
     tap = None
-    if panel_bind is not None:
+    if extras.panel_bind is not None:
         from stream.web.preview import PreviewTap
 
         tap = PreviewTap()
@@ -129,31 +149,36 @@ def run_cli(args: argparse.Namespace) -> int:
             cfg, args.input, args.output, board=board, loop=args.loop, duration_s=args.duration,
             stats_file=args.stats_file, overlay=overlay, tick=center.tick,
             on_frame=tap.offer if tap is not None else None))
-        if "stdin" in controls_on:
-            from stream.chat.console import StdinControl
-
-            console = StdinControl(center, sys.stdin, reply=lambda text: print(text, file=sys.stderr))
-            console.start()
-            stack.callback(console.stop)
-        if "twitch" in controls_on:
-            from stream.chat.bot import run_bot_in_thread
-
-            stack.callback(run_bot_in_thread(twitch_settings, center).stop, 5)
+        _start_chat(extras, center, stack)
 
         def on_signal(signum: int, _frame: Any) -> None:
             log.info("stopping (%s)", signal.Signals(signum).name)
             live.pipeline.stop()
 
         stack.enter_context(handling(on_signal, signal.SIGINT, signal.SIGTERM))
-        _start_remotes(center, live, osc_bind, osc_reply, midi_port, cfg, stack)
-        if panel_bind is not None and tap is not None and panel_secret is not None:
-            operator = (twitch_settings.channel if twitch_settings else "") or "streamer"
-            panel = _start_panel(panel_bind, panel_secret, center, live, tap, operator)
+        _start_remotes(center, live, extras.osc_bind, extras.osc_reply, midi_port, cfg, stack)
+        if extras.panel_bind is not None and tap is not None and extras.panel_token is not None:
+            operator = (extras.twitch.channel if extras.twitch else "") or "streamer"
+            panel = _start_panel(extras.panel_bind, extras.panel_token, center, live, tap, operator)
             stack.callback(panel.stop)
             print(f"dreamstream: panel {panel.url}\ndreamstream: OBS overlay {panel.overlay_url}", file=sys.stderr)
         result = live.run()
     log.info("done: %s", json.dumps(result))
     return 0
+
+
+def _start_chat(extras: Extras, center: CommandCenter, stack: contextlib.ExitStack) -> None:
+    """The stdin console and the Twitch bot the flags ask for, each stopped by ``stack``."""
+    if "stdin" in extras.controls:
+        from stream.chat.console import StdinControl
+
+        console = StdinControl(center, sys.stdin, reply=lambda text: print(text, file=sys.stderr))
+        console.start()
+        stack.callback(console.stop)
+    if extras.twitch is not None:
+        from stream.chat.bot import run_bot_in_thread
+
+        stack.callback(run_bot_in_thread(extras.twitch, center).stop, 5)
 
 
 def _open_midi(flag: str, settings: MidiSettings) -> Any:
