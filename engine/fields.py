@@ -39,7 +39,8 @@ class Rule:
     allowed value outside it (0 = off); ``choices``: allowed text values (or items);
     ``keys``: allowed keys of a mapping; ``even``: only even numbers; ``items``: most items of
     a tuple; ``nonempty``: a tuple or text that may not be empty; ``check``: a function that
-    returns what is wrong with the value (``None`` = fine), for URLs and ids; ``words``: other
+    returns what is wrong with a text value (``None`` = fine), for URLs and ids, or with a whole mapping (its
+    answer then starts at the item: ``".note36: 'strength' is a knob; ..."``); ``words``: other
     spellings of a choice, looked up (as lower-case text) before the type conversion
     (``live.overlay: true`` is ``burned``).
     """
@@ -91,6 +92,10 @@ def check_value(key: str, value: Any, rule: Rule | None) -> None:
     if rule is None or value is None:
         return
     if isinstance(value, Mapping):
+        wrong = rule.check(value) if rule.check is not None else None
+        if wrong is not None:  # a mapping's check says what is wrong from the item's key on (".cc1: ...")
+            raise ConfigError(f"{key}{wrong}")
+        rule = dataclasses.replace(rule, check=None)
         for k, v in value.items():
             name = str(k).lstrip("!")
             if rule.keys is not None and name not in rule.keys:

@@ -122,8 +122,8 @@ def _allowed(name: str, key: str) -> str:
         parts.append(("keys: " + ", ".join(rule.keys) + "; values: " if rule.keys else "") + ", ".join(choices))
     if rule.items is not None:
         parts.append(f"at most {rule.items} items")
-    if rule.check is not None:
-        parts.append(rule.check("") or "")
+    if rule.check is not None:  # a text check says what it allows when asked about ""; a mapping's, its help
+        parts.append("a mapping (what it does says of what)" if "Mapping" in str(f.type) else rule.check("") or "")
     if rule.nonempty and not parts:
         parts.append("not empty")
     return "; ".join(parts)

@@ -5,8 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from engine.errors import ConfigError
-from engine.fields import Rule, setting, short
+from engine.fields import Rule, check_fields, setting, short
 from stream.settings.names import COMMANDS
 
 #: What a knob (a control change) can set, spread over its 0-127 travel.
@@ -31,6 +30,23 @@ def pad_command(action: str) -> str:
     return action if action.startswith("!") else f"!dream {action}"
 
 
+def map_problem(mapping: Mapping[str, str]) -> str | None:
+    """What is wrong with a ``midi.map`` (from the item's key on: ``".note36: ..."``), or None."""
+    for key, action in mapping.items():
+        if key not in MAP_KEYS:
+            return f": unknown key {short(key)}; allowed: cc0 to cc127 (knobs) and note0 to note127 (keys, pads)"
+        text = " ".join(str(action).split())
+        if not text:
+            return f".{key}: is empty; allowed: {', '.join(KNOBS)} (a cc), a chat command line or a class to dream"
+        if key.startswith("note") and text in KNOBS:
+            return (f".{key}: {short(text)} is a knob; a note runs a chat command line or dreams a class "
+                    "(put knobs on a ccN)")
+        command = pad_command(text).split()[0][1:].lower()
+        if text not in KNOBS and command not in COMMANDS:
+            return f".{key}: {short(text)} runs an unknown command !{command[:30]}; allowed: {', '.join(COMMANDS)}"
+    return None
+
+
 @dataclass(frozen=True)
 class MidiSettings:
     """``port``: the MIDI input (its name or a part of it; ``live --midi`` overrides); ``channel``:
@@ -46,23 +62,9 @@ class MidiSettings:
     port: str = setting("", help="the MIDI input's name, or a part of it (--midi overrides)")
     channel: int = setting(0, Rule(0, 16), "1-16, or 0 for every channel")
     map: Mapping[str, str] = setting(
-        help="ccN: a knob (strength, octaves or layer, over chat's bounds or the model's layers); ccN or noteN: a pad "
+        rule=Rule(check=map_problem), help="ccN: a knob (strength, octaves or layer, over chat's bounds or the model's layers); ccN or noteN: a pad "
              "(a class to dream, or any chat command line)", factory=lambda: DEFAULT_MAP)
 
     def __post_init__(self) -> None:
-        for key, action in self.map.items():
-            if key not in MAP_KEYS:
-                raise ConfigError(f"midi.map: unknown key {short(key)}; allowed: cc0 to cc127 (knobs) "
-                                  "and note0 to note127 (keys, pads)")
-            text = " ".join(str(action).split())
-            if not text:
-                raise ConfigError(f"midi.map.{key}: is empty; allowed: {', '.join(KNOBS)} (a cc), "
-                                  "a chat command line or a class to dream")
-            if key.startswith("note") and text in KNOBS:
-                raise ConfigError(f"midi.map.{key}: {short(text)} is a knob; a note runs a chat command line "
-                                  "or dreams a class (put knobs on a ccN)")
-            command = pad_command(text).split()[0][1:].lower()
-            if text not in KNOBS and command not in COMMANDS:
-                raise ConfigError(f"midi.map.{key}: {short(text)} runs an unknown command !{command[:30]}; "
-                                  f"allowed: {', '.join(COMMANDS)}")
+        check_fields(self, "midi.")
         object.__setattr__(self, "map", MappingProxyType(dict(self.map)))

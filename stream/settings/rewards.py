@@ -1,16 +1,31 @@
 """Channel-point rewards (``twitch.rewards``): what each reward costs and which command it runs."""
 from __future__ import annotations
 
-import math
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.errors import ConfigError, did_you_mean
-from engine.fields import short
+from engine.errors import ConfigError
+from engine.fields import Rule, check_fields, setting, short
 from stream.settings.checks import check_keys
+from stream.settings.convert import convert
 
 REWARD_COMMANDS = ("dream", "layer")  # the requests a reward's user input can become
+MAX_POINTS = 2**31 - 1
+
+
+def _title(value: str) -> str | None:
+    return None if 1 <= len(value.strip()) <= 45 else "1 to 45 characters"
+
+
+def _prompt(value: str) -> str | None:
+    return None if len(value) <= 200 else "at most 200 characters"
+
+
+def _colour(value: str) -> str | None:
+    ok = len(value) == 7 and value.startswith("#") and all(c in "0123456789abcdefABCDEF" for c in value[1:])
+    return None if ok else "#RRGGBB"
 
 
 @dataclass(frozen=True)
@@ -23,33 +38,18 @@ class RewardSettings:
     cancelled and the points go back.
     """
 
-    title: str
-    cost: int
-    prompt: str = "an ImageNet class, e.g. goldfish, volcano, jellyfish"
-    command: str = "dream"
-    cooldown_s: int = 0
-    max_per_stream: int = 0
-    max_wait_s: float = 300.0
-    color: str = "#9147FF"
+    title: str = setting(rule=Rule(check=_title), help="the reward's title on Twitch (unique, 1 to 45 characters)")
+    cost: int = setting(rule=Rule(1, MAX_POINTS), help="points it costs")
+    prompt: str = setting("an ImageNet class, e.g. goldfish, volcano, jellyfish", Rule(check=_prompt),
+                          "what Twitch asks the viewer to type")
+    command: str = setting("dream", Rule(choices=REWARD_COMMANDS), "the command the viewer's input runs")
+    cooldown_s: int = setting(0, Rule(0, 604_800), "Twitch's cooldown between redemptions (0 = none)")
+    max_per_stream: int = setting(0, Rule(0, MAX_POINTS), "Twitch's limit of redemptions a stream (0 = none)")
+    max_wait_s: float = setting(300.0, Rule(0.1, 86_400.0), "seconds a redemption may wait before its points go back")
+    color: str = setting("#9147FF", Rule(check=_colour), "the reward's colour on Twitch")
 
     def __post_init__(self) -> None:
-        where = f"twitch.rewards[{short(self.title)}]"
-
-        def need(ok: bool, key: str, allowed: str) -> None:
-            if not ok:
-                raise ConfigError(f"{where}.{key} = {short(getattr(self, key))} is invalid; allowed: {allowed}")
-
-        need(isinstance(self.title, str) and 1 <= len(self.title.strip()) <= 45, "title", "1 to 45 characters")
-        need(_whole(self.cost) and self.cost >= 1, "cost", "a whole number of points >= 1")
-        need(isinstance(self.prompt, str) and len(self.prompt) <= 200, "prompt", "at most 200 characters")
-        need(self.command in REWARD_COMMANDS, "command", ", ".join(REWARD_COMMANDS)
-             + did_you_mean(str(self.command), REWARD_COMMANDS))
-        need(_whole(self.cooldown_s) and 0 <= self.cooldown_s <= 604800, "cooldown_s", "0 to 604800 seconds")
-        need(_whole(self.max_per_stream) and self.max_per_stream >= 0, "max_per_stream", "a whole number >= 0")
-        need(isinstance(self.max_wait_s, (int, float)) and not isinstance(self.max_wait_s, bool)
-             and math.isfinite(self.max_wait_s) and self.max_wait_s > 0, "max_wait_s", "seconds > 0")
-        need(isinstance(self.color, str) and len(self.color) == 7 and self.color.startswith("#")
-             and all(c in "0123456789abcdefABCDEF" for c in self.color[1:]), "color", "#RRGGBB")
+        check_fields(self, f"twitch.rewards[{short(self.title)}].")
         object.__setattr__(self, "title", self.title.strip())
         object.__setattr__(self, "max_wait_s", float(self.max_wait_s))
 
@@ -63,12 +63,12 @@ class RewardSettings:
         for key in ("title", "cost"):
             if key not in data:
                 raise ConfigError(f"twitch.rewards: a reward needs {key} (title and cost are required)")
-        values = dict(data)
-        for key in ("cost", "cooldown_s", "max_per_stream"):
-            if isinstance(values.get(key), float) and values[key].is_integer():
-                values[key] = int(values[key])
-        if isinstance(values.get("title"), (int, float)):
-            values["title"] = str(values["title"])
+        hints = typing.get_type_hints(cls)
+        values = {}
+        for key, value in data.items():
+            if key in ("cost", "cooldown_s", "max_per_stream") and isinstance(value, float) and value.is_integer():
+                value = int(value)
+            values[key] = convert(f"twitch.rewards.{key}", value, hints[key])
         return cls(**values)
 
 
@@ -84,7 +84,3 @@ def rewards_from(data: Any) -> tuple[RewardSettings, ...]:
     if doubled is not None:
         raise ConfigError(f"twitch.rewards: the title {short(doubled)} is used twice; each reward needs its own title")
     return rewards
-
-
-def _whole(x: object) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
