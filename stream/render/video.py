@@ -203,6 +203,3 @@ def compare_videos(
         result["pairs"] = {k: [e if np.isfinite(e) else None for e in v] for k, v in errors.items()}
     return result
 
-
-# --------------------------------------------------------------------------------------------------
-# Command line
