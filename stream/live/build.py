@@ -145,10 +145,16 @@ class Live:
     """A live run, built: close it (or use it as a context manager) to close the input and outputs."""
 
     pipeline: LivePipeline
-    stage: DreamStage
     board: ControlBoard
     source: Source
     sinks: list[Sink]
+
+    @property
+    def stage(self) -> DreamStage:
+        """The dream stage dreaming now (the watchdog may have replaced the first with a fresh one)."""
+        stage = self.pipeline.dream
+        assert isinstance(stage, DreamStage)
+        return stage
 
     def run(self) -> dict[str, Any]:
         return self.pipeline.run()
@@ -206,15 +212,19 @@ def build_live(
         def load_other(name: str) -> DreamModel:
             return load_model(dataclasses.replace(cfg.model, name=name))[0]
 
-        stage = dream_stage(model, cfg, board, load_other, adaptive=True)
+        def fresh_stage() -> DreamStage:
+            return dream_stage(model, cfg, board, load_other, adaptive=True)
+
+        stage = fresh_stage()
     except BaseException:
         close_all(sinks)
         if source is not None:
             source.close()
         raise
-    pipeline = LivePipeline(source, sinks, stage, ls, duration_s=duration_s, overlay=overlay, tick=tick,
-                            on_frame=on_frame, stats_file=stats_file, status=lambda: {"controls": controls_summary(board.get()),
-                                                                        "quality": stage.quality()})
+    pipeline = LivePipeline(source, sinks, stage, ls, restart=fresh_stage, duration_s=duration_s, overlay=overlay,
+                            tick=tick, on_frame=on_frame, stats_file=stats_file)
+    live = Live(pipeline, board, source, sinks)
+    pipeline.status = lambda: {"controls": controls_summary(board.get()), "quality": live.stage.quality()}
     log.info("live: %s -> %s at %dx%d %d fps", source.name, ", ".join(s.name for s in sinks), ls.width, ls.height,
              ls.fps)
-    return Live(pipeline, stage, board, source, sinks)
+    return live

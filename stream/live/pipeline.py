@@ -12,7 +12,12 @@ Stages run on threads joined by bounded queues that wake their reader on put::
   frame, so a chat change applies atomically between frames. A holding card (a frame marked
   ``holding``, shown while a network input is awaited) passes through undreamed.
 * output clock: emits frames at a constant rate; when the dream runs behind, the newest
-  dreamed frame is repeated so the stream never stalls. Every sink is fed by its own thread
+  dreamed frame is repeated so the stream never stalls.
+* watchdog (with ``restart``, a way to build a fresh dream stage): a dream that raises (in its step thread, its
+  flow, anywhere) shows that frame plain and restarts on a fresh stage, one line saying so; one that stops
+  producing for ``live.watchdog_s`` (a hung step) is left behind: the output shows the plain input meanwhile and
+  a fresh stage takes over on a new dream thread. Failures in a row wait 1, 2, 4 ... 60 s (plain input) before
+  the next try. The chat, the panel and the outputs run on their own threads and never wait for the dream. Every sink is fed by its own thread
   (:mod:`stream.live.outputs`): a slow output does not delay the others, and an output that
   fails stops alone.
 """
@@ -42,6 +47,10 @@ log = logging.getLogger(__name__)
 
 OUTPUT_BUFFER_BYTES = 256 << 20
 AUDIO_QUEUE_CHUNKS = 2000  # about 20-40 s of decoded audio: more means nobody is taking it
+#: Seconds of plain input after the n-th failure in a row of the dream (1, 2, 4, ... at most the last).
+RETRY_S = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0)
+
+Dream = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -61,16 +70,19 @@ class LivePipeline:
     ``overlay`` returns the lines to draw on the current frame (or None); ``tick`` is called with
     the clock after every output frame (the command layer's timers); ``on_frame`` gets every
     output frame after the overlay (the web panel's preview); ``status`` gives what else
-    each stats line carries (``{"controls": ..., "quality": ...}``).
+    each stats line carries (``{"controls": ..., "quality": ...}``). ``restart`` builds a fresh dream stage for the
+    watchdog (None: a failing dream stops the run, as a failing input does); :attr:`dream` is the current one
+    (closed by its owner; a stage left behind is closed by its thread when it ends).
     """
 
     def __init__(
         self,
         source: Source,
         sinks: Sequence[Sink],
-        dream: Callable[[np.ndarray], np.ndarray],
+        dream: Dream,
         settings: LiveSettings,
         *,
+        restart: Callable[[], Dream] | None = None,
         duration_s: float | None = None,
         overlay: Callable[[], list[str] | None] | None = None,
         tick: Callable[[float], None] | None = None,
@@ -102,6 +114,12 @@ class LivePipeline:
         self.newest_lock = threading.Condition()
         self.dream_done = False
         self.error: BaseException | None = None
+        self.restart = restart
+        self.latest_input: SourceFrame | None = None  # the newest frame read, shown plain while the dream is down
+        self._generation = 0  # the dream thread that may publish (a thread left behind by the watchdog may not)
+        self._published_at = clock()  # when the dream thread last published a frame
+        self._dream_threads: list[threading.Thread] = []
+        self._down = False  # the watchdog found the dream down: the output sends the plain input until it is back
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -117,6 +135,7 @@ class LivePipeline:
                 if frame is None:
                     break
                 self.stats.add(captured=1)
+                self.latest_input = frame
                 self._queue_audio(self.source.read_audio())
                 if self.source.live:
                     dropped = self.frames.put_newest(frame)
@@ -139,39 +158,101 @@ class LivePipeline:
                 self.audio.append(chunk)
 
     # -- dream
-    def _dream(self) -> None:
-        seq = 0
+    def _dream(self, generation: int, dream: Dream | None) -> None:
+        """Dream frames until the input ends (or this thread is left behind); ``dream`` None: build a fresh stage."""
+        failures, plain_until = 0, 0.0
         try:
+            if dream is None:
+                dream = self._fresh_dream()
             while (frame := self.frames.get()) is not None:
-                seq += 1
-                if frame.holding:  # a holding card while the input is awaited: shown as it is
-                    image = frame.image
-                else:
-                    image = self.dream(frame.image)
-                    self.stats.add(dreamed=1)
-                with self.newest_lock:
-                    # A file source must not lose frames: wait until the output took the last one.
-                    while (not self.source.live and self.newest is not None
-                           and self.newest.seq > self._taken and not self.stop_event.is_set()):
-                        self.newest_lock.wait()
-                    self.newest = Dreamed(image, frame.time_s, frame.pts_s, seq)
-                    self.newest_lock.notify_all()
+                image = frame.image
+                if not frame.holding and self.clock() >= plain_until:  # a holding card is shown as it is
+                    try:
+                        image = dream(frame.image)
+                        self.stats.add(dreamed=1)
+                        failures = 0
+                    except Exception as e:  # a step, the flow, a worker: the dream restarts, the stream goes on
+                        if self.restart is None:
+                            raise
+                        if generation != self._generation:
+                            return  # left behind by the watchdog: the thread after it dreams now
+                        failures += 1
+                        plain_until = self.clock() + (RETRY_S[min(failures, len(RETRY_S)) - 1] if failures > 1 else 0.0)
+                        log.warning("the dream failed (%s: %s)%s; it restarts on a fresh stage, the input shown plain "
+                                    "meanwhile", type(e).__name__, str(e)[:200],
+                                    f", {failures} times in a row" if failures > 1 else "")
+                        self.stats.add(restarts=1)
+                        _close(dream)
+                        dream = self._fresh_dream()
+                if not self._publish(generation, frame, image):
+                    return
         except BaseException as e:  # noqa: BLE001 - handed to the main thread
-            self.error = e
-            self.stop()
+            if generation == self._generation:
+                self.error = e
+                self.stop()
         finally:
-            with self.newest_lock:
-                self.dream_done = True
-                self.newest_lock.notify_all()
+            if generation == self._generation:
+                with self.newest_lock:
+                    self.dream_done = True
+                    self.newest_lock.notify_all()
+            elif dream is not None:
+                _close(dream)  # a stage the watchdog left behind, done at last
+
+    def _fresh_dream(self) -> Dream:
+        """A fresh dream stage from ``restart``, made the current one."""
+        assert self.restart is not None
+        self.dream = self.restart()
+        return self.dream
+
+    def _publish(self, generation: int, frame: SourceFrame, image: np.ndarray) -> bool:
+        """``image`` as the newest dream (a file's frames wait for the output to take the last); False when this
+        thread was left behind by the watchdog."""
+        with self.newest_lock:
+            # A file source must not lose frames: wait until the output took the last one.
+            while (not self.source.live and self.newest is not None and generation == self._generation
+                   and self.newest.seq > self._taken and not self.stop_event.is_set()):
+                self.newest_lock.wait()
+            if generation != self._generation:
+                return False
+            seq = 1 if self.newest is None else self.newest.seq + 1
+            self.newest = Dreamed(image, frame.time_s, frame.pts_s, seq)
+            self._published_at = self.clock()
+            self.newest_lock.notify_all()
+        return True
+
+    def _start_dream(self, dream: Dream | None) -> None:
+        """A dream thread for the next generation (the one before it, if any, is left behind)."""
+        with self.newest_lock:
+            self._generation += 1
+            generation = self._generation
+            self._published_at = self.clock()
+        thread = threading.Thread(target=self._dream, args=(generation, dream), name=f"dream-{generation}",
+                                  daemon=True)
+        self._dream_threads.append(thread)
+        thread.start()
+
+    def _watch(self, now: float) -> bool:
+        """Whether the dream is down (nothing published for ``watchdog_s``); the first time, a fresh dream thread
+        takes over and one line says so."""
+        limit = self.settings.watchdog_s
+        if self.restart is None or limit <= 0 or self.dream_done:
+            return False
+        with self.newest_lock:
+            stalled = now - self._published_at
+        if stalled < limit:
+            return False
+        log.warning("no dreamed frame for %.0f s (a step hung?); a fresh dream stage takes over, the input shown "
+                    "plain meanwhile", stalled)
+        self.stats.add(restarts=1)
+        self._start_dream(None)
+        self._down = True
+        return True
 
     # -- output (runs on the calling thread)
     def _output(self) -> None:
         s = self.settings
         period = 1.0 / s.fps
-        with self.newest_lock:
-            while self.newest is None and not self.dream_done and not self.stop_event.is_set():
-                self.newest_lock.wait()
-            first = self.newest
+        first = self._first()
         if first is None:
             return
         start = self.clock()
@@ -186,18 +267,25 @@ class LivePipeline:
             with self.newest_lock:
                 current = self.newest
                 done = self.dream_done
-            assert current is not None
-            if current.seq == last_seq:
+            image = None if current is None else current.image
+            if current is None or current.seq == last_seq:
                 if done:
                     break
-                self.stats.add(repeated=1)
+                self._watch(self.clock())
+                plain = self.latest_input
+                if (self._down or image is None) and plain is not None:
+                    image = plain.image
+                    self.stats.add(plain=1)
+                else:
+                    self.stats.add(repeated=1)
             else:
+                self._down = False
                 self.stats.latency(self.clock() - current.captured_at)
                 last_seq = current.seq
                 with self.newest_lock:
                     self._taken = current.seq
                     self.newest_lock.notify_all()
-            image = current.image
+            assert image is not None
             if self.overlay is not None:
                 lines = self.overlay()
                 if lines:
@@ -218,6 +306,15 @@ class LivePipeline:
             if self.clock() >= next_stats:
                 self._report()
                 next_stats += s.stats_interval_s
+
+    def _first(self) -> Dreamed | SourceFrame | None:
+        """The first frame to send: the first dream, or (the dream down before it came) the plain input."""
+        with self.newest_lock:  # reentrant: _watch takes it too
+            while self.newest is None and not self.dream_done and not self.stop_event.is_set():
+                self.newest_lock.wait(0.1)
+                if self.newest is None and self.latest_input is not None and self._watch(self.clock()):
+                    return self.latest_input
+            return self.newest
 
     def _audio(self, pts0: float) -> None:
         with self.audio_lock:
@@ -258,20 +355,20 @@ class LivePipeline:
 
     def run(self) -> dict[str, Any]:
         """Run to the end; returns the whole run's stats. Re-raises a stage's error."""
-        threads = [threading.Thread(target=self._capture, name="capture", daemon=True),
-                   threading.Thread(target=self._dream, name="dream", daemon=True)]
+        capture = threading.Thread(target=self._capture, name="capture", daemon=True)
         for feed in self.feeds:
             feed.start()
-        for t in threads:
-            t.start()
+        capture.start()
+        self._start_dream(self.dream)
         try:
             self._output()
         except BaseException as e:  # noqa: BLE001 - re-raised below, after the threads have stopped
             self.error = self.error or e
         finally:
             self.stop()
-            for t in threads:
-                t.join(timeout=10)
+            capture.join(timeout=10)
+            for t in self._dream_threads:  # a thread the watchdog left behind may never end: not waited for
+                t.join(timeout=10 if t is self._dream_threads[-1] else 0.1)
             for feed in self.feeds:
                 feed.finish()
             self._report()
@@ -281,7 +378,15 @@ class LivePipeline:
         return {
             "captured": st.captured, "dreamed": st.dreamed, "output": st.output,
             "dropped": st.dropped, "repeated": st.repeated, "audio_dropped": st.audio_dropped,
+            "restarts": st.restarts, "plain": st.plain,
             "output_dropped": sum(f.dropped for f in self.feeds),
             "latency_p50_ms": st.run_latency_ms(50),
             "latency_p95_ms": st.run_latency_ms(95),
         }
+
+
+def _close(dream: Dream) -> None:
+    """Close a dream stage that has a ``close`` (its step worker); a plain function has none."""
+    close = getattr(dream, "close", None)
+    if close is not None:
+        close()

@@ -11,12 +11,13 @@ from typing import Any
 class LiveStats:
     """Counters and latencies shared by the stages; :meth:`report` summarises an interval."""
 
-    COUNTERS = ("captured", "dreamed", "output", "dropped", "repeated", "audio_dropped")
+    COUNTERS = ("captured", "dreamed", "output", "dropped", "repeated", "audio_dropped", "restarts", "plain")
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.lock = threading.Lock()
         self.captured = self.dropped = self.dreamed = self.output = self.repeated = self.audio_dropped = 0
+        self.restarts = self.plain = 0  # dream restarts (the watchdog), output frames sent plain while it was down
         self.latencies: deque[float] = deque(maxlen=2000)
         # The whole run's latencies in 0.1 ms bins: bounded memory for a stream that runs for hours.
         self.latency_bins: Counter[int] = Counter()

@@ -100,6 +100,9 @@ class LiveSettings:
     class_target_fps: float = setting(20.0, Rule(1.0, 120.0),
         "the dreamed fps a class dream (!dream) holds: lower, since a class dream dreamed smaller loses its object (the "
         "quality suite: 21 of 30 classes at 10 s at full size, 11 at 0.9)")
+    watchdog_s: float = setting(10.0, Rule(1.0, 3600.0, off=0),
+        "a dream that gives no frame this long (a hung step) is restarted on a fresh stage, the input shown plain "
+        "meanwhile; one that fails restarts at once (0 = off: a failing dream stops the stream)")
     overlap: bool = setting(True,
         help="a frame's steps run on a thread of their own while the frame around them is made; they join the dream a "
              "frame later (2 cores: class dreams 1.5x as fast)")
