@@ -324,3 +324,12 @@ def test_live_dreams_every_configured_layer_channel_and_guide(lite0, tmp_path):
     board.replace(target=1, target_name="goldfish")
     stage.apply()
     assert stage.live_dream.dreamer.objective.name.startswith("class(1")
+
+
+def test_the_longest_wait_between_two_output_frames_is_reported_per_interval_and_for_the_run():
+    stats = LiveStats(clock=lambda: 0.0)
+    for t in (0.0, 0.033, 0.2, 0.233):
+        stats.sent(t)
+    assert stats.report()["max_gap_ms"] == 167.0
+    stats.sent(0.266)
+    assert stats.report()["max_gap_ms"] == 33.0 and round(stats.run_max_gap, 3) == 0.167

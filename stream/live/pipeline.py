@@ -297,6 +297,7 @@ class LivePipeline:
             if self.on_frame is not None:
                 self.on_frame(image)
             self.stats.add(output=1)
+            self.stats.sent(self.clock())
             n += 1
             self._check_outputs()
             if self.tick is not None:
@@ -382,6 +383,7 @@ class LivePipeline:
             "output_dropped": sum(f.dropped for f in self.feeds),
             "latency_p50_ms": st.run_latency_ms(50),
             "latency_p95_ms": st.run_latency_ms(95),
+            "max_gap_ms": round(1000 * st.run_max_gap, 1),
         }
 
 

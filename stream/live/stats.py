@@ -23,6 +23,16 @@ class LiveStats:
         self.latency_bins: Counter[int] = Counter()
         self.recent: deque[float] = deque(maxlen=90)  # the newest latencies (about 3 s), never cleared
         self._last = {"t": clock(), **{k: 0 for k in self.COUNTERS}}
+        self._sent_at: float | None = None  # when the output clock last sent a frame
+        self.max_gap = self.run_max_gap = 0.0  # the longest wait between two output frames: this interval, the run
+
+    def sent(self, now: float) -> None:
+        """An output frame went out at ``now`` (s): the longest gap between two, this interval and the whole run."""
+        with self.lock:
+            if self._sent_at is not None:
+                gap = now - self._sent_at
+                self.max_gap, self.run_max_gap = max(self.max_gap, gap), max(self.run_max_gap, gap)
+            self._sent_at = now
 
     def add(self, **counts: int) -> None:
         with self.lock:
@@ -72,9 +82,11 @@ class LiveStats:
                 "dropped": self.dropped - self._last["dropped"],
                 "repeated": self.repeated - self._last["repeated"],
                 "audio_dropped": self.audio_dropped - self._last["audio_dropped"],
+                "max_gap_ms": round(1000 * self.max_gap, 1),
                 "totals": {k: getattr(self, k) for k in self.COUNTERS},
             }
             self._last = {"t": now, **{k: getattr(self, k) for k in self.COUNTERS}}
+            self.max_gap = 0.0
             return out
 
 
