@@ -176,3 +176,19 @@ def test_bind_and_token_settings(monkeypatch, caplog):
     finally:
         server.stop()
 
+
+
+def test_a_mix_of_classes_is_json_in_the_state_and_named_in_the_label():
+    """Found by the soak: a two-class target made /api/state, /api/command and the events a 500 (TargetTerm)."""
+    import json
+
+    from engine.targets import TargetTerm
+    from stream.settings.controls import LiveControls
+    from stream.web.state import dreaming_label, target_json
+
+    mix = (TargetTerm(107, 1.0), TargetTerm(980, 0.5))
+    assert json.loads(json.dumps(target_json(mix))) == [{"index": 107, "weight": 1.0}, {"index": 980, "weight": 0.5}]
+    assert target_json(1) == 1 and target_json(None) is None
+    c = LiveControls(target=mix, target_name="jellyfish + volcano*0.5")
+    assert dreaming_label(c) == "class jellyfish + volcano*0.5 (107+980)"
+    assert dreaming_label(LiveControls(target=1, target_name="goldfish")) == "class goldfish (1)"

@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from engine.targets import Target, target_terms
 from stream.chat.dispatcher import CommandCenter
 from stream.chat.message import ChatMessage
 from stream.chat.parse import parse_command
@@ -173,7 +174,7 @@ class LiveState:
         return {
             "running": self._running() if self._running is not None else True,
             "controls": {
-                "model": c.model, "layer": c.layer, "target": c.target, "target_name": c.target_name,
+                "model": c.model, "layer": c.layer, "target": target_json(c.target), "target_name": c.target_name,
                 "strength": c.strength, "octaves": c.octaves, "flow": c.flow, "preset": c.preset,
                 "locked": c.locked, "requested_by": list(c.requested_by), "seconds_left": left,
                 "hold_s": limits.hold_s,
@@ -191,9 +192,19 @@ class LiveState:
         }
 
 
+def target_json(target: int | Target | None) -> int | list[dict[str, float]] | None:
+    """A target as JSON: a class index, ``[{"index", "weight"}, ...]`` for a mix of classes, or null (the layer)."""
+    if target is None or isinstance(target, int):
+        return target
+    return [{"index": t.index, "weight": t.weight} for t in target]
+
+
 def dreaming_label(c: LiveControls) -> str:
-    """``"class goldfish (1)"`` or ``"layer block9"``: what a set of controls dreams."""
-    return f"class {c.target_name or c.target} ({c.target})" if c.target is not None else f"layer {c.layer}"
+    """``"class goldfish (1)"``, ``"class jellyfish + volcano*0.5 (107+980)"`` or ``"layer block9"``."""
+    if c.target is None:
+        return f"layer {c.layer}"
+    indices = "+".join(str(t.index) for t in target_terms(c.target))
+    return f"class {c.target_name or indices} ({indices})"
 
 
 def is_command(text: str) -> bool:
