@@ -355,3 +355,14 @@ def test_every_audio_stream_goes_to_the_output(tmp_path: Path) -> None:
     for index in (0, 1):
         start, end = audio_span(out, index)
         assert abs((end - start) - 16 / FPS) < 0.05
+
+
+def test_sound_written_before_the_first_frame_starts_at_time_zero(tmp_path: Path) -> None:
+    """write_audio before any frame is held until the first frame sets time zero (it hung the first write)."""
+    out = tmp_path / "out.mp4"
+    with VideoWriter(out, VideoSpec(64, 48, Fraction(FPS)), audio_rate=48000) as writer:
+        writer.write_audio(np.full((2, 48000 // 2), 0.25, np.float32), 0.0)
+        for i in range(12):
+            writer.write(clip_frame(i), i)
+    start, end = audio_span(out)
+    assert abs(start) < 0.005 and abs((end - start) - 12 / FPS) < 0.05

@@ -269,7 +269,7 @@ class VideoWriter:
             self._origin_pts = 0 if pts is None else int(pts)
             self._origin_s = float(self._origin_pts * self.time_base)
             while self._pending_audio:
-                self.write_audio(*self._pending_audio.popleft())
+                self._place_audio(*self._pending_audio.popleft())
         out_pts = self._last_pts + self._frame_ticks if pts is None else int(pts) - self._origin_pts
         if out_pts <= self._last_pts:
             log.warning("%s: pts %s not after %s; using %s", self.path, out_pts, self._last_pts, self._last_pts + 1)
@@ -309,6 +309,10 @@ class VideoWriter:
             while len(self._pending_audio) > _MAX_PENDING_AUDIO:
                 self._pending_audio.popleft()
             return
+        self._place_audio(samples, time_s)
+
+    def _place_audio(self, samples: np.ndarray, time_s: float) -> None:
+        assert self._pushed is not None
         try:
             self._pushed.place(samples, time_s - self._origin_s)
             self._pushed.encode()
