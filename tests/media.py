@@ -1,4 +1,4 @@
-"""Tiny synthetic video clips for tests, written with PyAV (a helper module, not a test file).
+"""Tiny synthetic video clips for tests, written by the product's writer (a helper module, not a test file).
 
 Test files import it as ``from media import write_clip`` (pytest puts ``tests/`` on ``sys.path``
 because ``tests/`` has no ``__init__.py``).
@@ -11,7 +11,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-_CONTAINERS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".ts": "mpegts", ".flv": "flv"}
+from stream.io.video import VideoSpec, VideoWriter
+
 _AUDIO_FORMATS = {"aac": "fltp", "pcm_s16le": "s16", "libopus": "flt", "opus": "fltp", "mp3": "fltp"}
 PATTERNS = ("moving", "static", "cut", "scenes")
 #: First frame of the second scene of the ``scenes`` pattern.
@@ -85,56 +86,58 @@ def write_clip(
     audio_codec: str | tuple[str, ...] = "aac",
     sample_rate: int = 48000,
     pattern: str = "moving",
-    video_codec: str | None = None,
     tone: str = "steady",
     keyframe_interval: int | None = None,
 ) -> Path:
     """Write a clip of ``clip_frame(0..frames-1)`` with a stereo sine track as long as the video.
 
-    The container follows the extension (mp4/mov get ``faststart`` so a truncated copy still opens);
-    the video is libx264 yuv420p (libvpx-vp9 for .webm) with time base 1/fps. ``audio_codec`` (aac,
-    pcm_s16le, libopus, ...; a tuple writes one audio stream per codec, all with the same sound);
-    ``tone`` is passed to :func:`sine`; ``keyframe_interval`` sets the encoder's GOP size (default:
-    the encoder's). Returns ``path``.
+    Written by the product's :class:`VideoWriter` (the container follows the extension; libx264 yuv420p,
+    VP9 for .webm; time base 1/fps; MP4/MOV with ``faststart``, so a truncated copy still opens). ``audio_codec``
+    ``"aac"`` is encoded by the writer; any other codec (pcm_s16le, libopus, ...; a tuple writes one audio
+    stream per codec, all with the same sound) is written to a sound file first and copied from it.
+    ``tone`` is passed to :func:`sine`; ``keyframe_interval`` sets the encoder's GOP size (default: the
+    encoder's). Returns ``path``.
     """
     path = Path(path)
-    suffix = path.suffix.lower()
     fps = Fraction(fps)
     codecs = (audio_codec,) if isinstance(audio_codec, str) else tuple(audio_codec)
-    options = {"movflags": "faststart"} if suffix in (".mp4", ".mov") else {}
-    with av.open(str(path), "w", format=_CONTAINERS[suffix], container_options=options) as out:
-        codec = video_codec or ("libvpx-vp9" if suffix == ".webm" else "libx264")
-        video = out.add_stream(codec, rate=fps)
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        video.time_base = 1 / fps
-        if keyframe_interval:
-            video.codec_context.gop_size = keyframe_interval
-        if codec == "libx264":
-            video.options = {"preset": "ultrafast", "crf": "18"}
-        elif codec.startswith("libvpx"):
-            video.options = {"deadline": "realtime", "cpu-used": "8", "crf": "30", "b": "0"}
-        pending: list[tuple[av.AudioFrame, av.AudioStream]] = []  # in time order
-        total = round(frames / fps * sample_rate)
-        sound = sine(total, sample_rate, fps, tone)
-        for name in codecs if audio else ():
+    sound = sine(round(frames / fps * sample_rate), sample_rate, fps, tone) if audio else None
+    pushed = sound is not None and codecs == ("aac",)
+    sound_file = None
+    if sound is not None and not pushed:
+        sound_file = _write_sound(path.with_name(f"{path.stem}.sound{path.suffix}"), sound, sample_rate, codecs)
+    options = {"preset": "ultrafast", "crf": "18"}
+    if keyframe_interval:
+        options["g"] = str(keyframe_interval)
+    spec = VideoSpec(width, height, fps)
+    with VideoWriter(path, spec, video_options=options, audio_from=sound_file,
+                     audio_rate=sample_rate if pushed else None, kill_safe=False) as writer:
+        for i in range(frames):
+            if pushed:  # the sound of frame i, as a live source hands it over
+                a, b = round(i / fps * sample_rate), round((i + 1) / fps * sample_rate)
+                writer.write_audio(sound[:, a:b], a / sample_rate)
+            writer.write(clip_frame(i, width, height, pattern), i)
+    if sound_file is not None:
+        sound_file.unlink()
+    return path
+
+
+def _write_sound(path: Path, sound: np.ndarray, sample_rate: int, codecs: tuple[str, ...]) -> Path:
+    """An audio-only file of float (2, n) ``sound``, one stream per codec, for the writer to copy from."""
+    with av.open(str(path), "w") as out:
+        pending: list[tuple[av.AudioFrame, av.AudioStream]] = []
+        for name in codecs:
             stream = out.add_stream(name, rate=sample_rate)
             stream.layout = "stereo"
             stream.format = _AUDIO_FORMATS.get(name, "fltp")
             fmt = stream.format.name
-            pending += [(_audio_frame(sound, start, sample_rate, fmt), stream) for start in range(0, total, 1024)]
-        pending.sort(key=lambda item: item[0].pts)
-        for i in range(frames):
-            while pending and Fraction(pending[0][0].pts, sample_rate) <= Fraction(i) / fps:
-                frame, stream = pending.pop(0)
-                out.mux(stream.encode(frame))
-            picture = av.VideoFrame.from_ndarray(clip_frame(i, width, height, pattern), format="rgb24")
-            picture.pts = i
-            out.mux(video.encode(picture))
+            pending += [(_audio_frame(sound, start, sample_rate, fmt), stream)
+                        for start in range(0, sound.shape[1], 1024)]
+        pending.sort(key=lambda item: item[0].pts)  # interleaved in time order
         for frame, stream in pending:
             out.mux(stream.encode(frame))
         for stream in out.streams.audio:
             out.mux(stream.encode(None))
-        out.mux(video.encode(None))
     return path
 
 

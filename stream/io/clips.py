@@ -7,12 +7,13 @@ from __future__ import annotations
 import os
 from fractions import Fraction
 
-import av
 import cv2
 import numpy as np
 
 from engine.errors import ConfigError, SinkError
 from engine.synth import clouds
+from stream.io.video.info import VideoSpec
+from stream.io.video.writer import VideoWriter
 from stream.settings.encoder import AUDIO_RATE
 from stream.settings.names import CONTAINERS
 
@@ -67,8 +68,9 @@ def write_pan_clip(
 ) -> str:
     """Write a clip panning and zooming across ``image`` (uint8 RGB; None = drifting clouds).
 
-    H.264 yuv420p (libx264), time base 1/fps, in the container the extension names; with
-    ``audio`` a quiet AAC sine-and-noise track as long as the video. Returns the path.
+    Written by the one file writer (:class:`~stream.io.video.writer.VideoWriter`): H.264 yuv420p
+    (libx264), time base 1/fps, in the container the extension names; with ``audio`` a quiet AAC
+    sine-and-noise track as long as the video. Returns the path.
     """
     path = os.fspath(path)
     suffix = os.path.splitext(path)[1].lower()
@@ -79,35 +81,15 @@ def write_pan_clip(
     if image is None:
         image = sky(width, height, seed)
     fps = Fraction(fps)
-    options = {"movflags": "+faststart"} if suffix in (".mp4", ".mov") else {}
-    try:
-        container = av.open(path, "w", format=CONTAINERS[suffix], container_options=options)
-    except (av.FFmpegError, OSError) as exc:
-        raise SinkError(f"{path}: cannot write ({exc})") from exc
-    with container as out:
-        video = out.add_stream("libx264", rate=fps)
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        video.time_base = 1 / fps
-        video.options = {"crf": str(crf), "preset": "veryfast"}
-        sound = None
-        if audio:
-            sound = out.add_stream("aac", rate=AUDIO_RATE)
-            sound.layout, sound.format = "stereo", "fltp"
-        total = round(frames / fps * AUDIO_RATE)
-        sample = 0
+    total = round(frames / fps * AUDIO_RATE)
+    sample = 0
+    with VideoWriter(path, VideoSpec(width, height, fps), crf=crf, audio_rate=AUDIO_RATE if audio else None,
+                     kill_safe=False) as out:
         for i in range(frames):
-            t = i / max(frames - 1, 1)
-            picture = av.VideoFrame.from_ndarray(pan_frame(image, t, width, height, zoom), format="rgb24")
-            picture.pts = i
-            out.mux(video.encode(picture))
             until = min(total, round((i + 1) / fps * AUDIO_RATE))
-            while sound is not None and sample < until:
+            while audio and sample < until:
                 n = min(1024, total - sample)
-                chunk = av.AudioFrame.from_ndarray(_sound(sample, n), format="fltp", layout="stereo")
-                chunk.sample_rate, chunk.pts, chunk.time_base = AUDIO_RATE, sample, Fraction(1, AUDIO_RATE)
-                out.mux(sound.encode(chunk))
+                out.write_audio(_sound(sample, n), sample / AUDIO_RATE)
                 sample += n
-        if sound is not None:
-            out.mux(sound.encode(None))
-        out.mux(video.encode(None))
+            out.write(pan_frame(image, i / max(frames - 1, 1), width, height, zoom), i)
     return path

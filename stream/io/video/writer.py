@@ -57,6 +57,9 @@ class VideoWriter:
     ``lossless``: RGB kept exactly (libx264rgb at qp 0, .mkv/.mp4/.mov; no padding, no colour
     conversion), for intermediate files that are encoded again later (the chunks of a render).
 
+    ``kill_safe=False``: an ordinary file instead, MP4/MOV with their index up front (``faststart``,
+    exact frame counts), for generated clips (:mod:`stream.io.clips`, the tests' clips).
+
     ``close()`` (or leaving the ``with`` block, also by an exception) flushes the encoders and
     finalises the file, so an interrupted run leaves a playable file with every frame written so far.
     The file is also written to survive a hard kill: fragmented MP4/MOV, Matroska clusters, at least
@@ -86,9 +89,11 @@ class VideoWriter:
         audio_rate: int | None = None,
         audio_bitrate_kbps: int | None = None,
         lossless: bool = False,
+        kill_safe: bool = True,
     ) -> None:
         self.path = os.fspath(path)
         self.lossless = lossless
+        self.kill_safe = kill_safe
         if not 0 <= crf <= 51:
             raise ConfigError(f"crf {crf!r}: must be in 0..51")
         if audio_from is not None and audio_rate is not None:
@@ -170,6 +175,8 @@ class VideoWriter:
 
     def _container_options(self) -> dict[str, str]:
         """Options that keep the file playable after a hard kill and make a failed write fail at once."""
+        if not self.kill_safe:  # an ordinary file: MP4/MOV with the index up front
+            return {"movflags": "+faststart"} if self.format in ("mp4", "mov") else {}
         options = {"flush_packets": "1"}
         if self.format in ("mp4", "mov"):
             options.update(movflags=_FRAGMENTED_MP4, frag_duration=str(round(_FLUSH_S * 1e6)))
