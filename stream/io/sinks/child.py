@@ -32,7 +32,7 @@ import numpy as np
 
 from engine.errors import SinkError
 from stream.io.child_env import child_env
-from stream.io.sinks.base import Sink, SinkStats, check_audio, check_image
+from stream.io.sinks.base import Sink
 from stream.io.sinks.encode import AvSink
 from stream.settings.encoder import EncoderSettings
 
@@ -62,13 +62,10 @@ class ChildSink(Sink):
         stall_s: float = 10.0,
         close_timeout_s: float = 5.0,
     ) -> None:
-        self.name = name
-        self.settings = settings
+        super().__init__(name, settings)
         self._stall_s = stall_s
         self._close_timeout_s = close_timeout_s
-        self._frames = 0
         self._failed = False
-        self._closed = False
         secrets = list(secrets)
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "stream.io.sinks.child"],
@@ -95,15 +92,13 @@ class ChildSink(Sink):
                  settings.height, settings.fps, settings.video_bitrate_kbps, self._proc.pid)
 
     def write_video(self, image: np.ndarray, pts_s: float) -> None:
-        check_image(image, self.settings, self.name)
+        self._accept_video(image)
         self._message(b"v", pts_s, np.ascontiguousarray(image, dtype=np.uint8))
         self._frames += 1
 
     def write_audio(self, samples: np.ndarray, pts_s: float) -> None:
-        if not self.settings.audio:
-            return
-        check_audio(samples, self.name)
-        self._message(b"a", pts_s, np.ascontiguousarray(samples, dtype=np.float32))
+        if self._accept_audio(samples):
+            self._message(b"a", pts_s, np.ascontiguousarray(samples, dtype=np.float32))
 
     def _message(self, kind: bytes, pts_s: float, data: np.ndarray) -> None:
         if self._closed or self._failed:
@@ -166,11 +161,8 @@ class ChildSink(Sink):
             except OSError:
                 pass
 
-    def close(self) -> None:
+    def _finish(self) -> None:
         """Finish the output: the child flushes its encoders and ends (killed after ``close_timeout_s``)."""
-        if self._closed:
-            return
-        self._closed = True
         if self._failed:
             return
         try:
@@ -186,10 +178,6 @@ class ChildSink(Sink):
             self._proc.wait()
         self._close_pipes()
         log.info("output %s closed after %d frames", self.name, self._frames)
-
-    @property
-    def stats(self) -> SinkStats:
-        return SinkStats(frames_written=self._frames)
 
 
 # --------------------------------------------------------------------------- the child

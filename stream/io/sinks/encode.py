@@ -7,7 +7,6 @@ from :mod:`stream.io.encoding`.
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Callable, Iterable
 from fractions import Fraction
 
@@ -17,15 +16,13 @@ import numpy as np
 from engine.errors import SinkError
 from stream.io.encoding import AudioOut, add_audio_stream, add_video_stream, x264_options, yuv_frame
 from stream.io.redact import scrubbed_reason
-from stream.io.sinks.base import Sink, SinkStats, check_audio, check_image
+from stream.io.sinks.base import Sink
 from stream.settings.encoder import EncoderSettings
 
 log = logging.getLogger(__name__)
 
 
 NETWORK_ERRORS = (av.FFmpegError, OSError, SinkError)
-
-_MAX_PENDING_AUDIO = 500  # chunks written before the first frame, kept until it sets time zero
 
 
 class AvSink(Sink):
@@ -47,15 +44,9 @@ class AvSink(Sink):
         container_options: dict[str, str] | None = None,
         secrets: Iterable[str] = (),
     ) -> None:
-        self.name = name
-        self.settings = settings
+        super().__init__(name, settings)
         self.live = live
         self._secrets = tuple(secrets)
-        self._closed = False
-        self._t0: float | None = None
-        self._last_index = -1
-        self._pending_audio: deque[tuple[np.ndarray, float]] = deque()
-        self._frames = 0
         self._video_tb = Fraction(1, settings.fps)
         self._container: av.container.OutputContainer | None = None
         self._audio: AudioOut | None = None
@@ -82,17 +73,10 @@ class AvSink(Sink):
     # -- writing
 
     def write_video(self, image: np.ndarray, pts_s: float) -> None:
-        check_image(image, self.settings, self.name)
-        if self._closed:
-            raise SinkError(f"output {self.name} is closed")
-        if self._t0 is None:
-            self._t0 = pts_s
-            while self._pending_audio:
-                self._guard(lambda pending=self._pending_audio.popleft(): self._place_audio(*pending))
-        index = round((pts_s - self._t0) * self.settings.fps)
-        if index <= self._last_index:
-            index = self._last_index + 1
-        self._last_index = index
+        self._accept_video(image)
+        index = self._tick(pts_s)
+        for pending in self._held_audio():
+            self._guard(lambda pending=pending: self._place_audio(*pending))
         frame = yuv_frame(image)
         frame.pts = index
         frame.time_base = self._video_tb
@@ -107,15 +91,7 @@ class AvSink(Sink):
         self._frames += 1
 
     def write_audio(self, samples: np.ndarray, pts_s: float) -> None:
-        if self._audio is None:
-            return
-        check_audio(samples, self.name)
-        if self._closed:
-            raise SinkError(f"output {self.name} is closed")
-        if self._t0 is None:  # wait for the first video frame, which sets time zero
-            self._pending_audio.append((samples, pts_s))
-            while len(self._pending_audio) > _MAX_PENDING_AUDIO:
-                self._pending_audio.popleft()
+        if not self._accept_audio(samples) or self._hold_audio(samples, pts_s):
             return
         self._guard(lambda: self._place_audio(samples, pts_s))
 
@@ -140,11 +116,8 @@ class AvSink(Sink):
 
     # -- closing
 
-    def close(self) -> None:
+    def _finish(self) -> None:
         """Flush the encoders and write the trailer. A non-live sink raises SinkError if that fails."""
-        if self._closed:
-            return
-        self._closed = True
         error: BaseException | None = None
         try:
             if self._audio is not None and self._t0 is not None:  # audio as long as the video
@@ -174,7 +147,3 @@ class AvSink(Sink):
         except (av.FFmpegError, OSError) as exc:
             return exc
         return None
-
-    @property
-    def stats(self) -> SinkStats:
-        return SinkStats(frames_written=self._frames)

@@ -2,21 +2,18 @@
 from __future__ import annotations
 
 import logging
-from collections import deque
 from fractions import Fraction
 
 import numpy as np
 
 from engine.errors import SinkError
 from stream.io.encoding import x264_options
-from stream.io.sinks.base import Sink, SinkStats, check_audio, check_image
+from stream.io.sinks.base import Sink
 from stream.io.video.info import VideoSpec
 from stream.io.video.writer import VideoWriter
 from stream.settings.encoder import EncoderSettings
 
 log = logging.getLogger(__name__)
-
-_MAX_PENDING_AUDIO = 500  # chunks written before the first frame, kept until it sets time zero
 
 
 class FileSink(Sink):
@@ -31,13 +28,7 @@ class FileSink(Sink):
     live = False
 
     def __init__(self, path: str, settings: EncoderSettings) -> None:
-        self.name = path
-        self.settings = settings
-        self._t0: float | None = None
-        self._last_index = -1
-        self._frames = 0
-        self._pending_audio: deque[tuple[np.ndarray, float]] = deque()
-        self._closed = False
+        super().__init__(path, settings)
         spec = VideoSpec(settings.width, settings.height, Fraction(settings.fps))
         try:
             self._writer = VideoWriter(
@@ -51,36 +42,18 @@ class FileSink(Sink):
                  settings.video_bitrate_kbps)
 
     def write_video(self, image: np.ndarray, pts_s: float) -> None:
-        check_image(image, self.settings, self.name)
-        if self._closed:
-            raise SinkError(f"output {self.name} is closed")
-        if self._t0 is None:
-            self._t0 = pts_s
-        index = max(round((pts_s - self._t0) * self.settings.fps), self._last_index + 1)
+        self._accept_video(image)
+        index = self._tick(pts_s)
         self._writer.write(image, index)
-        self._last_index = index
         self._frames += 1
-        while self._pending_audio:
-            samples, start_s = self._pending_audio.popleft()
+        for samples, start_s in self._held_audio():
             self._writer.write_audio(samples, start_s - self._t0)
 
     def write_audio(self, samples: np.ndarray, pts_s: float) -> None:
-        if not self.settings.audio:
-            return
-        check_audio(samples, self.name)
-        if self._closed:
-            raise SinkError(f"output {self.name} is closed")
-        if self._t0 is None:  # the first video frame sets time zero
-            self._pending_audio.append((samples, pts_s))
-            while len(self._pending_audio) > _MAX_PENDING_AUDIO:
-                self._pending_audio.popleft()
-            return
-        self._writer.write_audio(samples, pts_s - self._t0)
+        if self._accept_audio(samples) and not self._hold_audio(samples, pts_s):
+            self._writer.write_audio(samples, pts_s - self._t0)
 
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    def _finish(self) -> None:
         try:
             self._writer.close()
         except SinkError:
@@ -89,7 +62,3 @@ class FileSink(Sink):
             log.info("output %s closed with no frame; nothing written", self.name)  # and no empty file left
             return
         log.info("output %s closed after %d frames", self.name, self._frames)
-
-    @property
-    def stats(self) -> SinkStats:
-        return SinkStats(frames_written=self._frames)

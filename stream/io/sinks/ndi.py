@@ -15,7 +15,7 @@ import numpy as np
 
 from engine.errors import SinkError
 from stream.io.ndi_lib import load_ndi, output_name
-from stream.io.sinks.base import Sink, SinkStats, check_audio, check_image
+from stream.io.sinks.base import Sink
 from stream.settings.encoder import EncoderSettings
 
 log = logging.getLogger(__name__)
@@ -27,8 +27,7 @@ class NdiSink(Sink):
     """An NDI sender named ``ndi_name`` (announced as ``MACHINE (ndi_name)``) at the settings' size and fps."""
 
     def __init__(self, ndi_name: str, settings: EncoderSettings) -> None:
-        self.name = f"ndi:{ndi_name}"
-        self.settings = settings
+        super().__init__(f"ndi:{ndi_name}", settings)
         ndi = load_ndi(SinkError, f"output {self.name}")
         self._ndi = ndi
         create = ndi.SendCreate()
@@ -48,20 +47,12 @@ class NdiSink(Sink):
         self._audio.FourCC = ndi.FOURCC_AUDIO_TYPE_FLTP
         self._audio.sample_rate = settings.audio_rate
         self._audio.no_channels = 2
-        self._frames = 0
         self._receivers = 0
-        self._closed = False
         log.info("NDI output %s at %dx%d %d fps%s", self.source_name, settings.width, settings.height, settings.fps,
                  " with sound" if settings.audio else "")
 
-    @property
-    def stats(self) -> SinkStats:
-        return SinkStats(frames_written=self._frames)
-
     def write_video(self, image: np.ndarray, pts_s: float) -> None:
-        check_image(image, self.settings, self.name)
-        if self._closed:
-            raise SinkError(f"output {self.name} is closed")
+        self._accept_video(image)
         cv2.cvtColor(image, cv2.COLOR_RGB2RGBA, dst=self._rgbx)
         self._video.data = self._rgbx
         self._video.timecode = round(pts_s * _TIMECODE_PER_S)
@@ -71,11 +62,8 @@ class NdiSink(Sink):
             self._note_receivers()
 
     def write_audio(self, samples: np.ndarray, pts_s: float) -> None:
-        if not self.settings.audio:
+        if not self._accept_audio(samples):
             return
-        check_audio(samples, self.name)
-        if self._closed:
-            raise SinkError(f"output {self.name} is closed")
         planar = np.ascontiguousarray(samples, dtype=np.float32)  # (2, N): NDI's planar float layout
         self._audio.no_samples = planar.shape[1]
         self._audio.data = planar
@@ -94,10 +82,7 @@ class NdiSink(Sink):
             log.info("NDI output %s: %d receiver%s", self.source_name, count, "" if count == 1 else "s")
             self._receivers = count
 
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    def _finish(self) -> None:
         self._ndi.send_destroy(self._sender)
         log.info("NDI output %s closed after %d frames", self.source_name, self._frames)
 

@@ -42,8 +42,7 @@ class ReconnectingSink(Sink):
         close_timeout_s: float = 5.0,
         poll_s: float = 0.02,
     ) -> None:
-        self.name = name
-        self.settings = settings
+        super().__init__(name, settings)
         self._opener = opener
         self._backoff = backoff
         self._clock = clock
@@ -53,7 +52,6 @@ class ReconnectingSink(Sink):
         self._items: deque[tuple[str, np.ndarray, float]] = deque()
         self._max_queue = max_queue
         self._stopping = False
-        self._closed = False
         self._failures = 0  # in a row; reset once a connection has lasted backoff.max_s
         self._next_attempt = clock()
         self._connected_at = clock()
@@ -160,12 +158,10 @@ class ReconnectingSink(Sink):
         self._reconnects += 1
         log.info("output %s reconnected", self.name)
 
-    def close(self) -> None:
+    def _finish(self) -> None:
         """Send what is queued (while connected), finalise, stop the worker (bounded wait)."""
         with self._cond:
-            if self._closed:
-                return
-            self._closed = self._stopping = True
+            self._stopping = True
             self._cond.notify()
         self._thread.join(self._close_timeout_s)
         if self._thread.is_alive():
