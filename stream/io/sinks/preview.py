@@ -5,12 +5,12 @@ import logging
 import os
 import subprocess
 import sys
-import threading
 
 import numpy as np
 
 from engine.errors import SinkError
 from stream.io.child_env import child_env
+from stream.io.newest_frame import NewestFrameThread
 from stream.io.sinks.base import Sink, SinkStats, check_image
 from stream.settings.encoder import EncoderSettings
 
@@ -42,8 +42,8 @@ class PreviewSink(Sink):
     """A window showing the output, drawn by a child process that imports only OpenCV.
 
     (``cv2.imshow`` hangs once ``av`` is imported in the same process.) Frames go
-    through a pipe via a one-slot mailbox: ``write_video`` never blocks, a slow
-    window skips frames. Closing the window (or q/Esc) stops the preview only.
+    through a pipe from a :class:`NewestFrameThread` holding one frame: ``write_video``
+    never blocks, a slow window skips frames. Closing the window (or q/Esc) stops the preview only.
     """
 
     def __init__(self, settings: EncoderSettings, *, title: str = "DreamStream") -> None:
@@ -51,13 +51,7 @@ class PreviewSink(Sink):
             os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
         ):
             raise SinkError("output preview needs a display: no display ($DISPLAY and $WAYLAND_DISPLAY are unset)")
-        self.name = "preview"
-        self.settings = settings
-        self._frames = 0
-        self._dropped = 0
-        self._cond = threading.Condition()
-        self._latest: np.ndarray | None = None
-        self._closed = False
+        super().__init__("preview", settings)
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-c", _PREVIEW_CHILD, str(settings.width), str(settings.height), title],
@@ -65,8 +59,7 @@ class PreviewSink(Sink):
             )
         except OSError as exc:
             raise SinkError(f"output preview cannot start its window process: {exc}") from None
-        self._thread = threading.Thread(target=self._run, name="sink preview", daemon=True)
-        self._thread.start()
+        self._window = NewestFrameThread(self._show, name="sink preview")
 
     @property
     def alive(self) -> bool:
@@ -75,39 +68,23 @@ class PreviewSink(Sink):
 
     def write_video(self, image: np.ndarray, pts_s: float) -> None:
         check_image(image, self.settings, self.name)
-        with self._cond:
-            if self._latest is not None:
-                self._dropped += 1
-            self._latest = image
-            self._cond.notify()
+        self._window.put(image)
 
-    def _run(self) -> None:
+    def _show(self, image: np.ndarray) -> bool:
+        """Send one frame to the window process; False once it has gone."""
         assert self._proc.stdin is not None
-        while True:
-            with self._cond:
-                while self._latest is None and not self._closed:
-                    self._cond.wait()
-                if self._closed:
-                    return
-                image, self._latest = self._latest, None
-            try:
-                self._proc.stdin.write(np.ascontiguousarray(image).tobytes())
-                self._proc.stdin.flush()
-                self._frames += 1
-            except (BrokenPipeError, ValueError, OSError):
-                log.info("preview window closed")
-                return
+        try:
+            self._proc.stdin.write(np.ascontiguousarray(image).tobytes())
+            self._proc.stdin.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            log.info("preview window closed")
+            return False
+        return True
 
-    def close(self) -> None:
-        with self._cond:
-            if self._closed:
-                return
-            self._closed = True
-            self._cond.notify()
-        self._thread.join(2.0)
-        if self._thread.is_alive():  # stuck writing to a hung window: end it to unblock the pipe
+    def _finish(self) -> None:
+        if not self._window.close(2.0):  # stuck writing to a hung window: end it to unblock the pipe
             self._proc.kill()
-            self._thread.join(2.0)
+            self._window.close(2.0)
         try:
             if self._proc.stdin is not None:
                 self._proc.stdin.close()
@@ -121,4 +98,4 @@ class PreviewSink(Sink):
 
     @property
     def stats(self) -> SinkStats:
-        return SinkStats(self._frames, self._dropped, 0, self.alive)
+        return SinkStats(self._window.consumed, self._window.dropped, 0, self.alive)

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-from collections import deque
 from typing import Any
 
 import numpy as np
 
 from engine.errors import SinkError
+from stream.io.newest_frame import NewestFrameThread
 from stream.io.sinks.base import Sink, SinkStats, check_image
 from stream.settings.encoder import EncoderSettings
 
@@ -46,7 +45,6 @@ class VcamSink(Sink):
             import pyvirtualcam
         except ImportError:
             raise SinkError("output vcam needs pyvirtualcam: pip install 'dreamstream[vcam]'") from None
-        self.settings = settings
         try:
             self._camera: Any = pyvirtualcam.Camera(settings.width, settings.height, settings.fps,
                                                     fmt=pyvirtualcam.PixelFormat.RGB, device=device,
@@ -55,61 +53,32 @@ class VcamSink(Sink):
             raise SinkError(f"output vcam: no virtual camera {('at ' + device) if device else 'found'} "
                             f"({_one_line(e)}); {HOW_TO_GET_ONE}") from None
         self.device = str(self._camera.device)
-        self.name = f"vcam ({self.device})"
-        self._cond = threading.Condition()
-        self._items: deque[np.ndarray] = deque()
-        self._max_queue = max_queue
-        self._closed = False
-        self._written = 0
-        self._dropped = 0
+        super().__init__(f"vcam ({self.device})", settings)
         self.error: str | None = None
-        self._thread = threading.Thread(target=self._run, name="sink vcam", daemon=True)
-        self._thread.start()
+        self._feed = NewestFrameThread(self._send, name="sink vcam", keep=max_queue)
         log.info("virtual camera %s (%s backend) at %dx%d %d fps", self.device, self._camera.backend,
                  settings.width, settings.height, settings.fps)
 
     @property
     def stats(self) -> SinkStats:
-        return SinkStats(self._written, self._dropped, 0, self.error is None)
+        return SinkStats(self._feed.consumed, self._feed.dropped, 0, self.error is None)
 
     def write_video(self, image: np.ndarray, pts_s: float) -> None:
         check_image(image, self.settings, self.name)
-        with self._cond:
-            if self._closed or self.error is not None:
-                self._dropped += 1
-                return
-            if len(self._items) >= self._max_queue:
-                self._items.popleft()
-                self._dropped += 1
-            self._items.append(image)
-            self._cond.notify()
+        self._feed.put(image)
 
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._items and not self._closed:
-                    self._cond.wait()
-                if not self._items:
-                    return
-                image = self._items.popleft()
-            try:
-                self._camera.send(image)
-                self._written += 1
-            except Exception as e:  # noqa: BLE001 - a camera that fails stops this output only
-                self.error = _one_line(e)
-                log.warning("virtual camera %s failed, output stopped: %s", self.device, self.error)
-                with self._cond:
-                    self._dropped += len(self._items)
-                    self._items.clear()
-                return
+    def _send(self, image: np.ndarray) -> bool:
+        """Send one frame to the camera; False once it has failed (this output stops)."""
+        try:
+            self._camera.send(image)
+        except Exception as e:  # noqa: BLE001 - a camera that fails stops this output only
+            self.error = _one_line(e)
+            log.warning("virtual camera %s failed, output stopped: %s", self.device, self.error)
+            return False
+        return True
 
-    def close(self) -> None:
-        with self._cond:
-            if self._closed:
-                return
-            self._closed = True
-            self._cond.notify()
-        self._thread.join(5.0)
+    def _finish(self) -> None:
+        self._feed.close(5.0)
         try:
             self._camera.close()
         except Exception as e:  # noqa: BLE001 - closing a gone device is not an error worth raising
