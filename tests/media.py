@@ -88,6 +88,7 @@ def write_clip(
     pattern: str = "moving",
     tone: str = "steady",
     keyframe_interval: int | None = None,
+    lossless: bool = False,
 ) -> Path:
     """Write a clip of ``clip_frame(0..frames-1)`` with a stereo sine track as long as the video.
 
@@ -96,7 +97,8 @@ def write_clip(
     ``"aac"`` is encoded by the writer; any other codec (pcm_s16le, libopus, ...; a tuple writes one audio
     stream per codec, all with the same sound) is written to a sound file first and copied from it.
     ``tone`` is passed to :func:`sine`; ``keyframe_interval`` sets the encoder's GOP size (default: the
-    encoder's). Returns ``path``.
+    encoder's). ``lossless``: RGB kept exactly (libx264rgb; .mkv/.mp4/.mov), so an odd size stays odd.
+    Returns ``path``.
     """
     path = Path(path)
     fps = Fraction(fps)
@@ -111,7 +113,7 @@ def write_clip(
         options["g"] = str(keyframe_interval)
     spec = VideoSpec(width, height, fps)
     with VideoWriter(path, spec, video_options=options, audio_from=sound_file,
-                     audio_rate=sample_rate if pushed else None, kill_safe=False) as writer:
+                     audio_rate=sample_rate if pushed else None, lossless=lossless, kill_safe=False) as writer:
         for i in range(frames):
             if pushed:  # the sound of frame i, as a live source hands it over
                 a, b = round(i / fps * sample_rate), round((i + 1) / fps * sample_rate)

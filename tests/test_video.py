@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from media import audio_span, clip_frame, phone_clip, truncate, video_times, write_clip
+from media import audio_span, phone_clip, truncate, video_times, write_clip
 
 import engine.temporal
 from stream.cli.main import main
@@ -130,28 +130,17 @@ def test_flicker_rejects_videos_of_different_sizes(clip: Path, tmp_path: Path, c
     assert "64x48 does not match" in one_error_line(capsys.readouterr().err)
 
 
-def _video_only_clip(path: Path, width: int, height: int, codec: str, pix_fmt: str, frames: int = 6) -> Path:
-    import av
-
-    with av.open(str(path), "w") as out:
-        s = out.add_stream(codec, rate=24)
-        s.width, s.height, s.pix_fmt = width, height, pix_fmt
-        for i in range(frames):
-            picture = av.VideoFrame.from_ndarray(clip_frame(i, width, height), format="rgb24")
-            out.mux(s.encode(picture.reformat(format=pix_fmt)))
-        out.mux(s.encode(None))
-    return path
-
-
 def test_flicker_compares_an_odd_size_input_with_its_even_size_dream(tmp_path):
     """A 641x359 input gives a 642x360 dream: flicker compares the two (it refused them, "does not match")."""
+    from media import write_clip
+
     from stream.render.video import compare_videos
 
-    original = _video_only_clip(tmp_path / "odd.mkv", 65, 47, "ffv1", "yuv444p")
-    dreamed = _video_only_clip(tmp_path / "even.mp4", 66, 48, "libx264", "yuv420p")
+    original = write_clip(tmp_path / "odd.mkv", 65, 47, frames=6, audio=False, lossless=True)  # stays 65x47
+    dreamed = write_clip(tmp_path / "even.mp4", 66, 48, frames=6, audio=False)
     result = compare_videos(original, dreamed)
     assert result["frames"] == 6 and result["mean_change"]["first_quarter"] < 20
-    other = _video_only_clip(tmp_path / "other.mp4", 96, 48, "libx264", "yuv420p")
+    other = write_clip(tmp_path / "other.mp4", 96, 48, frames=6, audio=False)
     with pytest.raises(Exception, match="does not match"):
         compare_videos(original, other)
 
