@@ -2,11 +2,24 @@
 still works. Time is passed in (or a clock the test moves); nothing sleeps."""
 from __future__ import annotations
 
+import io
 import logging
+import socket
+from types import SimpleNamespace
 
+import mido
 import pytest
+from test_chat_commands import make, mod
 
+from stream.chat.console import StdinControl
+from stream.chat.dispatcher import CommandCenter
+from stream.chat.midi import MidiControl
+from stream.chat.osc import OscControl
 from stream.io.log_limit import MAX_KINDS, FloodFilter, LogLimit
+from stream.settings.chat import ChatLimits
+from stream.settings.controls import ControlBoard, LiveControls
+from stream.settings.midi import MidiSettings
+from stream.web.panel import HTTP_LOG, PanelServer
 
 N = 100_000
 
@@ -67,3 +80,99 @@ def test_a_flood_filter_lets_a_message_through_once_a_period():
     assert len(passed) == 1000 // 60 + 1 and len(flood.limit) == 1
     assert passed[0].startswith("Error handling request from 10.0.0.0")
     assert passed[1].endswith("; 5,999 more like it in the last 60 s")
+
+
+# ----------------------------------------------------------------------------- log floods of bad input
+
+
+def test_a_flood_of_bad_osc_packets_logs_a_line_a_minute(caplog):
+    clock = Clock()
+    _, center = make()
+    control = OscControl(center, clock=clock)
+    try:
+        for i in range(N):
+            clock.now = i * 0.01  # 1000 s
+            control.handle_packet(b"not osc at all" if i % 2 else b"x" * 4096)
+    finally:
+        control.stop()
+    assert control.counts()["malformed"] == control.counts()["oversized"] == N // 2
+    got = lines(caplog, "stream.chat.osc")
+    assert 2 <= len(got) <= 2 * (1000 // 60 + 1)
+    assert any(line.endswith("more like it in the last 60 s") for line in got)
+
+
+def test_a_flood_of_failing_midi_messages_and_a_stuck_pad_log_a_line_a_minute(caplog):
+    caplog.set_level(logging.INFO)
+    clock = Clock()
+    board, center = make()
+    port = SimpleNamespace(name="flood", close=lambda: None)
+    midi = MidiControl(center, port, MidiSettings(map={"note36": "!octaves 2"}), clock=clock)
+    broken = SimpleNamespace(type="control_change", control="x", value=1, channel=0)  # a port's bad message
+    pad = mido.Message("note_on", note=36, velocity=100)
+    messages = iter([broken if i % 10 else pad for i in range(N)])
+
+    def poll():
+        clock.now += 0.01
+        message = next(messages, None)
+        if message is None:
+            midi.stop()
+        return message
+
+    port.poll = poll
+    midi.run()
+    assert midi.handled == N // 10 and board.get().octaves == 2
+    got = lines(caplog, "stream.chat.midi")
+    assert 2 <= len(got) <= 2 * (1000 // 60 + 2)
+    assert sum("failed" in line for line in got) <= 1000 // 60 + 2
+
+
+def test_a_flood_of_failing_console_lines_logs_a_line_a_minute(caplog):
+    clock = Clock()
+    seen = []
+
+    class Center:
+        def handle(self, msg, now):
+            if "boom" in msg.text:
+                raise RuntimeError("a bug")
+            seen.append(msg.text)
+            return []
+
+        def drain_announcements(self):
+            clock.now += 0.01
+            return []
+
+    text = "".join("!boom\n!status\n" for _ in range(N // 2))
+    StdinControl(Center(), io.StringIO(text), reply=lambda _: None, clock=clock).run()  # type: ignore[arg-type]
+    assert len(seen) == N // 2
+    assert 1 <= len([line for line in lines(caplog, "stream.chat.console") if "failed" in line]) <= 1000 // 60 + 2
+
+
+def test_a_flood_of_failing_chat_commands_logs_a_line_a_minute(caplog):
+    def broken(name):
+        raise RuntimeError("a bug in the preset loader")
+
+    lim = ChatLimits()
+    board = ControlBoard(LiveControls(layer="block9", octaves=3), lim)
+    center = CommandCenter(board, lim, load_preset=broken)
+    for i in range(N):
+        assert center.handle(mod("!preset default"), i * 0.01) == []
+    got = lines(caplog, "stream.chat.dispatcher")
+    assert 1 <= len(got) <= 1000 // 60 + 1
+    assert center.handle(mod("!octaves 2"), N * 0.01) and board.get().octaves == 2  # still answers
+
+
+def test_a_flood_of_unparsable_panel_requests_logs_a_line_a_minute(caplog):
+    """aiohttp writes a traceback for each request it cannot parse; the panel's FloodFilter lets one through."""
+    class State:
+        def snapshot(self):
+            return {}
+
+    server = PanelServer(State()).start()  # type: ignore[arg-type]
+    try:
+        for _ in range(50):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
+                s.recv(4096)
+    finally:
+        server.stop()
+    assert len(lines(caplog, HTTP_LOG)) == 1

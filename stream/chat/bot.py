@@ -33,6 +33,7 @@ from stream.chat.outgoing import OutgoingQueue
 from stream.chat.rewards import RewardDesk
 from stream.chat.tokens import read_token_file, write_token_file
 from stream.chat.twitch import SECRETS, apply_endpoints, describe_error, guard_loggers, redact
+from stream.io.log_limit import LogLimit
 from stream.settings.twitch import TwitchSettings
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class DreamBot(commands.Bot):
         self._wake = asyncio.Event()
         self._pump_task: asyncio.Task[None] | None = None
         self.sent = 0
+        self._said = LogLimit(logger)  # replies Twitch refuses: a line a minute per kind, with a count
         self.desk: RewardDesk | None = None
         if settings.rewards:
             self.desk = RewardDesk(self, center, settings.rewards, broadcaster_id=settings.broadcaster_id,
@@ -212,19 +214,21 @@ class DreamBot(commands.Bot):
                     await self._send(channel, text)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.exception("Twitch chat pump failed; carrying on")
+            except Exception:  # noqa: BLE001 - logged (a line a minute)
+                self._said.log(logging.ERROR, "pump failed", self.clock(), "Twitch chat pump failed; carrying on",
+                               exc_info=True)
 
     async def _send(self, channel: twitchio.PartialUser, text: str) -> None:
         try:
             await channel.send_message(text, sender=self.settings.bot_id, token_for=self.settings.bot_id)
             self.sent += 1
         except twitchio.HTTPException as e:
-            logger.warning("Twitch refused a chat reply (HTTP %s)", e.status)
+            self._said.warning("replies refused", self.clock(), "Twitch refused a chat reply (HTTP %s)", e.status)
         except (twitchio.MessageRejectedError, ValueError) as e:
-            logger.warning("Twitch dropped a chat reply: %s", redact(str(e))[:200])
+            self._said.warning("replies dropped", self.clock(), "Twitch dropped a chat reply: %s", redact(str(e))[:200])
         except (OSError, aiohttp.ClientError) as e:  # connection errors
-            logger.warning("could not reach Twitch to send a chat reply: %s", type(e).__name__)
+            self._said.warning("replies unsent", self.clock(), "could not reach Twitch to send a chat reply: %s",
+                               type(e).__name__)
 
 
 # --------------------------------------------------------------------------- thread runner

@@ -10,6 +10,7 @@ from typing import TextIO
 from stream.chat.dispatcher import CommandCenter
 from stream.chat.message import ChatMessage
 from stream.chat.parse import echo
+from stream.io.log_limit import LogLimit
 from stream.settings.names import COMMANDS
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class StdinControl:
         self.reply = reply or (lambda text: logger.info("%s", text))
         self.clock = clock
         self.user_name = user_name
+        self._said = LogLimit(logger)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -77,8 +79,9 @@ class StdinControl:
     def run(self) -> None:
         """Read and run lines until end of stream or :meth:`stop`.
 
-        A line that fails in an unexpected way is reported in one line and reading goes on, so
-        the console is never silently dead; after ``MAX_FAILURES`` failures in a row it stops, saying so.
+        A line that fails in an unexpected way is reported in one line (then once a minute, with a count) and
+        reading goes on, so the console is never silently dead; after ``MAX_FAILURES`` failures in a row it
+        stops, saying so.
         """
         failures = 0
         while not self._stop.is_set():
@@ -94,7 +97,8 @@ class StdinControl:
                     logger.error("stdin console: stopped after %d failures in a row (last: %s)", failures,
                                  type(e).__name__)
                     break
-                logger.error("stdin console: a line failed (%s: %.80s); still reading", type(e).__name__, e)
+                self._said.log(logging.ERROR, "stdin console: lines failed", self.clock(),
+                               "stdin console: a line failed (%s: %.80s); still reading", type(e).__name__, e)
 
     def start(self) -> StdinControl:
         self._thread = threading.Thread(target=self.run, name="stdin-control", daemon=True)

@@ -19,6 +19,7 @@ from stream.chat.message import ChatMessage
 from stream.chat.parse import MAX_INPUT, MAX_QUERY, clean_reply, echo, parse_command, suggestions
 from stream.chat.requests import Redemption, RequestQueue
 from stream.chat.roles import is_privileged, may_run, refusal, required_role
+from stream.io.log_limit import LogLimit
 from stream.settings.chat import ChatLimits
 from stream.settings.controls import ControlBoard
 from stream.settings.presets import PresetLoader, load_dream_preset
@@ -62,6 +63,7 @@ class CommandCenter:
         self.catalogs = Catalogs(classes, model_spec)
         self.handlers = Handlers(board, self.limits, self.requests, self.rates, self.catalogs,
                                  load_preset or load_dream_preset)
+        self._said = LogLimit(logger)  # a bug that chat can trigger again and again: a line a minute
 
     @property
     def classes(self) -> ClassCatalog:
@@ -78,9 +80,10 @@ class CommandCenter:
                     return []
                 replies = self._dispatch(msg, parsed[0], parsed[1], now)
                 return [r for r in (clean_reply(x) for x in replies) if r]
-            except Exception:
+            except Exception:  # noqa: BLE001 - logged (a line a minute)
                 # A bug, not bad input: bad input is answered by the handlers.
-                logger.exception("chat command from user %s failed", echo(str(msg.user_id)))
+                self._said.log(logging.ERROR, "chat commands failed", now, "chat command from user %s failed",
+                               echo(str(msg.user_id)), exc_info=True)
                 return []
 
     def operate(self, user_id: str, text: str, now: float) -> list[str]:
@@ -94,8 +97,9 @@ class CommandCenter:
         with self._lock:
             try:
                 self._advance(now)
-            except Exception:
-                logger.exception("chat request scheduling failed")
+            except Exception:  # noqa: BLE001 - logged (a line a minute)
+                self._said.log(logging.ERROR, "chat scheduling failed", now, "chat request scheduling failed",
+                               exc_info=True)
 
     def drain_announcements(self) -> list[str]:
         """Messages for chat that no command asked for ("@a @b your zebra is on now"); clears them.
@@ -120,8 +124,9 @@ class CommandCenter:
             try:
                 self._advance(now)
                 replies = [self._redeem(r, command, str(text), now, first)]
-            except Exception:
-                logger.exception("channel-point redemption from user %s failed", echo(str(user_id)))
+            except Exception:  # noqa: BLE001 - logged (a line a minute)
+                self._said.log(logging.ERROR, "redemptions failed", now, "channel-point redemption from user %s failed",
+                               echo(str(user_id)), exc_info=True)
                 replies = [self.requests.refuse(r, f"@{r.user_name} something went wrong; points refunded")]
             return [x for x in (clean_reply(y) for y in replies) if x]
 

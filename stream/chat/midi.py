@@ -9,6 +9,9 @@ through the chat command layer with the broadcaster's role, as the panel and OSC
 Ports come from mido (``pip install 'dreamstream[midi]'``: mido with python-rtmidi). Any object
 with mido's input-port interface (``poll()``, ``close()``) works; :meth:`MidiControl.open` finds
 one by name.
+
+A flood (a stuck pad, a knob swept back and forth, messages that fail) logs one line per control
+and minute (:class:`~stream.io.log_limit.LogLimit`).
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from typing import Any
 
 from engine.errors import ConfigError, did_you_mean
 from stream.chat.dispatcher import CommandCenter
+from stream.io.log_limit import LogLimit
 from stream.settings.midi import KNOBS, MidiSettings, pad_command
 
 log = logging.getLogger(__name__)
@@ -67,6 +71,7 @@ class MidiControl:
         self.handled = 0
         self._knob_at: dict[str, str] = {}  # knob -> the command it last ran (a knob's sweep runs each step once)
         self._cc_value: dict[int, int] = {}
+        self._said = LogLimit(log, max_kinds=len(settings.map) + 1)  # a tally per control, one for failures
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -80,7 +85,7 @@ class MidiControl:
             return self._control(int(message.control), int(message.value))
         if kind == "note_on" and int(message.velocity) > 0:
             action = self.settings.map.get(f"note{int(message.note)}")
-            return self._run(pad_command(action)) if action else []
+            return self._run(pad_command(action), f"note{int(message.note)}") if action else []
         return []
 
     def _control(self, number: int, value: int) -> list[str]:
@@ -91,12 +96,12 @@ class MidiControl:
         if action is None:
             return []
         if action not in KNOBS:
-            return self._run(pad_command(action)) if before < 64 <= value else []
+            return self._run(pad_command(action), key) if before < 64 <= value else []
         text = self._knob(action, value / 127)
         if text is None or self._knob_at.get(key) == text:
             return []
         self._knob_at[key] = text
-        return self._run(text)
+        return self._run(text, key)
 
     def _knob(self, action: str, position: float) -> str | None:
         """The command a knob at ``position`` (0-1) runs."""
@@ -109,11 +114,12 @@ class MidiControl:
         names = self.center.catalogs.spec(self.center.board.get().model).layer_names
         return f"!layer {names[min(len(names) - 1, int(position * len(names)))]}" if names else None
 
-    def _run(self, text: str) -> list[str]:
-        replies = self.center.operate(MIDI_USER_ID, text, self.clock())
+    def _run(self, text: str, control: str) -> list[str]:
+        now = self.clock()
+        replies = self.center.operate(MIDI_USER_ID, text, now)
         self.handled += 1
         for r in replies:
-            log.info("midi %s: %s", text, r)
+            self._said.log(logging.INFO, f"midi {control}", now, "midi %s: %s", text, r)
         return replies
 
     def run(self) -> None:
@@ -126,12 +132,14 @@ class MidiControl:
                           type(e).__name__, e)
                 return
             if message is None:
+                self._said.flush(self.clock())
                 self._stop.wait(POLL_S)
                 continue
             try:
                 self.handle(message)
-            except Exception:  # a bug, not bad input: say so; the next message is read
-                log.exception("midi: message %s failed", str(message)[:80])
+            except Exception:  # noqa: BLE001 - a bug or a broken port's message: said once a minute; the next is read
+                self._said.log(logging.ERROR, "midi: messages failed", self.clock(), "midi: message %.80s failed",
+                               message, exc_info=True)
 
     def start(self) -> MidiControl:
         self._thread = threading.Thread(target=self.run, name="midi-control", daemon=True)

@@ -20,7 +20,7 @@ follow the stream: ``/dreamstream/state/target s`` ("" while dreaming a layer), 
 
 Bad input never stops the stream. Packets that are not OSC, too large, for an unknown
 address, with the wrong arguments, or beyond :data:`MAX_RATE` messages a second are counted
-by kind (:meth:`OscControl.counts`) and logged once per kind.
+by kind (:meth:`OscControl.counts`) and logged once per kind and minute (:class:`~stream.io.log_limit.LogLimit`).
 """
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ from pythonosc.udp_client import SimpleUDPClient
 from stream.chat.dispatcher import CommandCenter
 from stream.chat.parse import MAX_INPUT
 from stream.io.binds import warn_if_open
+from stream.io.log_limit import LogLimit
 from stream.settings.controls import LiveControls
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ class OscControl:
         self.host, self.port = host, self._sock.getsockname()[1]
         self._client = SimpleUDPClient(*reply) if reply is not None else None
         self._problems: Counter[str] = Counter()
+        self._said = LogLimit(log)
         self.received = 0
         self._tokens = MAX_RATE
         self._filled_at = clock()
@@ -190,8 +192,8 @@ class OscControl:
 
     def _problem(self, kind: str, detail: str) -> None:
         self._problems[kind] += 1
-        if self._problems[kind] == 1:
-            log.warning("osc: ignored %s (%s); more of these are counted, not logged", PROBLEMS[kind], detail)
+        self._said.warning(f"osc: ignored {PROBLEMS[kind]}", self.clock(), "osc: ignored %s (%s)", PROBLEMS[kind],
+                           detail)
 
     def counts(self) -> dict[str, int]:
         """Packets received and problems by kind (``malformed``, ``oversized``, ``unknown``, ...)."""
@@ -209,8 +211,7 @@ class OscControl:
 
     def _problem_out(self, e: OSError) -> None:
         self._problems["reply"] += 1
-        if self._problems["reply"] == 1:
-            log.warning("osc: the reply could not be sent (%s); more failures are counted, not logged", e)
+        self._said.warning("osc: replies not sent", self.clock(), "osc: the reply could not be sent (%s)", e)
 
     def send_state(self, now: float) -> None:
         """Send what changed since the last call (and the fps once a second) to the reply address."""
@@ -250,6 +251,7 @@ class OscControl:
             if data is not None:
                 self.handle_packet(data)
             self.send_state(self.clock())
+            self._said.flush(self.clock())
 
     def start(self) -> OscControl:
         warn_if_open(self.host, "OSC control")

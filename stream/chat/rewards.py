@@ -19,6 +19,7 @@ import twitchio
 from twitchio import eventsub
 
 from stream.chat.dispatcher import CommandCenter
+from stream.io.log_limit import LogLimit
 from stream.settings.rewards import RewardSettings
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class RewardDesk:
         self.describe = describe
         self.by_id: dict[str, RewardSettings] = {}  # reward id -> its settings
         self._pending: dict[str, Any] = {}  # redemption id -> the twitchio redemption event
+        self._said = LogLimit(logger)
         self.ready = False
 
     async def setup(self) -> None:
@@ -94,6 +96,7 @@ class RewardDesk:
 
     async def settle(self) -> None:
         """Mark what the command layer settled as FULFILLED or CANCELED on Twitch."""
+        now = self.clock()
         for r in self.center.drain_settled():
             payload = self._pending.pop(r.id, None)
             if payload is None:
@@ -105,9 +108,11 @@ class RewardDesk:
                     await payload.refund(token_for=self.broadcaster_id)
                 logger.info("redemption %s of %s: %s", r.label, r.user_name, r.status)
             except twitchio.HTTPException as e:
-                logger.warning("could not mark a redemption %s: %s", r.status, self.describe(e))
+                self._said.warning("marks refused", now, "could not mark a redemption %s: %s", r.status,
+                                   self.describe(e))
             except (OSError, aiohttp.ClientError) as e:
-                logger.warning("could not reach Twitch to mark a redemption %s: %s", r.status, type(e).__name__)
+                self._said.warning("marks unsent", now, "could not reach Twitch to mark a redemption %s: %s",
+                                   r.status, type(e).__name__)
 
     async def close(self) -> None:
         """The stream stops: refund every redemption still waiting."""

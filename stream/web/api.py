@@ -12,7 +12,7 @@ Routes (every one needs the token, as ``Authorization: Bearer <token>`` or ``?to
 
 Without the token: 401. A POST whose ``Origin`` (or ``Sec-Fetch-Site``) is another site: 403.
 Every bad request gets a JSON ``{"error": ...}`` and a 4xx; a bug in a handler is a 500 with
-a JSON error and is logged: nothing here can stop the stream.
+a JSON error and is logged (once a minute, with a count): nothing here can stop the stream.
 """
 from __future__ import annotations
 
@@ -21,11 +21,13 @@ import hmac
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
 
 from aiohttp import web
 
+from stream.io.log_limit import LogLimit
 from stream.web.state import PanelState, is_command
 
 log = logging.getLogger(__name__)
@@ -109,11 +111,13 @@ async def _command_text(request: web.Request) -> str | web.Response:
 
 
 class PanelApi:
-    """The handlers of the routes over ``state``, behind the ``token`` (:meth:`guard`)."""
+    """The handlers of the routes over ``state``, behind the ``token`` (:meth:`guard`); ``clock`` times the log."""
 
-    def __init__(self, state: PanelState, token: str) -> None:
+    def __init__(self, state: PanelState, token: str, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.state = state
         self.token = token
+        self.clock = clock
+        self._said = LogLimit(log)
         self.pages = {"panel": _page("panel.html"), "overlay": _page("overlay.html")}
 
     @web.middleware
@@ -133,8 +137,9 @@ class PanelApi:
             return _http_error(request, e)
         except (asyncio.CancelledError, ConnectionResetError):
             raise
-        except Exception:  # a bug answers 500 and is logged; the stream carries on
-            log.exception("panel request %s %s failed", request.method, request.path[:100])
+        except Exception:  # noqa: BLE001 - a bug answers 500 and is logged (a line a minute); the stream carries on
+            self._said.log(logging.ERROR, "panel requests failed", self.clock(), "panel request %s %s failed",
+                           request.method, request.path[:100], exc_info=True)
             return _error(500, "internal error (see the stream's log)")
 
     async def page(self, request: web.Request) -> web.Response:

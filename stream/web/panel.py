@@ -16,6 +16,7 @@ import threading
 from aiohttp import web
 
 from engine.errors import ConfigError
+from stream.io.log_limit import FloodFilter
 from stream.web.api import build_app
 from stream.web.state import PanelState
 
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 
 TOKEN_ENV = "DREAMSTREAM_PANEL_TOKEN"
 MIN_TOKEN_LEN = 12
+#: aiohttp's own log of requests it could not parse (one traceback each), behind a :class:`FloodFilter`.
+HTTP_LOG = "stream.web.http"
 
 
 def panel_token(env: dict[str, str] | None = None) -> str:
@@ -109,7 +112,11 @@ class PanelServer:
     async def _serve(self) -> None:
         self._stopped = asyncio.Event()
         app = build_app(self.state, self.token)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
+        http_log = logging.getLogger(HTTP_LOG)
+        if not any(isinstance(f, FloodFilter) for f in http_log.filters):
+            http_log.addFilter(FloodFilter())
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0,
+                                     logger=http_log)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
