@@ -2,10 +2,12 @@
 still works. Time is passed in (or a clock the test moves); nothing sleeps."""
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import socket
 from types import SimpleNamespace
+from typing import Any
 
 import mido
 import pytest
@@ -13,12 +15,16 @@ from test_chat_commands import make, mod
 
 from stream.chat.console import StdinControl
 from stream.chat.dispatcher import CommandCenter
+from stream.chat.limits import MAX_VIEWERS, LastSeen, RateLimits
 from stream.chat.midi import MidiControl
 from stream.chat.osc import OscControl
+from stream.chat.requests import MAX_ASKERS, MAX_SETTLED, Redemption, RequestQueue
+from stream.chat.rewards import MAX_PENDING, PENDING_GRACE_S, RewardDesk
 from stream.io.log_limit import MAX_KINDS, FloodFilter, LogLimit
 from stream.settings.chat import ChatLimits
 from stream.settings.controls import ControlBoard, LiveControls
 from stream.settings.midi import MidiSettings
+from stream.settings.rewards import RewardSettings
 from stream.web.panel import HTTP_LOG, PanelServer
 
 N = 100_000
@@ -176,3 +182,95 @@ def test_a_flood_of_unparsable_panel_requests_logs_a_line_a_minute(caplog):
     finally:
         server.stop()
     assert len(lines(caplog, HTTP_LOG)) == 1
+
+
+# ----------------------------------------------------------------------------- per-viewer records
+
+
+def test_cooldown_tables_keep_at_most_max_viewers_and_still_cool_down():
+    seen = LastSeen(30.0)
+    for i in range(N):  # a hundred thousand viewers within 10 s: no pruning can help
+        assert seen.take(f"v{i}", i * 1e-4)
+    assert len(seen) == MAX_VIEWERS
+    assert not seen.take(f"v{N - 1}", 11.0) and seen.left(f"v{N - 1}", 11.0) == pytest.approx(29.0, abs=0.01)
+    assert seen.take("v0", 11.0)  # forgotten: the least recently stamped go first
+    assert not seen.take("v0", 12.0)
+
+
+def test_rate_limits_forget_viewers_as_the_chat_moves_on():
+    rates = RateLimits(ChatLimits(user_cooldown_s=30.0, global_cooldown_s=0.0, info_cooldown_s=10.0))
+    for i in range(N):  # a new viewer each second for 28 hours
+        now = float(i)
+        rates.prune(now)
+        assert rates.request_wait(f"v{i}", now) == 0.0
+        rates.stamp_request(f"v{i}", now)
+        assert rates.take_info(f"v{i}", now) and rates.take_refusal(f"v{i}", now)
+    assert max(len(rates.requests), len(rates.info), len(rates.refusals)) <= 30 + 60 + 1
+    assert rates.request_wait(f"v{N - 1}", N - 1 + 10.0) == pytest.approx(20.0)
+
+
+def test_midi_remembers_only_the_controls_its_map_names():
+    _, center = make()
+    midi = MidiControl(center, None, MidiSettings(map={"cc20": "!octaves 2"}))
+    for i in range(N):  # a hundred thousand control numbers (a broken port's; mido's stop at 127)
+        assert midi.handle(SimpleNamespace(type="control_change", control=i, value=i % 128, channel=0)) == [] or i == 20
+    assert midi.remembered == 1
+    midi.handle(SimpleNamespace(type="control_change", control=20, value=0, channel=0))
+    assert midi.handle(SimpleNamespace(type="control_change", control=20, value=100, channel=0))  # still a pad
+
+
+def queue(**kw) -> RequestQueue:
+    lim = ChatLimits(user_cooldown_s=0, global_cooldown_s=0, hold_s=45.0, **kw)
+    board = ControlBoard(LiveControls(), lim)
+    return RequestQueue(board, lim, lambda: "block9")
+
+
+def test_a_request_names_at_most_max_askers_viewers():
+    q = queue()
+    q.submit("a", "ann", "layer", "block4", "block4", 0.0)  # active
+    q.submit("b", "bob", "layer", "block6", "block6", 0.0)  # waiting
+    on, waiting = N // 10, N - N // 10
+    joined_active = sum(q.submit(f"x{i}", f"x{i}", "layer", "block4", "block4", 1.0).accepted for i in range(on))
+    waits = [q.submit(f"y{i}", f"y{i}", "layer", "block6", "block6", 1.0) for i in range(waiting)]
+    assert q.active is not None and len(q.active.users) == MAX_ASKERS and joined_active == on
+    assert len(q.waiting[0].users) == MAX_ASKERS and sum(w.accepted for w in waits) == MAX_ASKERS - 1
+    assert waits[-1].reply == f"@y{waiting - 1} block6 is #1 with {MAX_ASKERS} asking already"
+    q.advance(45.0)  # still works: the waiting one comes on, its viewers announced
+    assert q.active is not None and q.active.label == "block6" and q.announcements[-1].startswith("@bob @y0")
+    assert len(q.announcements) <= 20
+
+
+def test_settled_redemptions_nobody_drains_are_bounded():
+    q = queue(queue_size=1000)
+    for i in range(N):  # each refused at once: settled (CANCELED) and never drained
+        q.refuse(Redemption(f"r{i}", f"v{i}", f"v{i}", deadline=1.0), "no")
+    assert len(q.settled) <= MAX_SETTLED
+    drained = q.drain_settled()
+    assert drained[-1].id == f"r{N - 1}" and drained[-1].status == "CANCELED" and q.settled == []
+
+
+def test_the_reward_desk_forgets_redemptions_never_settled():
+    clock = Clock()
+    asked = []
+
+    class Center:
+        def redeem(self, rid, uid, name, command, text, now, **kw):
+            asked.append(rid)
+            return []
+
+        def drain_settled(self):
+            return []
+
+    cfg = RewardSettings(title="Dream of ...", cost=500, command="dream", max_wait_s=60.0)
+    center: Any = Center()
+    desk = RewardDesk(None, center, (cfg,), broadcaster_id="1", rewards_first=False, clock=clock, describe=str)
+    desk.by_id["reward"] = cfg
+    user = SimpleNamespace(id="7", name="ann", display_name="Ann")
+    for i in range(N):
+        clock.now = i * 0.001
+        desk.redeemed(SimpleNamespace(id=f"r{i}", reward=SimpleNamespace(id="reward"), user=user, user_input="fish"))
+        assert desk.pending <= MAX_PENDING
+    assert desk.pending == MAX_PENDING and len(asked) == N
+    clock.now = N * 0.001 + 60.0 + PENDING_GRACE_S + 1
+    asyncio.run(desk.settle())
+    assert desk.pending == 0

@@ -138,8 +138,7 @@ class CommandCenter:
     def drain_settled(self) -> list[Redemption]:
         """Redemptions settled (FULFILLED or CANCELED) since the last call, in order; clears them."""
         with self._lock:
-            out, self.requests.settled = self.requests.settled, []
-            return out
+            return self.requests.drain_settled()
 
     def waiting_paid(self) -> list[int]:
         """How many channel-point redemptions ride on each waiting request, next first."""

@@ -3,7 +3,8 @@
 Pure bookkeeping with time passed in (``now``, seconds on any monotonic clock), in the manner
 of ``twitchio/ext/commands/cooldowns.py``: nothing here reads a clock, so every limit is
 testable by handing it the seconds you want.  A time from the future (a clock that went
-back) never blocks anyone.
+back) never blocks anyone.  Each cooldown table forgets viewers once their cooldown is over
+(:meth:`RateLimits.prune`) and holds at most :data:`MAX_VIEWERS` meanwhile.
 """
 from __future__ import annotations
 
@@ -17,12 +18,18 @@ LOOKUP_COMMANDS = ("dream", "targets")  # class-name lookups, rate-limited for a
 INFO_COMMANDS = ("layers", "targets", "status", "help")  # cooled down per viewer, silently
 
 
-class LastSeen:
-    """When each viewer last did something, for one cooldown of ``seconds``."""
+#: Viewers one cooldown table remembers; past that the least recently stamped is forgotten (it may act again
+#: early: only when this many viewers act within one cooldown).
+MAX_VIEWERS = 10_000
 
-    def __init__(self, seconds: float) -> None:
+
+class LastSeen:
+    """When each viewer last did something, for one cooldown of ``seconds``; at most ``max_viewers`` remembered."""
+
+    def __init__(self, seconds: float, max_viewers: int = MAX_VIEWERS) -> None:
         self.seconds = seconds
-        self._last: dict[str, float] = {}
+        self.max_viewers = max_viewers
+        self._last: dict[str, float] = {}  # in the order they were stamped, the oldest first
 
     def left(self, uid: str, now: float) -> float:
         """Seconds ``uid`` still has to wait (0 when free)."""
@@ -32,13 +39,16 @@ class LastSeen:
         return max(0.0, self.seconds - (now - last))
 
     def stamp(self, uid: str, now: float) -> None:
+        self._last.pop(uid, None)
         self._last[uid] = now
+        if len(self._last) > self.max_viewers:
+            del self._last[next(iter(self._last))]
 
     def take(self, uid: str, now: float) -> bool:
         """Stamp and return True when ``uid`` is free; False (and no stamp) while cooling down."""
         if self.left(uid, now) > 0:
             return False
-        self._last[uid] = now
+        self.stamp(uid, now)
         return True
 
     def prune(self, now: float, keep_s: float) -> None:

@@ -11,7 +11,7 @@ with mido's input-port interface (``poll()``, ``close()``) works; :meth:`MidiCon
 one by name.
 
 A flood (a stuck pad, a knob swept back and forth, messages that fail) logs one line per control
-and minute (:class:`~stream.io.log_limit.LogLimit`).
+and minute (:class:`~stream.io.log_limit.LogLimit`); only the controls ``midi.map`` names are remembered.
 """
 from __future__ import annotations
 
@@ -70,10 +70,15 @@ class MidiControl:
         self.clock = clock
         self.handled = 0
         self._knob_at: dict[str, str] = {}  # knob -> the command it last ran (a knob's sweep runs each step once)
-        self._cc_value: dict[int, int] = {}
+        self._cc_value: dict[int, int] = {}  # the mapped controls' last values (at most midi.map's size)
         self._said = LogLimit(log, max_kinds=len(settings.map) + 1)  # a tally per control, one for failures
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @property
+    def remembered(self) -> int:
+        """Controls whose last value is kept (only those ``midi.map`` names)."""
+        return len(self._cc_value)
 
     def handle(self, message: Any) -> list[str]:
         """Act on one mido message; returns the replies (none for messages the map does not name)."""
@@ -91,10 +96,10 @@ class MidiControl:
     def _control(self, number: int, value: int) -> list[str]:
         key = f"cc{number}"
         action = self.settings.map.get(key)
-        before = self._cc_value.get(number, 0)
-        self._cc_value[number] = value
         if action is None:
             return []
+        before = self._cc_value.get(number, 0)
+        self._cc_value[number] = value
         if action not in KNOBS:
             return self._run(pad_command(action), key) if before < 64 <= value else []
         text = self._knob(action, value / 127)

@@ -11,6 +11,9 @@ Channel-point redemptions ride on requests (:class:`Redemption`): they skip noth
 queue's fairness but may go ahead of free requests (``first``), and each is settled once into
 ``settled``: FULFILLED when its request goes on screen, CANCELED when the queue refuses it,
 it waits past its deadline, its viewer replaces it, the queue is cleared or the stream stops.
+
+Bounded for a stream that runs for hours: at most ``queue_size`` requests wait, each names at most
+:data:`MAX_ASKERS` viewers, and at most :data:`MAX_ANNOUNCEMENTS` and :data:`MAX_SETTLED` wait to be drained.
 """
 from __future__ import annotations
 
@@ -29,6 +32,10 @@ from stream.settings.controls import ControlBoard
 logger = logging.getLogger(__name__)
 
 MAX_ANNOUNCEMENTS = 20  # unsent "your zebra is on now" messages kept
+#: Viewers remembered on one request; more may join the active one (not named), not a waiting one.
+MAX_ASKERS = 1000
+#: Settled redemptions kept for the dispatcher to drain (the bot drains them five times a second).
+MAX_SETTLED = 10_000
 
 
 @dataclass
@@ -133,7 +140,7 @@ class RequestQueue:
         self.active_until = 0.0
         self.waiting: list[Request] = []
         self.announcements: deque[str] = deque(maxlen=MAX_ANNOUNCEMENTS)
-        self.settled: list[Redemption] = []  # redemptions settled since the dispatcher last drained them
+        self.settled: list[Redemption] = []  # settled since last drained (drain_settled), at most MAX_SETTLED
 
     # ----------------------------------------------------------------- time
 
@@ -165,12 +172,14 @@ class RequestQueue:
 
         1. :meth:`_take_over`: a free ``take_over`` request replaces the active one at once when
            that one is the asker's alone.
-        2. :meth:`_join_active`: asking for the active request joins it.
+        2. :meth:`_join_active`: asking for the active request joins it (named on it while fewer than
+           :data:`MAX_ASKERS` are).
         3. :meth:`_already_waiting`: asking again for one's own waiting request changes nothing
            (not accepted) unless a new redemption rides on it.
         4. :meth:`_join_waiting`: asking for another waiting request joins it, leaving one's own,
            and **moves it up one place** (swapped with the one before it, paid or not); a ``first``
-           redemption moves it just before the first free request instead.
+           redemption moves it just before the first free request instead; refused (not accepted)
+           when :data:`MAX_ASKERS` ask for it already.
         5. :meth:`_start_now`: with nothing active and nothing waiting it goes on screen at once.
         6. :meth:`_enqueue`: otherwise it waits at the end (``first``: just before the first free
            request) and replaces the asker's own waiting request; refused when full.
@@ -216,6 +225,11 @@ class RequestQueue:
         self.waiting.clear()
         self.active = None
 
+    def drain_settled(self) -> list[Redemption]:
+        """The redemptions settled since the last call, in order; clears them."""
+        out, self.settled = self.settled, []
+        return out
+
     # ----------------------------------------------------------------- lookups
 
     def position(self, req: Request) -> int:
@@ -243,7 +257,8 @@ class RequestQueue:
         active = self.active
         if active is None or active.key != ask.key:
             return None
-        active.users.setdefault(ask.uid, ask.user)
+        if len(active.users) < MAX_ASKERS:
+            active.users.setdefault(ask.uid, ask.user)
         self.board.replace(requested_by=active.names()[:20])
         if ask.paid is not None:
             self._settle(ask.paid, "FULFILLED")
@@ -266,6 +281,11 @@ class RequestQueue:
         same = next((r for r in self.waiting if r.key == ask.key), None)
         if same is None:
             return None
+        if len(same.users) >= MAX_ASKERS:
+            text = f"@{ask.user} {ask.label} is #{self.position(same)} with {len(same.users)} asking already"
+            if ask.paid is not None:
+                return self._refuse(ask.paid, text + "; points refunded")
+            return Submitted(text, False)
         mine = self.waiting_of(ask.uid)
         if mine is not None:
             self._leave(mine, ask.uid)
@@ -350,6 +370,8 @@ class RequestQueue:
     def _settle(self, r: Redemption, status: str, reason: str = "") -> None:
         if r.status == "UNFULFILLED":
             r.status, r.reason = status, reason
+            if len(self.settled) >= MAX_SETTLED:  # nobody drains them: the oldest tenth goes
+                del self.settled[: MAX_SETTLED // 10]
             self.settled.append(r)
 
     def _cancel(self, r: Redemption, text: str, announce: bool = True) -> None:

@@ -7,6 +7,9 @@ config changed) and creates the others, all with the broadcaster's token (scope
 ``channel.channel_points_custom_reward_redemption.add``.  A redemption's input goes to
 :meth:`CommandCenter.redeem`; what the command layer settles is marked FULFILLED or CANCELED
 (which refunds the points) through Helix.  A desk that cannot set up only logs: chat carries on.
+A redemption the command layer never settles (it cannot happen; a bound all the same) is forgotten
+:data:`PENDING_GRACE_S` after its longest wait, and at most :data:`MAX_PENDING` are kept: Twitch's own
+redemption queue still shows it to the streamer.
 """
 from __future__ import annotations
 
@@ -24,6 +27,11 @@ from stream.settings.rewards import RewardSettings
 
 logger = logging.getLogger(__name__)
 
+#: Seconds past a redemption's ``max_wait_s`` after which one never settled is forgotten.
+PENDING_GRACE_S = 60.0
+#: Redemptions waiting to be settled, at most (the oldest forgotten first).
+MAX_PENDING = 10_000
+
 
 class RewardDesk:
     """The rewards of one channel for a running bot (``bot`` is a twitchio client)."""
@@ -39,7 +47,7 @@ class RewardDesk:
         self.clock = clock
         self.describe = describe
         self.by_id: dict[str, RewardSettings] = {}  # reward id -> its settings
-        self._pending: dict[str, Any] = {}  # redemption id -> the twitchio redemption event
+        self._pending: dict[str, tuple[Any, float]] = {}  # redemption id -> (the twitchio event, when to forget it)
         self._said = LogLimit(logger)
         self.ready = False
 
@@ -88,17 +96,39 @@ class RewardDesk:
         cfg = self.by_id.get(payload.reward.id)
         if cfg is None:
             return []  # someone else's reward
-        self._pending[payload.id] = payload
+        now = self.clock()
+        self._remember(payload, now + cfg.max_wait_s + PENDING_GRACE_S, now)
         user = payload.user
         return self.center.redeem(payload.id, str(user.id), str(user.name or user.display_name or user.id),
-                                  cfg.command, payload.user_input or "", self.clock(),
+                                  cfg.command, payload.user_input or "", now,
                                   max_wait_s=cfg.max_wait_s, first=self.rewards_first)
+
+    @property
+    def pending(self) -> int:
+        """Redemptions taken and not yet marked on Twitch."""
+        return len(self._pending)
+
+    def _remember(self, payload: Any, until: float, now: float) -> None:
+        self._pending.pop(payload.id, None)
+        self._pending[payload.id] = (payload, until)
+        while len(self._pending) > MAX_PENDING:
+            del self._pending[next(iter(self._pending))]
+            self._said.warning("redemptions forgotten", now, "more than %d redemptions wait to be settled; "
+                               "the oldest is left to Twitch's redemption queue", MAX_PENDING)
+
+    def _forget_stale(self, now: float) -> None:
+        stale = [rid for rid, (_, until) in self._pending.items() if now > until]
+        for rid in stale:
+            del self._pending[rid]
+        if stale:
+            self._said.warning("redemptions forgotten", now, "%d redemptions were never settled; they are left "
+                               "to Twitch's redemption queue", len(stale))
 
     async def settle(self) -> None:
         """Mark what the command layer settled as FULFILLED or CANCELED on Twitch."""
         now = self.clock()
         for r in self.center.drain_settled():
-            payload = self._pending.pop(r.id, None)
+            payload, _ = self._pending.pop(r.id, (None, 0.0))
             if payload is None:
                 continue
             try:
@@ -113,6 +143,7 @@ class RewardDesk:
             except (OSError, aiohttp.ClientError) as e:
                 self._said.warning("marks unsent", now, "could not reach Twitch to mark a redemption %s: %s",
                                    r.status, type(e).__name__)
+        self._forget_stale(now)
 
     async def close(self) -> None:
         """The stream stops: refund every redemption still waiting."""
