@@ -18,14 +18,18 @@ from stream.chat.dispatcher import CommandCenter
 from stream.chat.limits import MAX_VIEWERS, LastSeen, RateLimits
 from stream.chat.midi import MidiControl
 from stream.chat.osc import OscControl
+from stream.chat.outgoing import OutgoingQueue
 from stream.chat.requests import MAX_ASKERS, MAX_SETTLED, Redemption, RequestQueue
 from stream.chat.rewards import MAX_PENDING, PENDING_GRACE_S, RewardDesk
 from stream.io.log_limit import MAX_KINDS, FloodFilter, LogLimit
+from stream.live.queues import StageQueue
+from stream.live.stats import LiveStats
 from stream.settings.chat import ChatLimits
 from stream.settings.controls import ControlBoard, LiveControls
 from stream.settings.midi import MidiSettings
 from stream.settings.rewards import RewardSettings
 from stream.web.panel import HTTP_LOG, PanelServer
+from stream.web.state import RateMeter
 
 N = 100_000
 
@@ -274,3 +278,47 @@ def test_the_reward_desk_forgets_redemptions_never_settled():
     clock.now = N * 0.001 + 60.0 + PENDING_GRACE_S + 1
     asyncio.run(desk.settle())
     assert desk.pending == 0
+
+
+# ----------------------------------------------------------------------------- queues and histories
+
+
+def test_outgoing_replies_and_their_window_are_bounded():
+    out = OutgoingQueue(max_messages=20, per_s=30.0, max_pending=50)
+    sent = 0
+    for i in range(N):
+        out.put(f"reply {i}")
+        if i % 100 == 0:
+            sent += len(out.pop_ready(i * 0.01))
+        assert len(out) <= 50 and out.sent_in_window(i * 0.01) <= 20
+    assert sent > 0 and out.dropped > N - 50 - 20 * 1000
+
+
+def test_the_panel_keeps_at_most_max_samples_reads():
+    stats = LiveStats()
+    clock = Clock()
+    meter = RateMeter(stats, clock=clock)
+    for _ in range(N // 2):  # every page at once, within one instant
+        meter.read()
+    assert meter.samples == RateMeter.MAX_SAMPLES
+    for i in range(N // 2):  # 30 frames a second, read 10 times a second for almost 1.5 hours
+        clock.now = 1.0 + i * 0.1
+        stats.add(captured=3, dreamed=2)
+        got = meter.read()
+    assert meter.samples <= RateMeter.MAX_SAMPLES and got["input_fps"] == pytest.approx(30.0)
+
+
+def test_run_latencies_keep_a_bounded_number_of_bins():
+    stats = LiveStats()
+    for i in range(N):  # a hundred thousand different latencies, 0 to 120 s
+        stats.latency(i * 0.0012)
+    assert len(stats.latency_bins) <= 20_001 + 5_800 + 1
+    assert len(stats.latencies) <= 2000 and len(stats.recent) <= 90
+    assert stats.run_latency_ms(50) == pytest.approx(60_000.0)  # everything past a minute counts as a minute
+    assert stats.run_latency_ms(1) == pytest.approx(1200.0, abs=0.051)  # fine below 2 s
+
+
+def test_stage_queues_keep_their_size():
+    q: StageQueue[int] = StageQueue(4)
+    dropped = sum(q.put_newest(i) for i in range(N))
+    assert len(q) == 4 and dropped == N - 4 and q.get() == N - 4

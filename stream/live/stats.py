@@ -19,7 +19,7 @@ class LiveStats:
         self.captured = self.dropped = self.dreamed = self.output = self.repeated = self.audio_dropped = 0
         self.restarts = self.plain = 0  # dream restarts (the watchdog), output frames sent plain while it was down
         self.latencies: deque[float] = deque(maxlen=2000)
-        # The whole run's latencies in 0.1 ms bins: bounded memory for a stream that runs for hours.
+        # The whole run's latencies in bins (latency_bin): bounded memory for a stream that runs for hours.
         self.latency_bins: Counter[int] = Counter()
         self.recent: deque[float] = deque(maxlen=90)  # the newest latencies (about 3 s), never cleared
         self._last = {"t": clock(), **{k: 0 for k in self.COUNTERS}}
@@ -43,7 +43,7 @@ class LiveStats:
         with self.lock:
             self.latencies.append(seconds)
             self.recent.append(seconds)
-            self.latency_bins[round(seconds * 1e4)] += 1
+            self.latency_bins[latency_bin(seconds)] += 1
 
     def recent_latency_ms(self, q: float) -> float | None:
         """Percentile ``q`` of the newest latencies (the last 90 frames), in ms; None before any."""
@@ -52,7 +52,7 @@ class LiveStats:
         return round(1000 * percentile(values, q), 1) if values else None
 
     def run_latency_ms(self, q: float) -> float | None:
-        """Percentile ``q`` of every latency so far, in ms (0.1 ms resolution); None before any."""
+        """Percentile ``q`` of every latency so far, in ms (the resolution of :func:`latency_bin`); None before any."""
         with self.lock:
             total = sum(self.latency_bins.values())
             if not total:
@@ -88,6 +88,20 @@ class LiveStats:
             self._last = {"t": now, **{k: getattr(self, k) for k in self.COUNTERS}}
             self.max_gap = 0.0
             return out
+
+
+#: Latencies up to this many seconds are kept to 0.1 ms, longer ones to 10 ms, up to ``LATENCY_TOP_S``.
+LATENCY_FINE_S = 2.0
+#: Longer latencies count as this long: at most 20,001 + 5,800 bins in all.
+LATENCY_TOP_S = 60.0
+
+
+def latency_bin(seconds: float) -> int:
+    """The bin of a latency, in tenths of a ms: 0.1 ms wide up to ``LATENCY_FINE_S``, then 10 ms up to the top."""
+    tenths = max(0, round(seconds * 1e4))
+    if tenths <= LATENCY_FINE_S * 1e4:
+        return tenths
+    return min(round(LATENCY_TOP_S * 1e4), round(tenths, -2))
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:

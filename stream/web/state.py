@@ -58,9 +58,14 @@ class StatsSource(Protocol):
 
 class RateMeter:
     """Frame rates over the last ``window_s`` seconds from a stats object's running totals, and the
-    latency percentiles of the newest frames."""
+    latency percentiles of the newest frames.
+
+    It keeps the totals of each read within the window, at most ``MAX_SAMPLES`` (many pages reading
+    at once shorten the window, never grow the memory).
+    """
 
     COUNTERS = ("captured", "dreamed", "output", "dropped", "repeated")
+    MAX_SAMPLES = 512
 
     def __init__(self, stats: StatsSource, *, window_s: float = 2.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -68,7 +73,13 @@ class RateMeter:
         self.window_s = window_s
         self.clock = clock
         self._lock = threading.Lock()
-        self._samples: deque[tuple[float, dict[str, int]]] = deque()
+        self._samples: deque[tuple[float, dict[str, int]]] = deque(maxlen=self.MAX_SAMPLES)
+
+    @property
+    def samples(self) -> int:
+        """Reads kept (at most ``MAX_SAMPLES``)."""
+        with self._lock:
+            return len(self._samples)
 
     def read(self) -> dict[str, Any]:
         now = self.clock()
