@@ -316,7 +316,8 @@ def test_the_pipeline_shows_holding_cards_without_dreaming_them():
         return 255 - image
 
     class Recorder(Sink):
-        name = "rec"
+        def __init__(self) -> None:
+            super().__init__("rec", None)
 
         def write_video(self, image: np.ndarray, pts_s: float) -> None:
             shown.append(float(image.mean()))
