@@ -87,6 +87,7 @@ def test_strength_scales_steps_and_step_size(random_model, strength, steps, per_
     assert "steps and step size" in center.handle(viewer("!strength"), 10.0)[0]
 
 
+@pytest.mark.slow
 def test_live_preset_keeps_the_command_line_flags_on_top(monkeypatch, caplog, capsys):
     """``live``'s !preset loads the preset under the same --config file and flags (here --steps 1)."""
     import io

@@ -199,6 +199,7 @@ def test_run_latency_percentiles_match_the_exact_ones_with_bounded_memory():
     assert len(stats.latency_bins) < 0.5 * len(latencies)  # bins, not one entry per frame
 
 
+@pytest.mark.slow
 def test_a_file_input_keeps_its_last_frames_when_the_dream_is_slow():
     """Regression: the end marker used to push the last queued frame out (5 of 6 dreamed, dropped=0)."""
     sink = RecordingSink()

@@ -405,6 +405,7 @@ def test_bad_input_fails_before_any_worker_starts(
     assert started == []  # no pool was asked to dream
 
 
+@pytest.mark.slow
 def test_plain_runs_do_not_import_ray(clip: Path, tmp_path: Path) -> None:
     code = (
         "import sys; from stream.cli import main; "

@@ -62,6 +62,7 @@ def silent_server():
         conn.close()
 
 
+@pytest.mark.slow
 def test_a_server_that_never_answers_is_an_error_and_freezes_nothing(silent_server):
     ticker = Ticker()
     begin = time.monotonic()
@@ -74,6 +75,7 @@ def test_a_server_that_never_answers_is_an_error_and_freezes_nothing(silent_serv
     assert ticker.longest_gap() < 1.0  # in-process, FFmpeg's connect held the GIL for the whole 1.5 s
 
 
+@pytest.mark.slow
 def test_a_stuck_encoder_process_is_noticed_and_killed(receivers):
     port = free_port()
     receiver = receivers(port)

@@ -48,6 +48,7 @@ def write_av(sinks: list[Sink], scene: Scene, i: int) -> None:
 # --------------------------------------------------------------------------- RTMP
 
 
+@pytest.mark.slow
 def test_rtmp_stream_is_what_twitch_accepts(receivers):
     port = free_port()
     receiver = receivers(port)
@@ -130,6 +131,7 @@ def test_reconnects_after_receiver_dies_and_file_is_unaffected(receivers, tmp_pa
     assert KEY not in logged and "rtmp://127.0.0.1:%d/app/****" % port in logged
 
 
+@pytest.mark.slow
 def test_refused_connection_is_a_clear_error_without_the_key(caplog):
     caplog.set_level(logging.DEBUG)
     port = free_port()

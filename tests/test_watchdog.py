@@ -118,6 +118,7 @@ def test_a_dream_that_raises_restarts_on_a_fresh_stage_and_the_stream_goes_on(ca
                      "plain meanwhile"]
 
 
+@pytest.mark.slow
 def test_a_hung_step_is_left_behind_the_plain_input_goes_out_and_a_fresh_stage_takes_over(caplog) -> None:
     hung, release = threading.Event(), threading.Event()
 
