@@ -77,7 +77,8 @@ def colour_ramp(image: Tensor, levels: int = 5, weight: Tensor | None = None, co
 
 
 def saturation(chroma: Tensor) -> Tensor:
-    """The length of chroma vectors ``(B, 3, H, W)`` as ``(B, 1, H, W)`` (``Tensor.norm`` over channels is slow on CPU)."""
+    """The length of chroma vectors ``(B, 3, H, W)`` as ``(B, 1, H, W)`` (``Tensor.norm`` over channels is slow on
+    CPU)."""
     return chroma.square().sum(1, keepdim=True).sqrt()
 
 
@@ -115,7 +116,9 @@ def activity(residual: Tensor, sigma: float = 3.0, drawn: float | None = DRAWN) 
     if drawn is None:
         act = (small / torch.quantile(small.flatten(), 0.95).clamp_min(1e-4)).clamp(0, 1)
     else:
-        low, top = torch.quantile(small.flatten(), torch.tensor(DRAWN_QUANTILES, dtype=small.dtype, device=small.device))
+        low, top = torch.quantile(
+            small.flatten(), torch.tensor(DRAWN_QUANTILES, dtype=small.dtype, device=small.device)
+        )
         act = ((small - low) / (top - low).clamp_min(1e-4)).clamp(0, 1) * (small / drawn).clamp(0, 1)
     return upsample(act, (h, w))
 

@@ -71,7 +71,9 @@ class DreamSettings:
     crop_size: int = setting(0, Rule(0, 1024), "side the class crops are resized to; 0 = the model's classifier size")
     colour: float = setting(0.0, Rule(0.0, 1.0),
         "colour prior for class targets: pull toward the class's own colours (0 = off)")
-    colour_probe_steps: int = setting(30, Rule(1, 500), "steps of the colour probe (TV static dreamed to find a class's colours)")
+    colour_probe_steps: int = setting(
+        30, Rule(1, 500), "steps of the colour probe (TV static dreamed to find a class's colours)"
+    )
     colour_probe_size: int = setting(96, Rule(16, 512), "side of the TV static the colour probe dreams")
     min_value: float = setting(0.0, Rule(-1.0, 1.0), "lowest pixel value the dream may reach (0-1 units)")
     max_value: float = setting(1.0, Rule(0.0, 2.0), "highest pixel value the dream may reach (0-1 units)")
@@ -126,7 +128,9 @@ class Dreamer:
         self.objective = objective
         self.settings = settings
         self.device = next(model.parameters()).device
-        self.channels_last = next(model.parameters()).is_contiguous(memory_format=torch.channels_last) and self.device.type != "mps"
+        self.channels_last = (
+            next(model.parameters()).is_contiguous(memory_format=torch.channels_last) and self.device.type != "mps"
+        )
         self.gen = torch.Generator(device="cpu").manual_seed(settings.seed)
         self.ramps: dict[str, Tensor] = {}  # colour ramps (engine.colour) by objective name
         autocast(self.device, settings.precision)  # validates precision for the device

@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-
 #: Exit code -> what it means. Each code means one thing; every error's ``exit_code`` is here.
 EXIT_CODES: dict[int, str] = {
     0: "done",

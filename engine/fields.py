@@ -88,7 +88,8 @@ def help_of(f: dataclasses.Field[Any]) -> str:
 
 
 def check_value(key: str, value: Any, rule: Rule | None) -> None:
-    """Raise :class:`ConfigError` (one line naming ``key``, the value and what is allowed) if ``value`` breaks ``rule``."""
+    """Raise :class:`ConfigError` (one line naming ``key``, the value and what is allowed) if ``value`` breaks
+    ``rule``."""
     if rule is None or value is None:
         return
     if isinstance(value, Mapping):

@@ -170,7 +170,9 @@ def occlusion_mask(fwd: np.ndarray, bwd: np.ndarray, motion_edges: bool = False)
     xs, ys = _grid(h, w)
     u, v = fwd[..., 0], fwd[..., 1]
     map_x, map_y = xs + u, ys + v
-    back = cv2.remap(np.ascontiguousarray(bwd, dtype=np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    back = cv2.remap(
+        np.ascontiguousarray(bwd, dtype=np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     bu, bv = back[..., 0], back[..., 1]
     fwd_sq = u * u + v * v
     lhs = cv2.magnitude(u + bu, v + bv) ** 2

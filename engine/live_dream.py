@@ -67,14 +67,17 @@ class LiveDreamSettings:
     side, 0 = no cap). ``octave_scales``: the scales, as fractions of the internal size, that
     steps are taken at. A new dream (first frame, cut, new target) is *built* like an octave
     dream spread over frames: ``build_steps`` steps at each scale from the coarsest to the
-    finest; after that the steps cycle over the scales (``octave_scales[n % len]``). ``steps_per_frame`` steps a frame, each
+    finest; after that the steps cycle over the scales (``octave_scales[n % len]``). ``steps_per_frame`` steps a frame,
+    each
     ``step_scale`` times the dream's step size, on one frame in ``step_every`` (adaptive quality's
     cheaper levels: every frame is still carried and shown, the dream grows more slowly).
-    ``decay``: per-frame shrink of the residual's coarsest part (a 48x-shrunk copy: brightness and colour casts, not the shapes). ``limit``: soft bound on the residual, in ``[0, 1]`` pixel units.
+    ``decay``: per-frame shrink of the residual's coarsest part (a 48x-shrunk copy: brightness and colour casts, not the
+    shapes). ``limit``: soft bound on the residual, in ``[0, 1]`` pixel units.
     ``fade_frames``: frames over which the old dream gives way after a target change (its
     residual shrinks to a tenth). ``scene_limit``: soft bound on the brightness of the residual's
     coarse part (:func:`bound_coarse`: how far the dream may move the scene a viewer recognises;
-    1 = off). ``flow``: dis, farneback, or none (a still camera: the residual stays where it is). ``cut_threshold``: :func:`engine.flow.cut_score` of a new scene.
+    1 = off). ``flow``: dis, farneback, or none (a still camera: the residual stays where it is). ``cut_threshold``:
+    :func:`engine.flow.cut_score` of a new scene.
 
     The values come from the product's settings (``stream.settings.live.live_temporal``: the ``live`` and ``video``
     sections, where each is defined once with its default and range); only the build sweep's length and
@@ -132,7 +135,8 @@ SCENE_SIDE = 80
 
 
 def bound_coarse(residual: Tensor, limit: float) -> Tensor:
-    """``residual`` ``(1, 3, H, W)`` with the brightness of its coarse part (:data:`SCENE_SIDE`) soft-limited to ``limit``.
+    """``residual`` ``(1, 3, H, W)`` with the brightness of its coarse part (:data:`SCENE_SIDE`) soft-limited to
+    ``limit``.
 
     The dream may draw any texture, small shapes and colours, but it may move the brightness
     of the picture's coarse structure (what a viewer recognises the scene by, in colour or in
@@ -148,7 +152,8 @@ def bound_coarse(residual: Tensor, limit: float) -> Tensor:
 
 
 def add_residual(frame: np.ndarray, residual: Tensor) -> np.ndarray:
-    """uint8 RGB ``frame`` ``(H, W, 3)`` plus ``residual`` ``(1, 3, h, w)`` (``[0, 1]`` units) upscaled bilinearly, rounded.
+    """uint8 RGB ``frame`` ``(H, W, 3)`` plus ``residual`` ``(1, 3, h, w)`` (``[0, 1]`` units) upscaled bilinearly,
+    rounded.
 
     On the CPU through OpenCV (a third of the tensor round trip's time at 640x360).
     """
@@ -215,7 +220,8 @@ class LiveDreamer:
 
     @property
     def residual(self) -> Tensor | None:
-        """The dream: dream minus input at the dream's size, ``(1, 3, h, w)`` in ``[0, 1]`` units (None before a frame)."""
+        """The dream: dream minus input at the dream's size, ``(1, 3, h, w)`` in ``[0, 1]`` units (None before a
+        frame)."""
         return self._residual
 
     @property
@@ -331,7 +337,9 @@ class LiveDreamer:
                 return self._restart(base)
             size = tuple(base.shape[-2:])
             keep = 1.0 - cv2.GaussianBlur(unreliable, (0, 0), 1.0 * size[0] / gray.shape[0])
-            keep = torch.from_numpy(cv2.resize(keep, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)).to(base.device)
+            keep = torch.from_numpy(cv2.resize(keep, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)).to(
+                base.device
+            )
             along = (upscale_flow(back, size), keep.view(1, 1, *keep.shape))
             residual = self._carried(residual, [along])
             if self._pending is not None:
@@ -436,7 +444,9 @@ def scaled_input(dreamer: Dreamer, base: Tensor, residual: Tensor, scale: float)
     """The dreamed image ``base + residual`` ``(1, 3, h, w)`` at ``scale`` (at least 16 pixels a side), clamped."""
     h, w = base.shape[-2:]
     size = (max(16, round(h * scale)), max(16, round(w * scale)))
-    return resize(base + residual, size).clamp(dreamer.settings.min_value, dreamer.settings.max_value)  # one resize: it is linear
+    return resize(base + residual, size).clamp(
+        dreamer.settings.min_value, dreamer.settings.max_value
+    )  # one resize: it is linear
 
 
 def take_steps(dreamer: Dreamer, settings: LiveDreamSettings, base: Tensor, residual: Tensor, phase: int) -> Tensor:

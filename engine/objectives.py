@@ -76,7 +76,9 @@ def channel(name: str, channels: Sequence[int]) -> Objective:
 
 def klass(index: int, views: str = CROPS) -> Objective:
     """Mean logit of ImageNet class ``index`` over the crop batch ``(N, 1000)``."""
-    return Objective(lambda a: a[views][LOGITS][:, index].float().mean(), {views: frozenset([LOGITS])}, f"class({index})")
+    return Objective(
+        lambda a: a[views][LOGITS][:, index].float().mean(), {views: frozenset([LOGITS])}, f"class({index})"
+    )
 
 
 def guide(guide_features: Tensor, name: str) -> Objective:
@@ -97,7 +99,9 @@ def guide(guide_features: Tensor, name: str) -> Objective:
 
 
 @torch.no_grad()
-def guide_features(model: Callable[..., Mapping[str, Tensor]], image: Tensor, name: str, max_positions: int = 4096) -> Tensor:
+def guide_features(
+    model: Callable[..., Mapping[str, Tensor]], image: Tensor, name: str, max_positions: int = 4096
+) -> Tensor:
     """Activations of ``image`` ``(1, 3, H, W)`` at ``name`` as ``(C, M)``, subsampled to ``max_positions``."""
     f = model(image, [name])[name][0].float().flatten(1)
     if f.shape[1] > max_positions:

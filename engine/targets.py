@@ -55,10 +55,14 @@ def parse_target(text: str, find_class: Callable[[str], int], max_terms: int = M
             raise TargetSyntaxError(f"target part {part.strip()!r} has two weights; write name*0.5")
         weight = float(m["pre"] or m["post"] or 1.0)
         if not (math.isfinite(weight) and MIN_WEIGHT <= weight <= MAX_WEIGHT):
-            raise TargetSyntaxError(f"weight {weight:g} in {part.strip()!r} is out of range; allowed {MIN_WEIGHT:g} to {MAX_WEIGHT:g}")
+            raise TargetSyntaxError(
+                f"weight {weight:g} in {part.strip()!r} is out of range; allowed {MIN_WEIGHT:g} to {MAX_WEIGHT:g}"
+            )
         name = m["name"].strip()
         if not name or "*" in name:
-            raise TargetSyntaxError(f"target part {part.strip()!r} is not a class with an optional weight, e.g. dog*0.5")
+            raise TargetSyntaxError(
+                f"target part {part.strip()!r} is not a class with an optional weight, e.g. dog*0.5"
+            )
         index = find_class(name)
         terms[index] = max(weight, terms.get(index, 0.0))
     return tuple(TargetTerm(i, w) for i, w in terms.items())
@@ -72,7 +76,8 @@ def target_terms(target: int | Sequence[TargetTerm]) -> Target:
 
 
 def compact_target(target: Sequence[TargetTerm]) -> int | Target:
-    """A one-class, full-weight target as its bare class index; otherwise the terms (inverse of :func:`target_terms`)."""
+    """A one-class, full-weight target as its bare class index; otherwise the terms (inverse of
+    :func:`target_terms`)."""
     if len(target) == 1 and target[0].weight == 1:
         return target[0].index
     return tuple(target)

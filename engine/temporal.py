@@ -229,7 +229,8 @@ class TemporalDreamer:
 
     def _start(self, base: Tensor, carried: Tensor, reliable: Tensor | None = None) -> Tensor:
         """Where a carried frame's steps start: ``base`` plus ``flow_blend`` of ``carried`` (its coarse part
-        faded by ``decay``), times ``reliable`` ``(h, w)`` where given; clamped. ``carried`` is spent (changed in place)."""
+        faded by ``decay``), times ``reliable`` ``(h, w)`` where given; clamped. ``carried`` is spent (changed in
+        place)."""
         s, d = self.settings, self.dreamer
         if s.decay > 0:
             carried = carried.sub_(s.decay * _lowpass(carried))
@@ -255,7 +256,9 @@ class TemporalDreamer:
         reliable = 1.0 - cv2.GaussianBlur(unreliable, (0, 0), 1.0)
         if reliable.shape != size:
             reliable = cv2.resize(reliable, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
-        carried = warp(self._residual, upscale_flow(back, size), mode="bicubic")  # bilinear blurs the dream frame after frame
+        carried = warp(
+            self._residual, upscale_flow(back, size), mode="bicubic"
+        )  # bilinear blurs the dream frame after frame
         self._residual = None
         del back, unreliable
         x = self._start(to_tensor(small, d.device), carried, torch.from_numpy(reliable).to(d.device))

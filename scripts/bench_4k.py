@@ -96,7 +96,11 @@ def report(result: dict) -> None:
         if "failed" in r:
             print(TABLE.row(r["checkout"]) + "  " + r["failed"])
         else:
-            print(TABLE.row(r["checkout"], r["frames"], r["peak_rss_mb"], r["s_per_frame"], r["wall_s"], r["minor_faults"]))
+            print(
+                TABLE.row(
+                    r["checkout"], r["frames"], r["peak_rss_mb"], r["s_per_frame"], r["wall_s"], r["minor_faults"]
+                )
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

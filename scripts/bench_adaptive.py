@@ -126,10 +126,23 @@ def main() -> None:
                 def rank(k: str, view: str, ranks: dict = ranks, target: int | None = target) -> str:
                     return str(ranks[k][view][0]) if target is not None else "-"
 
-                print(table.row(what[:10], "on" if fps > 0 else "off", row["alone_fps"], row["loaded_fps"], row["ratio"],
-                          alone["steps_per_s"], loaded["steps_per_s"], loaded["output_fps"],
-                          f"{alone['level']}/{loaded['level']}", rank("alone", "colour"), rank("loaded", "colour"),
-                          rank("loaded", "grey")), flush=True)
+                print(
+                    table.row(
+                        what[:10],
+                        "on" if fps > 0 else "off",
+                        row["alone_fps"],
+                        row["loaded_fps"],
+                        row["ratio"],
+                        alone["steps_per_s"],
+                        loaded["steps_per_s"],
+                        loaded["output_fps"],
+                        f"{alone['level']}/{loaded['level']}",
+                        rank("alone", "colour"),
+                        rank("loaded", "colour"),
+                        rank("loaded", "grey"),
+                    ),
+                    flush=True,
+                )
                 if args.keep is not None:
                     for k, v in (("alone", alone), ("loaded", loaded)):
                         name = f"{what}_{'adaptive' if fps > 0 else 'fixed'}_{k}.png".replace(" ", "_")

@@ -59,7 +59,8 @@ def frames_of(path: Path) -> list[np.ndarray]:
 
 
 def worst_over_median(errors: np.ndarray, worst: int = 3) -> float:
-    """The issue's seam measure: the mean of the ``worst`` largest consecutive-pair errors over the median pair error."""
+    """The issue's seam measure: the mean of the ``worst`` largest consecutive-pair errors over the median pair
+    error."""
     finite = np.sort(errors[np.isfinite(errors)])
     return float(np.mean(finite[-worst:]) / np.median(finite))
 
@@ -98,16 +99,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", type=int, default=240, help="frames of the clip (default %(default)s)")
     add_size(p, "1280x720")
     p.add_argument("--fps", type=int, default=24)
-    p.add_argument("--chunk-s", type=float, default=2.5, help="video.chunk_s for the benchmark (default %(default)s: 4 chunks of 240 frames)")
+    p.add_argument(
+        "--chunk-s",
+        type=float,
+        default=2.5,
+        help="video.chunk_s for the benchmark (default %(default)s: 4 chunks of 240 frames)",
+    )
     p.add_argument("--overlap", type=int, default=None, help="video.chunk_overlap (default: the config's)")
     add_photo(p)
     p.add_argument("--gpu-s-per-frame", type=float, default=0.04,
                    help="assumed dream time per 1080p frame on one GPU, for the estimate (not measured here)")
-    p.add_argument("--film-frames", type=int, default=14_400, help="frames of the film in the estimate (10 min at 24 fps)")
+    p.add_argument(
+        "--film-frames", type=int, default=14_400, help="frames of the film in the estimate (10 min at 24 fps)"
+    )
     p.add_argument("--film-chunk-s", type=float, default=None,
                    help="video.chunk_s of the film in the estimate (default: the config's, not --chunk-s)")
-    p.add_argument("--runs", default="single,1,2",
-                   help="which runs: single (one pass), 1 (chunked, 1 worker), 2 (chunked, 2 Ray workers); default %(default)s")
+    p.add_argument(
+        "--runs",
+        default="single,1,2",
+        help="which runs: single (one pass), 1 (chunked, 1 worker), 2 (chunked, 2 Ray workers); default %(default)s",
+    )
     add_set(p)
     add_keep(p)
     add_json(p)
@@ -177,7 +188,10 @@ def measure(args: argparse.Namespace, folder: Path) -> dict:
         for name in chunked:
             diff = [float(np.abs(a - b).mean()) for a, b in zip(frames_of(folder / f"{name}.mp4"), ref)]
             result.setdefault("difference", {})[name] = {
-                f"chunk {c.index}": {"mean": float(np.mean(diff[c.start:c.stop])), "max": float(np.max(diff[c.start:c.stop]))}
+                f"chunk {c.index}": {
+                    "mean": float(np.mean(diff[c.start : c.stop])),
+                    "max": float(np.max(diff[c.start : c.stop])),
+                }
                 for c in plan
             }
             # chunk 0 up to where the next chunk's fade begins: the frames a single pass dreams the same way
@@ -212,15 +226,27 @@ def estimate(args: argparse.Namespace, video, one: dict, overhead: float) -> dic
         rounds = math.ceil(chunks / n)  # chunks are dealt out whole: the slowest worker's share
         dream = rounds * per_chunk * (1 + film_overhead) * t
         rows[n] = {"dream_s": dream, "total_s": frames * scan + max(dream, frames * join) + per_chunk * join}
-    return {"frames": frames, "chunks": chunks, "chunk_frames": per_chunk, "chunk_s": chunk_s, "overhead": film_overhead,
-            "scan_s_per_frame": scan, "join_s_per_frame": join, "gpu_s_per_frame": t, "rows": rows}
+    return {
+        "frames": frames,
+        "chunks": chunks,
+        "chunk_frames": per_chunk,
+        "chunk_s": chunk_s,
+        "overhead": film_overhead,
+        "scan_s_per_frame": scan,
+        "join_s_per_frame": join,
+        "gpu_s_per_frame": t,
+        "rows": rows,
+    }
 
 
 def report(r: dict, args: argparse.Namespace) -> None:
     c = r["clip"]
     print(f"machine: {r['machine']} (shared; figures taken under contention)")
     print(f"settings: {r['settings'] or 'the defaults'}; chunk_s {r['chunk_s']}, overlap {r['overlap']}")
-    print(f"clip: {c['photo']} pan {c['size']}, {c['frames']} frames at {c['fps']} fps; chunks (start, stop, lead-in): {r['chunks']}")
+    print(
+        f"clip: {c['photo']} pan {c['size']}, {c['frames']} frames at {c['fps']} fps; chunks (start, stop, lead-in): "
+        f"{r['chunks']}"
+    )
     print(RUNS.header())
     if "single" in r:
         print(RUNS.row("single pass", r["single"]["wall_s"], r["single"]["s_per_frame"]))
@@ -231,36 +257,61 @@ def report(r: dict, args: argparse.Namespace) -> None:
         label = "chunked, 1 worker" if n == 1 else "chunked, 2 Ray workers"
         print(RUNS.row(label, x["wall_s"], x["s_per_frame"], x["scan_s"], x["dream_s"], x["join_s"], x["join_total_s"],
                        x["chunk_s_per_dreamed_frame"]))
-    print("join after: the join left once the last chunk is dreamed; join all: the whole join, mostly beside the dreaming")
+    print(
+        "join after: the join left once the last chunk is dreamed; join all: the whole join, mostly beside the dreaming"
+    )
     if "speedup_2_over_1" in r:
         print(f"2 workers / 1 worker: {r['speedup_2_over_1']:.2f}x (one process already uses both cores)")
     print(f"lead-in overhead: {r['overlap_overhead']:.1%} of the frames dreamed twice")
-    print("worst seams: mean of the 3 worst consecutive-pair warping errors (pairs as dreamstream flicker) / the median pair:")
+    print(
+        "worst seams: mean of the 3 worst consecutive-pair warping errors (pairs as dreamstream flicker) / the median "
+        "pair:"
+    )
     print("  " + "; ".join(f"{name} {s['worst3_median']:.2f}x (pairs {', '.join(map(str, s['worst3_pairs']))})"
                            for name, s in r["seams"].items()))
-    print("seams: warping error through each fade (the pairs from the fade's start to the seam) / mean over the other pairs")
+    print(
+        "seams: warping error through each fade (the pairs from the fade's start to the seam) / mean over the other "
+        "pairs"
+    )
     for name, s in r["seams"].items():
         seams = ", ".join(f"{e:.2e}" for e in s["seams"])
-        print(f"  {name:<10} inside {s['inside_mean']:.2e} (p95 {s['inside_p95']:.2e}); fades {seams}; "
-              f"ratio mean {s['ratio_mean']:.2f}, max {s['ratio_max']:.2f}; boundary pair max {s['boundary_ratio_max']:.2f}; "
-              f"worst single pair {s['worst_ratio_max']:.2f}")
+        print(
+            f"  {name:<10} inside {s['inside_mean']:.2e} (p95 {s['inside_p95']:.2e}); fades {seams}; "
+            f"ratio mean {s['ratio_mean']:.2f}, max {s['ratio_max']:.2f}; boundary pair max "
+            f"{s['boundary_ratio_max']:.2f}; "
+            f"worst single pair {s['worst_ratio_max']:.2f}"
+        )
     if r.get("difference"):
-        print("difference from the single pass, mean |a-b| per chunk (0-255); both at --crf 18, whose look-ahead changes"
-              " the encoded frames before any change in what is encoded (identical dreams then differ by up to ~2):")
+        print(
+            "difference from the single pass, mean |a-b| per chunk (0-255); both at --crf 18, whose look-ahead changes"
+            " the encoded frames before any change in what is encoded (identical dreams then differ by up to ~2):"
+        )
     for name, d in r.get("difference", {}).items():
         print(f"  {name:<10} " + "; ".join(f"{k}: {v['mean']:.2f} (max {v['max']:.2f})" for k, v in d.items()))
-    print(f"  {'met ' if r['goal_met'] else 'MISSED'} worst seams <= {MAX_SEAM_RATIO}x the median pair (every chunked run)")
+    print(
+        f"  {'met ' if r['goal_met'] else 'MISSED'} worst seams <= {MAX_SEAM_RATIO}x the median pair (every chunked "
+        "run)"
+    )
     if "estimate" not in r:
         return
     e = r["estimate"]
-    print(f"estimate for {e['frames']} frames of 1080p ({e['chunks']} chunks of {e['chunk_frames']} frames = chunk_s {e['chunk_s']}, "
-          f"lead-in overhead {e['overhead']:.1%}), at an assumed {e['gpu_s_per_frame']} s per frame per GPU:")
-    print(f"  scan {e['scan_s_per_frame'] * 1e3:.1f} ms/frame and join {e['join_s_per_frame'] * 1e3:.1f} ms/frame on the driver "
-          "(measured here, the join beside this CPU's dreaming, scaled by pixels to 1080p); the join runs beside the "
-          "dreaming, but for the last chunk's")
+    print(
+        f"estimate for {e['frames']} frames of 1080p ({e['chunks']} chunks of {e['chunk_frames']} frames = chunk_s "
+        f"{e['chunk_s']}, "
+        f"lead-in overhead {e['overhead']:.1%}), at an assumed {e['gpu_s_per_frame']} s per frame per GPU:"
+    )
+    print(
+        f"  scan {e['scan_s_per_frame'] * 1e3:.1f} ms/frame and join {e['join_s_per_frame'] * 1e3:.1f} ms/frame on "
+        "the driver "
+        "(measured here, the join beside this CPU's dreaming, scaled by pixels to 1080p); the join runs beside the "
+        "dreaming, but for the last chunk's"
+    )
     for n, row in e["rows"].items():
-        print(f"  N={n:<3} dream ceil({e['chunks']}/{n})*{e['chunk_frames']}*(1+{e['overhead']:.3f})*{e['gpu_s_per_frame']} "
-              f"= {row['dream_s']:7.0f} s; scan + max(dream, join) + last join = {row['total_s'] / 60:6.1f} min")
+        print(
+            f"  N={n:<3} dream "
+            f"ceil({e['chunks']}/{n})*{e['chunk_frames']}*(1+{e['overhead']:.3f})*{e['gpu_s_per_frame']} "
+            f"= {row['dream_s']:7.0f} s; scan + max(dream, join) + last join = {row['total_s'] / 60:6.1f} min"
+        )
 
 
 if __name__ == "__main__":

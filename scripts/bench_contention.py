@@ -98,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", type=int, default=24)
     add_size(p, "640x360")
     p.add_argument("--repeat", type=int, default=1, help="pairs to run per variant; the minimum of each side is kept")
-    p.add_argument("--variant", action="append", default=[], help="NAME or NAME:K=V,... (repeatable; default cli, passive, active)")
+    p.add_argument(
+        "--variant", action="append", default=[], help="NAME or NAME:K=V,... (repeatable; default cli, passive, active)"
+    )
     p.add_argument("--random", metavar="MODEL", help="dream this model with random weights (timing only)")
     p.add_argument("--checkout", action="append", type=Path, default=[],
                    help="run each variant on this checkout too (repeatable; default this one alone)")

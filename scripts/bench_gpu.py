@@ -129,7 +129,9 @@ def measure_live(model: DreamModel, cfg: Config, device: torch.device, plan: Pla
             stage = dream_stage(model, cfg, live_board(cfg, target if dream == "class" else None))
             source = itertools.cycle(frames[wh])
             try:
-                times = timed(lambda s=stage, f=source: s(next(f)), device, plan.live_count, plan.live_warmup, plan.budget_s)
+                times = timed(
+                    lambda s=stage, f=source: s(next(f)), device, plan.live_count, plan.live_warmup, plan.budget_s
+                )
             finally:
                 stage.close()
             out.setdefault(dream, {})[size_name(wh)] = {"fps": len(times) / sum(times), **summary_ms(times)}
@@ -168,7 +170,9 @@ def measure(args: argparse.Namespace, device: torch.device, plan: Plan, folder: 
                 cfg = load_config(overrides={**overrides, "dream.precision": precision})  # class_dream follows dream
                 row["step"], row["finite"] = measure_steps(model, cfg, device, plan)
                 row["live"] = measure_live(model, cfg, device, plan, frames, target)
-                row["video"] = measure_video(model, cfg, clip, plan.video_size, folder / f"dream_{precision}_{layout}.mp4")
+                row["video"] = measure_video(
+                    model, cfg, clip, plan.video_size, folder / f"dream_{precision}_{layout}.mp4"
+                )
             except (DreamError, RuntimeError) as e:  # a precision the device lacks, out of memory
                 row["notes"].append(f"{precision} {layout}: {str(e).splitlines()[0]}")
             say(f"bench_gpu: {precision} {layout} in {time.perf_counter() - began:.1f} s")
@@ -181,7 +185,9 @@ Figure = tuple[str, str, Callable[[dict], float | None], str]
 
 def figures(plan: dict) -> list[Figure]:
     """Every figure of a variant's row: ``(label, size, getter, format)``: steps, live layer and class, video."""
-    rows: list[Figure] = [("step ms", s, lambda v, s=s: v["step"][s]["median_ms"], "{:.1f}") for s in plan["step_sizes"]]
+    rows: list[Figure] = [
+        ("step ms", s, lambda v, s=s: v["step"][s]["median_ms"], "{:.1f}") for s in plan["step_sizes"]
+    ]
     rows += [(f"{d} fps", s, lambda v, d=d, s=s: v["live"][d][s]["fps"], "{:.1f}")
              for d in DREAMS for s in plan["live_sizes"]]
     video = plan["video_size"]
@@ -227,11 +233,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="small sizes and counts (CPU: well under a minute on 2 cores)")
     p.add_argument("--precisions", type=names(PRECISIONS), default=None,
                    help="fp32,bf16,fp16 (default: fp32 and what the device runs natively)")
-    p.add_argument("--layouts", type=names(LAYOUTS), default=None, help=f"{','.join(LAYOUTS)} (default both; nchw alone on MPS)")
+    p.add_argument(
+        "--layouts", type=names(LAYOUTS), default=None, help=f"{','.join(LAYOUTS)} (default both; nchw alone on MPS)"
+    )
     p.add_argument("--target", default="goldfish", help="the live class dream's ImageNet class (default goldfish)")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures to FILE as JSON")
-    p.add_argument("--deadline-s", type=float, default=240.0,
-                   help="start no new precision and layout after this many seconds (default 240: the run ends within 5 min)")
+    p.add_argument(
+        "--deadline-s",
+        type=float,
+        default=240.0,
+        help="start no new precision and layout after this many seconds (default 240: the run ends within 5 min)",
+    )
     add_photo(p)
     add_threads(p, None)
     add_set(p)

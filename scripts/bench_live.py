@@ -26,15 +26,33 @@ from stream.live.build import build_live
 from stream.settings.loader import load_config
 
 WARMUP_S = 3.0
-TABLE = Table(("dream", "<12"), ("steps", ">5"), ("scale", ">5.2f"), ("dreamed fps", ">11.1f"), ("output fps", ">10.1f"),
-              ("p50 ms", ">7.1f"), ("p95 ms", ">7.1f"), ("dropped", ">7"), ("repeated", ">8"))
+TABLE = Table(
+    ("dream", "<12"),
+    ("steps", ">5"),
+    ("scale", ">5.2f"),
+    ("dreamed fps", ">11.1f"),
+    ("output fps", ">10.1f"),
+    ("p50 ms", ">7.1f"),
+    ("p95 ms", ">7.1f"),
+    ("dropped", ">7"),
+    ("repeated", ">8"),
+)
 
 
 def run(steps: int, scale: float, target: int | None, args: argparse.Namespace) -> dict:
     """One variant through :func:`build_live` (as the ``live`` command builds it), measured after a warm-up."""
     w, h = args.size
-    cfg = load_config(overrides={"live.target_fps": 0, **dict(args.set), "live.width": w, "live.height": h,
-                                 "live.stats_interval_s": 3600, "live.steps_per_frame": steps, "live.dream_scale": scale})
+    cfg = load_config(
+        overrides={
+            "live.target_fps": 0,
+            **dict(args.set),
+            "live.width": w,
+            "live.height": h,
+            "live.stats_interval_s": 3600,
+            "live.steps_per_frame": steps,
+            "live.dream_scale": scale,
+        }
+    )
     board = live_board(cfg, target)
     reports: list[dict] = []
     started: list[float] = []

@@ -141,9 +141,14 @@ def main() -> int:
     clip_out, clip_in = np.mean([r[1] for r in rows]), np.mean([r[2] for r in rows])
     fps = np.array([r[3] for r in rows])
     spread = float(np.abs(fps / fps.mean() - 1.0).max())
-    goals = [(f"brightness drift first->last minute {drift:.2f}/255 (goal <= 3)", drift <= 3.0),
-             (f"clipped pixels {clip_out:.4f} vs input {clip_in:.4f} (goal <= 2x)", clip_out <= 2 * clip_in),
-             (f"dreamed fps {fps.min():.1f}-{fps.max():.1f}, at most {spread:.0%} from the mean (goal <= 10%)", spread <= 0.1)]
+    goals = [
+        (f"brightness drift first->last minute {drift:.2f}/255 (goal <= 3)", drift <= 3.0),
+        (f"clipped pixels {clip_out:.4f} vs input {clip_in:.4f} (goal <= 2x)", clip_out <= 2 * clip_in),
+        (
+            f"dreamed fps {fps.min():.1f}-{fps.max():.1f}, at most {spread:.0%} from the mean (goal <= 10%)",
+            spread <= 0.1,
+        ),
+    ]
     for text, ok in goals:
         print(("ok    " if ok else "MISSED ") + text)
     return 0 if all(ok for _, ok in goals) else 1

@@ -100,9 +100,15 @@ def main(argv: list[str] | None = None) -> int:
     add_model(p)
     p.add_argument("--layer", default="block9", help="objective layer, mean square of its activations")
     add_threads(p, None)
-    p.add_argument("--budget-s", type=float, default=20.0, help="stop timing a cell after this many seconds (min 3 runs)")
-    p.add_argument("--max-step-s", type=float, default=3.0,
-                   help="skip a reduced-precision cell whose first step takes longer (bf16 emulated on CPUs without it)")
+    p.add_argument(
+        "--budget-s", type=float, default=20.0, help="stop timing a cell after this many seconds (min 3 runs)"
+    )
+    p.add_argument(
+        "--max-step-s",
+        type=float,
+        default=3.0,
+        help="skip a reduced-precision cell whose first step takes longer (bf16 emulated on CPUs without it)",
+    )
     p.add_argument("--no-tune-malloc", dest="tune_malloc", action="store_false",
                    help="let glibc return freed memory to the kernel (the product keeps it: see stream/tuning.py)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")

@@ -27,7 +27,8 @@ d = Dreamer(model, layer(model.spec.default_layer), DreamSettings(tile_size=tile
 times = []
 for _ in range(steps):
     t = time.perf_counter(); x, _ = d.step(x); times.append(time.perf_counter() - t)
-print(json.dumps({"tile": tile, "s_per_step": min(times), "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"tile": tile, "s_per_step": min(times), "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+/ 1024}))
 """
 
 

@@ -84,11 +84,15 @@ def measure(args: argparse.Namespace, folder: Path) -> dict:
         say(f"dreaming stable at {hw}x{hh} ...")
         hd_clip = pan_clip(folder, args.photo, args.hd_frames, args.hd_size)
         hd_out = folder / f"stable_{hw}x{hh}.mp4"
-        result["hd"] = {"size": f"{hw}x{hh}", **dream_clip(setup.model, setup.objective, setup.settings, stable, hd_clip, hd_out)}
+        result["hd"] = {
+            "size": f"{hw}x{hh}",
+            **dream_clip(setup.model, setup.objective, setup.settings, stable, hd_clip, hd_out),
+        }
     g = GOALS
     result["goals"] = {
         "stable warping error <= 1e-3": st["warping_error"] <= g["max_warping_error"],
-        "stable change >= 6/255 in both quarters": min(st["change_first_quarter"], st["change_last_quarter"]) >= g["min_change"],
+        "stable change >= 6/255 in both quarters": min(st["change_first_quarter"], st["change_last_quarter"])
+        >= g["min_change"],
         "error ratio <= 0.3": result["error_ratio"] <= g["max_error_ratio"],
         "speedup >= 5x": result["speedup"] >= g["min_speedup"],
     }
@@ -114,8 +118,11 @@ def report(result: dict, args: argparse.Namespace) -> None:
     if "hd" in result:
         r = result["hd"]
         warm = "n/a" if r["s_per_warm_frame"] is None else f"{r['s_per_warm_frame']:.3f} s"  # no carried frame
-        print(f"{r['size']} stable: {r['s_per_frame']:.3f} s per frame ({r['frames']} frames, first {r['s_first_frame']:.2f} s, "
-              f"warm median {warm})")
+        print(
+            f"{r['size']} stable: {r['s_per_frame']:.3f} s per frame ({r['frames']} frames, first "
+            f"{r['s_first_frame']:.2f} s, "
+            f"warm median {warm})"
+        )
     for goal, ok in result["goals"].items():
         print(f"  {'met ' if ok else 'MISSED'} {goal}")
 

@@ -1,6 +1,7 @@
 """Dream every layer of a model on one photo and tile the results into a contact sheet.
 
-    .venv/bin/python scripts/layer_sheet.py [--model efficientnet_lite0] [--photo coffee] [--size 640x360] [--out out/layers.png]
+    .venv/bin/python scripts/layer_sheet.py [--model efficientnet_lite0] [--photo coffee] [--size 640x360] [--out
+    out/layers.png]
 
 Prints each layer's seconds; the sheet shows what each layer amplifies (labelled).
 """

@@ -1,4 +1,6 @@
-"""``scripts/bench_gpu.py --device cpu --quick``: the GPU benchmark runs where there is no GPU and writes every figure."""
+"""``scripts/bench_gpu.py --device cpu --quick``: the GPU benchmark runs where there is no GPU and writes every
+figure."""
+
 from __future__ import annotations
 
 import json

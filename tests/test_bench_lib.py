@@ -82,7 +82,9 @@ def test_timing_warms_up_then_times_a_fixed_count_or_stops_at_the_budget() -> No
     times = timed(lambda: calls.append(1), torch.device("cpu"), repeat=5, warmup=2, budget_s=60.0)
     assert len(times) == 5 and len(calls) == 7 and all(t >= 0 for t in times)
     calls.clear()
-    assert len(timed(lambda: calls.append(1), torch.device("cpu"), repeat=1000, warmup=0, budget_s=0.0)) == 3  # at least 3
+    assert (
+        len(timed(lambda: calls.append(1), torch.device("cpu"), repeat=1000, warmup=0, budget_s=0.0)) == 3
+    )  # at least 3
     s = summary_ms([0.010, 0.030, 0.020])
     assert s == {"median_ms": pytest.approx(20.0), "min_ms": pytest.approx(10.0), "runs": 3}
 

@@ -11,12 +11,12 @@ import unicodedata
 import pytest
 
 from engine.errors import ConfigError
-from stream.settings.loader import build_section
 from stream.chat import ChatMessage, CommandCenter, OutgoingQueue, clean_reply, echo, parse_command
 from stream.chat.console import StdinControl
 from stream.live.overlay import overlay_lines
 from stream.settings.chat import ChatLimits
 from stream.settings.controls import ControlBoard, LiveControls, check_controls
+from stream.settings.loader import build_section
 from stream.settings.names import MOD_COMMANDS
 
 GOLDFISH, ZEBRA, JELLYFISH, BANANA = 1, 340, 107, 954

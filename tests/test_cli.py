@@ -37,9 +37,24 @@ def test_image_dreams_and_writes(tmp_path, picture, capsys):
 
 @pytest.mark.slow
 def test_image_with_target_and_channel(tmp_path, picture, capsys):
-    rc, _, err = run(capsys, "image", str(picture), str(tmp_path / "t.jpg"), "--target", "goldfish", "--octaves", "1", "--steps", "1")
+    rc, _, err = run(
+        capsys, "image", str(picture), str(tmp_path / "t.jpg"), "--target", "goldfish", "--octaves", "1", "--steps", "1"
+    )
     assert rc == 0, err
-    rc, _, err = run(capsys, "image", str(picture), str(tmp_path / "c.png"), "--layer", "block9", "--channel", "3", "--steps", "1", "--octaves", "1")
+    rc, _, err = run(
+        capsys,
+        "image",
+        str(picture),
+        str(tmp_path / "c.png"),
+        "--layer",
+        "block9",
+        "--channel",
+        "3",
+        "--steps",
+        "1",
+        "--octaves",
+        "1",
+    )
     assert rc == 0, err
 
 
@@ -66,8 +81,13 @@ def test_image_with_target_and_channel(tmp_path, picture, capsys):
 )
 def test_bad_input_is_one_line(tmp_path, picture, capsys, argv, code, words):
     (tmp_path / "notimg.png").write_text("hello")
-    subst = {"PIC": str(picture), "OUT.png": str(tmp_path / "out.png"), "nodir/OUT.png": str(tmp_path / "nodir" / "o.png"),
-             "NOTIMG": str(tmp_path / "notimg.png"), "NOPE.pth": str(tmp_path / "NOPE.pth")}
+    subst = {
+        "PIC": str(picture),
+        "OUT.png": str(tmp_path / "out.png"),
+        "nodir/OUT.png": str(tmp_path / "nodir" / "o.png"),
+        "NOTIMG": str(tmp_path / "notimg.png"),
+        "NOPE.pth": str(tmp_path / "NOPE.pth"),
+    }
     try:
         rc, _, err = run(capsys, *[subst.get(a, a) for a in argv])
     except SystemExit as e:  # argparse usage errors

@@ -110,7 +110,9 @@ def features_and_grad(model: eff.EfficientNetLite0, x: Tensor, name: str) -> tup
 @pytest.mark.parametrize("name", ["stem", "block0", "block2", "block9", "head", "logits"])
 def test_fused_path_equals_plain_layers(models, size: tuple[int, int], name: str) -> None:
     fused, plain = models
-    x = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(1)).contiguous(memory_format=torch.channels_last)
+    x = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(1)).contiguous(
+        memory_format=torch.channels_last
+    )
     f1, g1 = features_and_grad(fused, x, name)
     f2, g2 = features_and_grad(plain, x, name)
     assert f2.abs().max() > 0 and g2.abs().max() > 0

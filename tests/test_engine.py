@@ -94,7 +94,9 @@ class TestModel:
                 m.running_var.uniform_(0.5, 2.0)
         fused = build_model("efficientnet_lite0", ref.state_dict(), fuse=True)
         x = torch.rand(1, 3, 67, 91)
-        torch.testing.assert_close(fused.features(x, ["block10"])["block10"], ref.features(x, ["block10"])["block10"], atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(
+            fused.features(x, ["block10"])["block10"], ref.features(x, ["block10"])["block10"], atol=1e-4, rtol=1e-4
+        )
 
     def test_every_layer_has_declared_shape(self):
         model = build_model("efficientnet_lite0")
@@ -155,8 +157,12 @@ class TestObjectives:
     @pytest.mark.slow
     def test_class_dream_is_classified_as_target(self, lite0, photo):
         x = small(photo, 160, 120)
-        assert (lite0(small(photo, 224, 224))[0].argsort(descending=True)[:50] - 1).abs().min() > 0  # not already a goldfish
-        s = DreamSettings(octaves=2, steps=15, step_size=0.006, jitter=8, smooth=1.0, decorrelate=True, crops=2, crop_min=0.5, seed=0)
+        assert (
+            lite0(small(photo, 224, 224))[0].argsort(descending=True)[:50] - 1
+        ).abs().min() > 0  # not already a goldfish
+        s = DreamSettings(
+            octaves=2, steps=15, step_size=0.006, jitter=8, smooth=1.0, decorrelate=True, crops=2, crop_min=0.5, seed=0
+        )
         for index in (1, 340):  # goldfish, zebra
             y = Dreamer(lite0, klass(index), s).octaves(x)
             logits = lite0(torch.nn.functional.interpolate(y, (224, 224), mode="bilinear", antialias=True))[0]

@@ -38,7 +38,8 @@ sent = 0
 while sent == 0:  # like OBS: retry a refused connect
     try:
         with av.open(url, "w", format=fmt, timeout=(20, 10)) as out:
-            video = out.add_stream("libx264", rate=30, options={"preset": "ultrafast", "tune": "zerolatency", "g": "15"})
+            video = out.add_stream("libx264", rate=30, options={"preset": "ultrafast", "tune": "zerolatency", "g":
+            "15"})
             video.width, video.height, video.pix_fmt = 160, 96, "yuv420p"
             audio = out.add_stream("aac", rate=48000, layout="stereo")
             start = time.monotonic()

@@ -34,7 +34,9 @@ def test_live_testsrc_to_rtmp_is_what_twitch_accepts(receivers, tmp_path, caplog
     receiver = receivers(port)
     receiver.wait_listening()
     stats = tmp_path / "stats.jsonl"
-    rc = main(["live", "--input", "testsrc", "--output", receiver.url, "--duration", "8", "--stats-file", str(stats), *FAST])
+    rc = main(
+        ["live", "--input", "testsrc", "--output", receiver.url, "--duration", "8", "--stats-file", str(stats), *FAST]
+    )
     assert rc == 0
     r = receiver.result()
     assert r["vcodec"] == "h264" and r["profile"] == "Main"
@@ -80,7 +82,9 @@ def test_twitch_output_takes_the_key_from_the_environment(receivers, tmp_path, m
     cfg = tmp_path / "twitch.yaml"
     cfg.write_text(f"live:\n  twitch_ingest: rtmp://127.0.0.1:{port}/app\n")
     monkeypatch.setenv("TWITCH_STREAM_KEY", KEY)
-    assert main(["live", "--input", "testsrc", "--output", "twitch", "--duration", "2", "--config", str(cfg), *FAST]) == 0
+    assert (
+        main(["live", "--input", "testsrc", "--output", "twitch", "--duration", "2", "--config", str(cfg), *FAST]) == 0
+    )
     assert receiver.result()["frames"] > 50
     assert KEY not in capfd.readouterr().err
 
@@ -94,7 +98,11 @@ def test_twitch_output_takes_the_key_from_the_environment(receivers, tmp_path, m
         (["--input", "testsrc", "--output", "twitch"], 5, ["TWITCH_STREAM_KEY"]),
         (["--input", "testsrc", "--output", "null", "--size", "big"], 2, ["--size", "big"]),
         (["--input", "testsrc", "--output", "udp://127.0.0.1:99999"], 5, ["udp://127.0.0.1:99999", "Port"]),
-        (["--input", "testsrc", "--output", "null", "--stats-file", "/nonexistent/s.jsonl"], 2, ["/nonexistent/s.jsonl"]),
+        (
+            ["--input", "testsrc", "--output", "null", "--stats-file", "/nonexistent/s.jsonl"],
+            2,
+            ["/nonexistent/s.jsonl"],
+        ),
         (["--input", "testsrc", "--output", "a.mp4", "--output", "a.mp4"], 2, ["a.mp4", "twice"]),
         (["--input", "testsrc", "--output", "null", "--control", "twitch"], 2, ["twitch.client_id"]),
         (["--input", "testsrc", "--output", "null", "--control", "chat"], 2, ["--control", "chat"]),
@@ -302,8 +310,10 @@ def test_when_every_output_fails_the_run_ends_with_that_error():
 
 
 def test_live_dreams_every_configured_layer_channel_and_guide(lite0, tmp_path):
-    """Regression: live built its own objective, so --guide, --channel and every --layer after the first were ignored."""
+    """Regression: live built its own objective, so --guide, --channel and every --layer after the first were
+    ignored."""
     from live_settings import live_dream_settings
+
     from stream.io.images import write_image
     from stream.live.build import live_objective
     from stream.live.stage import DreamStage
@@ -312,7 +322,9 @@ def test_live_dreams_every_configured_layer_channel_and_guide(lite0, tmp_path):
 
     guide = tmp_path / "guide.png"
     write_image(guide, np.full((64, 64, 3), 120, np.uint8))
-    cfg = load_config(overrides={"model.layers": ["block9", "block12"], "model.channels": [3], "model.guide": str(guide)})
+    cfg = load_config(
+        overrides={"model.layers": ["block9", "block12"], "model.channels": [3], "model.guide": str(guide)}
+    )
     board = ControlBoard(LiveControls(model="efficientnet_lite0", layer="block9", octaves=1), cfg.section("chat"))
     stage = DreamStage(lite0, cfg.dream, cfg.class_dream, live_dream_settings(), board,
                        objective_for=live_objective(cfg.model, "block9"))

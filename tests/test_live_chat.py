@@ -63,7 +63,9 @@ def test_viewer_changes_the_dream_from_twitch_chat(tmp_path, caplog, monkeypatch
         fake.send_chat("4004", "amod", "!skip", broadcaster_id=OWNER_ID, badges=("moderator",))
         assert poll(lambda: logged(caplog, "now dreaming layer block9"), 2.0)
         fake.send_chat("3005", "viewer3", "!lock", broadcaster_id=OWNER_ID)
-        assert fake.wait_for(lambda: any("@viewer3 !lock is for moderators only" in m["message"] for m in fake.messages), 2)
+        assert fake.wait_for(
+            lambda: any("@viewer3 !lock is for moderators only" in m["message"] for m in fake.messages), 2
+        )
         runner.join(60)
     finally:
         fake.stop()

@@ -159,7 +159,8 @@ def test_colour_ramp_reads_chroma_by_luminance_and_the_pull_keeps_luminance() ->
 
 
 def test_the_probe_reads_the_colour_the_dream_painted_not_the_static() -> None:
-    """A stand-in step that paints a warm orange where it draws: the ramp is that hue, times PROBE_GAIN; grey stays grey."""
+    """A stand-in step that paints a warm orange where it draws: the ramp is that hue, times PROBE_GAIN; grey stays
+    grey."""
     warm = torch.tensor([0.02, 0.0, -0.02]).view(1, 3, 1, 1)
 
     def paint(colour: Tensor) -> Callable[[Tensor], Tensor]:
@@ -195,7 +196,10 @@ def test_tv_static_is_grey_noise_and_seeded() -> None:
 def test_two_targets_with_weights_parse_in_one_place() -> None:
     assert parse_target("banana", find_class) == (TargetTerm(BANANA, 1.0),)
     assert parse_target("banana*0.7+goldfish", find_class) == (TargetTerm(BANANA, 0.7), TargetTerm(GOLDFISH, 1.0))
-    assert parse_target(" 0.5 * golden retriever + banana ", find_class) == (TargetTerm(GOLDEN, 0.5), TargetTerm(BANANA, 1.0))
+    assert parse_target(" 0.5 * golden retriever + banana ", find_class) == (
+        TargetTerm(GOLDEN, 0.5),
+        TargetTerm(BANANA, 1.0),
+    )
     assert format_target(parse_target("banana*0.7+goldfish", find_class), display_name) == "banana (0.7) + goldfish"
     for bad, words in [("banana+goldfish+zebra", "at most 2"), ("banana*2", "out of range"), ("banana+", "empty"),
                        ("0.5*banana*0.5", "two weights"), ("", "empty")]:
@@ -239,7 +243,9 @@ def test_chat_dream_takes_two_weighted_classes_within_the_limits() -> None:
 def test_noise_input_is_tv_static_of_the_asked_size() -> None:
     a = read_image("noise:64x48", seed=3)
     assert a.shape == (48, 64, 3) and a.dtype == np.uint8
-    assert np.array_equal(a, read_image("noise:64x48", seed=3)) and not np.array_equal(a, read_image("noise:64x48", seed=4))
+    assert np.array_equal(a, read_image("noise:64x48", seed=3)) and not np.array_equal(
+        a, read_image("noise:64x48", seed=4)
+    )
     assert read_image("noise").shape == (360, 640, 3)
     from engine.errors import SourceError
 

@@ -175,9 +175,21 @@ def random_packet(rng: random.Random) -> bytes:
         return b"#bundle\0" + bytes(rng.randrange(256) for _ in range(rng.randrange(0, 200)))
     if choice < 0.13:
         return message("command", "!dream " + "x" * rng.randrange(MAX_PACKET, 3 * MAX_PACKET))
-    args = [rng.choice([rng.uniform(-5, 5), rng.randrange(-10, 200), rng.choice(["goldfish", "eyes", "", "!lock",
-                                                                                   "banana*0.7+dog", "fast", "\x00\x7f"]),
-                        b"\x01\x02", True, False, None, float("inf")]) for _ in range(rng.randrange(0, 3))]
+    args = [
+        rng.choice(
+            [
+                rng.uniform(-5, 5),
+                rng.randrange(-10, 200),
+                rng.choice(["goldfish", "eyes", "", "!lock", "banana*0.7+dog", "fast", "\x00\x7f"]),
+                b"\x01\x02",
+                True,
+                False,
+                None,
+                float("inf"),
+            ]
+        )
+        for _ in range(rng.randrange(0, 3))
+    ]
     data = message(rng.choice(ADDRESSES), *args)
     if choice < 0.4:
         damaged = bytearray(data)
@@ -221,7 +233,9 @@ def test_bind_flags_parse_and_refuse_plainly():
 def test_osc_reply_without_osc_is_one_line(capsys):
     assert main(["live", "--input", "testsrc", "--output", "null", "--osc-reply", "9001"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["dreamstream: error: --osc-reply needs --osc (the state goes back to the controller that sends to --osc)"]
+    assert err == [
+        "dreamstream: error: --osc-reply needs --osc (the state goes back to the controller that sends to --osc)"
+    ]
 
 
 def test_a_busy_osc_port_fails_before_the_model_loads(capsys):

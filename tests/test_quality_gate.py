@@ -73,8 +73,10 @@ def test_a_dream_that_erases_the_scene_fails_the_gate(lite0, judge, tmp_path) ->
 @pytest.mark.slow
 def test_a_class_dream_that_loses_recognitions_fails_the_gate(lite0, judge, tmp_path) -> None:
     # colour 0: no colour probe per cell (30 steps each, most of this test's time); the 3 steps lose the classes
-    failures = check(fast_summary(lite0, judge, tmp_path, ("still",), **{"class_dream.steps": 3, "class_dream.colour": 0.0}),
-                     partial=True)
+    failures = check(
+        fast_summary(lite0, judge, tmp_path, ("still",), **{"class_dream.steps": 3, "class_dream.colour": 0.0}),
+        partial=True,
+    )
     assert any("recognitions" in f for f in failures), failures
 
 

@@ -189,7 +189,9 @@ def part_stats(parts: Path, done) -> dict[int, tuple[int, int, int]]:
 
 
 @pytest.mark.slow
-def test_resume_with_ray_workers_reuses_the_done_chunks(ray_output: tuple[Path, str], clip: Path, tmp_path: Path) -> None:
+def test_resume_with_ray_workers_reuses_the_done_chunks(
+    ray_output: tuple[Path, str], clip: Path, tmp_path: Path
+) -> None:
     """Ctrl-C as the 4th chunk starts (2 done), then the same render again on 2 Ray workers."""
     from stream.render.job import RenderOptions, render_chunked
     from stream.render.scan import Window
@@ -202,7 +204,9 @@ def test_resume_with_ray_workers_reuses_the_done_chunks(ray_output: tuple[Path, 
 
     out = tmp_path / "resumed.mp4"
     parts = Path(str(out) + ".parts")
-    first = render_chunked(cfg, str(clip), str(out), Window(), RenderOptions(workers=2, crf=0, on_assign=interrupt_at_chunk_3))
+    first = render_chunked(
+        cfg, str(clip), str(out), Window(), RenderOptions(workers=2, crf=0, on_assign=interrupt_at_chunk_3)
+    )
     assert first.interrupted == 130
     done = {int(i) for i in _done_chunks(parts)}
     assert len(done) == 2 and len(first.results) == 2, done  # chunk 3 starts when the second chunk is done
@@ -257,7 +261,15 @@ def test_resume_after_sigkill_reuses_exactly_the_finished_chunks(clip: Path, tmp
         after = (parts / f"chunk_{int(i):05d}.mkv").stat()
         assert (after.st_ino, after.st_mtime_ns, after.st_size) == (before.st_ino, before.st_mtime_ns, before.st_size)
     assert sorted(_done_chunks(parts)) == ["0", "1", "2", "3"]
-    once = subprocess.run([*cli, "video", str(clip), str(whole), *args], check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    once = subprocess.run(
+        [*cli, "video", str(clip), str(whole), *args],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert once.returncode == 0, once.stderr
     assert "reusing" not in once.stderr
     assert_same_timing(out, whole)
@@ -413,7 +425,9 @@ def test_plain_runs_do_not_import_ray(clip: Path, tmp_path: Path) -> None:
         "'--octaves', '1', '--steps', '1']); "
         "print(rc, 'ray' in sys.modules)"
     )
-    result = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert result.stdout.split()[-2:] == ["0", "False"], result.stderr
 
 
@@ -436,7 +450,11 @@ def test_ctrl_c_joins_the_finished_chunks_and_keeps_the_work_folder(
     args = ["video", str(clip), str(out), *FAST, *CHUNKS, "--resume"]
     assert main(args) == 130
     line = one_error_line(capsys.readouterr().err)
-    assert line == f"dreamstream: interrupted; 2 of 4 chunks done, {out} holds the first 24 frames; run the same command again to go on"
+    assert (
+        line
+        == f"dreamstream: interrupted; 2 of 4 chunks done, {out} holds the first 24 frames; run the same command "
+           "again to go on"
+    )
     assert len(video_times(out)) == 24
     start, end = audio_span(out)
     assert abs((end - start) - 24 * FRAME_S) <= FRAME_S
@@ -496,7 +514,9 @@ def test_a_full_disk_while_writing_the_parts_stops_with_one_line_and_keeps_the_f
     err = capsys.readouterr().err
     assert "Traceback" not in err
     line = one_error_line(err)
-    assert line.startswith(f"dreamstream: error: {parts}: cannot write chunk 2 (frames 24-35) (No space left on device); "), line
+    assert line.startswith(
+        f"dreamstream: error: {parts}: cannot write chunk 2 (frames 24-35) (No space left on device); "
+    ), line
     assert line.endswith(f"2 of 4 chunks done and kept in {parts}: run the same command again to go on"), line
     assert sorted(_done_chunks(parts)) == ["0", "1"]
     assert not list(parts.glob("*.partial.mkv"))  # the failed chunk's file is gone: its room is free again

@@ -110,8 +110,15 @@ def test_the_live_stage_gives_a_class_its_colours_at_once_from_the_table() -> No
     table = torch.zeros(1000, 5, 3)
     table[BANANA] = YELLOW
     settings = DreamSettings(octaves=1, steps=1, crops=1, crop_size=64, colour=0.1)
-    stage = DreamStage(model, DreamSettings(octaves=1, steps=1), settings, live_dream_settings(dream_scale=0.5, scene_limit=1.0), board,
-                       class_live=live_dream_settings(dream_scale=0.5, scene_limit=0.2), class_colours=table)
+    stage = DreamStage(
+        model,
+        DreamSettings(octaves=1, steps=1),
+        settings,
+        live_dream_settings(dream_scale=0.5, scene_limit=1.0),
+        board,
+        class_live=live_dream_settings(dream_scale=0.5, scene_limit=0.2),
+        class_colours=table,
+    )
     frame = np.full((48, 64, 3), 128, np.uint8)
     stage(frame)
     assert stage.live_dream.settings.scene_limit == 1.0  # the layer dream's own bound (here: off)

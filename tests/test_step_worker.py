@@ -84,7 +84,9 @@ def test_the_overlapped_dream_is_a_frame_behind_deterministic_and_as_strong(lite
     again, _ = run(lite0, frames, overlap=True)
     plain, plain_strength = run(lite0, frames, overlap=False)
     assert all(np.array_equal(a, b) for a, b in zip(outs, again))  # whatever the threads' timing
-    assert np.array_equal(outs[0], frames[0]) and not np.array_equal(plain[0], frames[0])  # the first steps join at frame 1
+    assert np.array_equal(outs[0], frames[0]) and not np.array_equal(
+        plain[0], frames[0]
+    )  # the first steps join at frame 1
     assert strength[1] > 0 and strength[-1] > 2 * strength[3]  # and the dream builds up as it goes
     assert strength[-1] == pytest.approx(plain_strength[-1], rel=0.25)  # about as strong as one in turn
 

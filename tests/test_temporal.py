@@ -333,7 +333,14 @@ def test_dream_scale_and_objective_changes_keep_the_flow_state(dreamer: Dreamer)
 
 @pytest.mark.parametrize(
     "bad",
-    [{"flow": "lk"}, {"flow_preset": "slow"}, {"flow_blend": 1.5}, {"decay": -0.1}, {"dream_scale": 0.0}, {"steps_per_frame": -1}],
+    [
+        {"flow": "lk"},
+        {"flow_preset": "slow"},
+        {"flow_blend": 1.5},
+        {"decay": -0.1},
+        {"dream_scale": 0.0},
+        {"steps_per_frame": -1},
+    ],
 )
 def test_temporal_settings_reject_bad_values(bad: dict) -> None:
     with pytest.raises(ConfigError):

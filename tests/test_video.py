@@ -230,7 +230,13 @@ def _terminate() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize(("stop", "code", "word"), [(_interrupt, 130, "interrupted"), (_terminate, 143, "terminated")])
 def test_interrupted_run_leaves_a_playable_file(
-    clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, stop, code: int, word: str
+    clip: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    stop,
+    code: int,
+    word: str,
 ) -> None:
     _stop_after(monkeypatch, 4, stop)
     out = tmp_path / "out.mp4"

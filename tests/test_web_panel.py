@@ -38,7 +38,11 @@ def test_every_route_needs_the_token(rig):
             assert "token is required" in answer["error"]
     assert rig.board.get().target is None
     status, state = rig.http("GET", "/api/state")
-    assert status == 200 and state["controls"]["layer"] == rig.board.initial.layer and state["outputs"][0]["name"] == "null"
+    assert (
+        status == 200
+        and state["controls"]["layer"] == rig.board.initial.layer
+        and state["outputs"][0]["name"] == "null"
+    )
     # ?token= works too (OBS browser sources cannot set headers)
     status, page = rig.http("GET", f"/overlay?token={TOKEN}", token=None)
     assert status == 200 and b"EventSource" in page
@@ -129,9 +133,19 @@ def test_a_thousand_random_requests_leave_the_stream_running_and_settings_valid(
             junk = bytes(rng.randrange(256) for _ in range(rng.randint(0, 64)))
             status, _ = rig.http("POST", "/api/command", junk, headers={"Content-Type": "application/json"})
         elif roll < 0.85:
-            status, _ = rig.http(rng.choice(["GET", "PUT", "PATCH", "DELETE"]),
-                                 rng.choice(["/api/state", "/api/command", "/api/classes?q=" + urllib.parse.quote(rng.choice(args)),
-                                             "/x/../api/state", "/api/preview.jpg", "/%00"]))
+            status, _ = rig.http(
+                rng.choice(["GET", "PUT", "PATCH", "DELETE"]),
+                rng.choice(
+                    [
+                        "/api/state",
+                        "/api/command",
+                        "/api/classes?q=" + urllib.parse.quote(rng.choice(args)),
+                        "/x/../api/state",
+                        "/api/preview.jpg",
+                        "/%00",
+                    ]
+                ),
+            )
         else:
             status, _ = rig.http("POST", "/api/command", {"text": rng.choice(words) + " x"},
                                  token=rng.choice([None, "", TOKEN[:-1]]))

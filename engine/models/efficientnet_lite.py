@@ -122,7 +122,8 @@ def fusable(x: Tensor, convs: tuple[nn.Conv2d, ...]) -> bool:
 
 
 def _pixel_matmul(x: Tensor, weight: Tensor, conv: nn.Conv2d) -> bool:
-    """Whether ``conv`` with ``weight`` is 1x1, stride 1, ungrouped, on a channels_last ``x``: a matrix product over pixels.
+    """Whether ``conv`` with ``weight`` is 1x1, stride 1, ungrouped, on a channels_last ``x``: a matrix product over
+    pixels.
 
     oneDNN's convolution reorders the weight on every call and its input gradient takes torch's slow
     path: as one ``(pixels, Cin) @ (Cin, Cout)`` product a class step at 160 pixels takes 0.95x the time.
@@ -132,7 +133,8 @@ def _pixel_matmul(x: Tensor, weight: Tensor, conv: nn.Conv2d) -> bool:
 
 
 def _over_pixels(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-    """``x`` ``(N, Cin, H, W)`` channels_last through the 1x1 ``weight`` ``(Cin, Cout)`` as a matrix: channels_last out."""
+    """``x`` ``(N, Cin, H, W)`` channels_last through the 1x1 ``weight`` ``(Cin, Cout)`` as a matrix: channels_last
+    out."""
     n, c, h, w = x.shape
     rows = x.permute(0, 2, 3, 1).reshape(n * h * w, c)
     out = rows @ weight if bias is None else torch.addmm(bias, rows, weight)

@@ -24,7 +24,9 @@ def child_env(extra: Mapping[str, str] | None = None, root: Path = ROOT) -> dict
     return {**env, **(extra or {})}
 
 
-def run_python(code: str, args: Sequence[str], env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_python(
+    code: str, args: Sequence[str], env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """``python -c code args...`` in the repository root; its output captured, its exit status not checked."""
     return subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env=dict(env or child_env()),
                           capture_output=True, text=True, check=False)
@@ -78,5 +80,6 @@ def run_measured(argv: Sequence[str], cwd: Path = ROOT, env: Mapping[str, str] |
 
 
 def cli_argv(args: Sequence[str]) -> list[str]:
-    """The command line of ``dreamstream ARGS`` run by this Python (so a checkout on ``PYTHONPATH`` is the one imported)."""
+    """The command line of ``dreamstream ARGS`` run by this Python (so a checkout on ``PYTHONPATH`` is the one
+    imported)."""
     return [sys.executable, "-c", CLI, *args]

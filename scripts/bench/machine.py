@@ -26,7 +26,8 @@ def cpu_model() -> str:
 
 
 def cpu_has_bf16() -> bool:
-    """Whether the CPU computes bf16 natively (x86 ``avx512_bf16`` or ``amx_bf16``, Arm ``bf16``); else torch emulates it, slowly."""
+    """Whether the CPU computes bf16 natively (x86 ``avx512_bf16`` or ``amx_bf16``, Arm ``bf16``); else torch emulates
+    it, slowly."""
     flags = _cpuinfo("flags", "Features") or ""
     return bool({"avx512_bf16", "amx_bf16", "bf16"} & set(flags.split()))
 

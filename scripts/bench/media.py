@@ -43,7 +43,9 @@ def work_folder(keep: Path | None = None) -> Iterator[Path]:
 def pan_clip(folder: Path, photo_name: str, frames: int, size: tuple[int, int], fps: int = 24) -> Path:
     """``folder/pan_WxH.mp4``: ``frames`` frames panning and zooming across :func:`photo` ``photo_name``, with sound."""
     w, h = size
-    return Path(write_pan_clip(folder / f"pan_{w}x{h}.mp4", photo(photo_name), frames=frames, width=w, height=h, fps=fps))
+    return Path(
+        write_pan_clip(folder / f"pan_{w}x{h}.mp4", photo(photo_name), frames=frames, width=w, height=h, fps=fps)
+    )
 
 
 def pan_frames(image: np.ndarray, size: tuple[int, int], count: int) -> list[np.ndarray]:

@@ -58,12 +58,16 @@ def print_summary(summary: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = parser(__doc__, prog="scripts/quality")
-    ap.add_argument("--fast", action="store_true", help="the fast grid of the CI gate (320x180, 4 classes, fewer steps)")
+    ap.add_argument(
+        "--fast", action="store_true", help="the fast grid of the CI gate (320x180, 4 classes, fewer steps)"
+    )
     ap.add_argument("--photos", nargs="*", choices=PHOTOS, default=list(PHOTOS),
                     help=f"the photos (default all: tuning {', '.join(TUNING)}; held-out {', '.join(HELD_OUT)})")
     ap.add_argument("--classes", nargs="*", default=list(CLASSES))
     ap.add_argument("--modes", nargs="*", choices=MODES, default=list(MODES))
-    ap.add_argument("--at", nargs="*", type=float, default=[5.0, 10.0, 20.0], help="live class cells: seconds after !dream")
+    ap.add_argument(
+        "--at", nargs="*", type=float, default=[5.0, 10.0, 20.0], help="live class cells: seconds after !dream"
+    )
     ap.add_argument("--layer-at", nargs="*", type=float, default=[10.0, 60.0], help="live layer cells: seconds")
     add_size(ap, "640x360")
     add_set(ap)
@@ -80,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         grid = FAST
         overrides = {**FAST_OVERRIDES, **overrides}
     else:
-        grid = Grid(tuple(args.photos), tuple(args.classes), tuple(args.modes), tuple(args.at), tuple(args.layer_at), args.size)
+        grid = Grid(
+            tuple(args.photos), tuple(args.classes), tuple(args.modes), tuple(args.at), tuple(args.layer_at), args.size
+        )
     if args.update_baseline and not (args.fast and args.why):
         ap.error("--update-baseline records the fast grid: give --fast and --why")
     torch.manual_seed(0)
@@ -88,8 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     judge = Judge()
     out = Path(args.out)
     started = time.perf_counter()
-    header = (f"{cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}; {grid.size[0]}x{grid.size[1]}"
-              + (f"; overrides {overrides}" if overrides else ""))
+    header = (
+        f"{cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}; {grid.size[0]}x{grid.size[1]}"
+        + (f"; overrides {overrides}" if overrides else "")
+    )
     print(f"# {header}", flush=True)
 
     def report(r: dict) -> None:

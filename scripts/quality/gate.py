@@ -46,7 +46,9 @@ def check(summary: list[dict], path: Path = BASELINE, partial: bool = False) -> 
         now = sum(lines[name][figure] for name in measured)
         then = sum(base["lines"][name][figure] for name in measured)
         if now < then - TOLERANCE["recognitions"]:
-            failures.append(f"{figure}: {now} recognitions, baseline {then} (at most {TOLERANCE['recognitions']} fewer)")
+            failures.append(
+                f"{figure}: {now} recognitions, baseline {then} (at most {TOLERANCE['recognitions']} fewer)"
+            )
     for name in measured:
         old, new = base["lines"][name], lines[name]
         for figure in ("scene_kept", "variety", "sky_kept"):

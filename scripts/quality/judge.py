@@ -54,7 +54,8 @@ class Judge:
 
     @torch.no_grad()
     def logits(self, image: np.ndarray) -> torch.Tensor:
-        """Logits ``(2, 1000)`` of ``image`` (uint8 RGB ``(H, W, 3)``) in colour and grey: short side to 240, centre crop."""
+        """Logits ``(2, 1000)`` of ``image`` (uint8 RGB ``(H, W, 3)``) in colour and grey: short side to 240, centre
+        crop."""
         x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).unsqueeze(0).float() / 255
         grey = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True).expand(-1, 3, -1, -1)
         x = torch.cat([x, grey])

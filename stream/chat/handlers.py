@@ -58,7 +58,9 @@ class Handlers:
 
     def dream(self, msg: ChatMessage, user: str, args: str, now: float) -> list[str]:
         if not args:
-            return [f"@{user} usage: !dream <class>, e.g. !dream goldfish or !dream banana*0.7+dog (see !targets <word>)"]
+            return [
+                f"@{user} usage: !dream <class>, e.g. !dream goldfish or !dream banana*0.7+dog (see !targets <word>)"
+            ]
         try:
             value, label = self.catalogs.target(args[:MAX_QUERY], self.limits.max_targets)
         except TargetProblem as e:

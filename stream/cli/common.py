@@ -42,7 +42,11 @@ def add_dream_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--weights", metavar="PATH", help="a state dict for the model (instead of the download cache)")
     g.add_argument("--layer", action="append", metavar="L", help="layer or alias to amplify; repeat for several")
     g.add_argument("--channel", action="append", type=int, metavar="N", help="channel of the first layer; repeatable")
-    g.add_argument("--target", metavar="CLASS", help="an ImageNet class to dream (dreamstream targets QUERY); two at once with weights: banana*0.7+dog")
+    g.add_argument(
+        "--target",
+        metavar="CLASS",
+        help="an ImageNet class to dream (dreamstream targets QUERY); two at once with weights: banana*0.7+dog",
+    )
     g.add_argument("--guide", metavar="IMAGE", help="a guide image whose features the dream matches")
     g.add_argument("--octaves", type=int, metavar="N")
     g.add_argument("--octave-scale", type=float, metavar="F")
@@ -84,4 +88,6 @@ class OneLineParser(argparse.ArgumentParser):
     """Usage mistakes end as one line (``dreamstream: error: ...``), exit code 2, like every other error."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"dreamstream: error: {self.prog.removeprefix('dreamstream ')}: {message} (see {self.prog} --help)\n")
+        self.exit(
+            2, f"dreamstream: error: {self.prog.removeprefix('dreamstream ')}: {message} (see {self.prog} --help)\n"
+        )

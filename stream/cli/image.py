@@ -28,7 +28,9 @@ def cmd_image(args: argparse.Namespace) -> int:
     from engine.dream import Dreamer
 
     dreamer = Dreamer(setup.model, setup.objective, setup.settings)
-    log.info("dreaming %s (%dx%d) with %s: %s", args.input, image.shape[1], image.shape[0], setup.spec.name, setup.label)
+    log.info(
+        "dreaming %s (%dx%d) with %s: %s", args.input, image.shape[1], image.shape[0], setup.spec.name, setup.label
+    )
     start = time.monotonic()
     with progress_bar(None, "steps") as bar:
 
@@ -76,7 +78,9 @@ def cmd_targets(args: argparse.Namespace) -> int:
     if not found:
         from engine.errors import TargetError
 
-        raise TargetError(f"no ImageNet class matches {query[:40]!r}; try a shorter word, e.g. 'dreamstream targets fish'")
+        raise TargetError(
+            f"no ImageNet class matches {query[:40]!r}; try a shorter word, e.g. 'dreamstream targets fish'"
+        )
     for index, name in found:
         others = [n for n in class_names(index) if n.lower() != name.lower()]
         print(f"{index:>4}  {name}" + (f"  ({', '.join(others)})" if others else ""))

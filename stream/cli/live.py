@@ -129,7 +129,10 @@ def run_cli(args: argparse.Namespace) -> int:
     limits = cfg.section("chat")
     board = ControlBoard(initial_controls(cfg, args.preset), limits)
     center = CommandCenter(  # !preset NAME: that preset under the same --config file and flags
-        board, limits, load_preset=lambda name: load_dream_preset(name, args.config, overrides_from_args(args, LIVE_FLAGS)))
+        board,
+        limits,
+        load_preset=lambda name: load_dream_preset(name, args.config, overrides_from_args(args, LIVE_FLAGS)),
+    )
     overlay = None
     if (extras.controls or extras.panel_bind) and ls.overlay == "burned" and not args.no_overlay:
         overlay = lambda: overlay_lines(board.get(), center.queue_length(), time.monotonic())

@@ -8,7 +8,9 @@ from stream.settings.loader import load_config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("twitch-login", help="get chat tokens for the bot (or broadcaster) account; saved with mode 0600")
+    p = sub.add_parser(
+        "twitch-login", help="get chat tokens for the bot (or broadcaster) account; saved with mode 0600"
+    )
     p.add_argument("--account", choices=("bot", "broadcaster"), default="bot")
     p.add_argument("--config", metavar="FILE", help="a YAML file with the twitch: section (client_id, bot_id, ...)")
     p.add_argument("--preset", default="default")

@@ -54,7 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(message)s" if not args.debug else "%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level,
+        format="%(message)s" if not args.debug else "%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     for noisy in ("PIL", "matplotlib", "asyncio", "twitchio", "aiohttp", "libav"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     try:

@@ -32,7 +32,8 @@ def chunked(args: argparse.Namespace) -> bool:
 
 
 def cmd_video_chunked(args: argparse.Namespace, cfg: Any) -> int:
-    """``video`` with ``--workers N``, ``--ray-address`` or ``--resume``: chunks in ``OUT.parts/``, joined as they finish."""
+    """``video`` with ``--workers N``, ``--ray-address`` or ``--resume``: chunks in ``OUT.parts/``, joined as they
+    finish."""
     from stream.render.job import RenderOptions, render_chunked
     from stream.render.scan import Window
 
@@ -81,13 +82,19 @@ def cmd_video(args: argparse.Namespace) -> int:
             length = reader.info.duration_s
             if args.start and length and args.start >= length:
                 reader.close()
-                raise SourceError(f"--start {args.start:g} s is past the end of {args.input!r}; allowed 0 to {length:.3g} s")
+                raise SourceError(
+                    f"--start {args.start:g} s is past the end of {args.input!r}; allowed 0 to {length:.3g} s"
+                )
             with reader, VideoWriter(args.output, reader.info, crf=args.crf, audio_from=args.input) as writer:
                 setup = setup_dream(cfg)
                 temporal = TemporalDreamer(Dreamer(setup.model, setup.objective, setup.settings), settings)
                 info = reader.info
                 dh, dw = temporal.dream_size(reader.height, reader.width)  # upright
-                per_frame = "full octaves every frame" if settings.flow == "none" else f"{settings.steps_per_frame} steps per frame"
+                per_frame = (
+                    "full octaves every frame"
+                    if settings.flow == "none"
+                    else f"{settings.steps_per_frame} steps per frame"
+                )
                 log.info(
                     "dreaming %s (%dx%d, %.3g fps) at %dx%d with %s: %s; flow %s, %s",
                     args.input, reader.width, reader.height, float(info.fps), dw, dh, setup.spec.name, setup.label,
@@ -108,7 +115,14 @@ def cmd_video(args: argparse.Namespace) -> int:
     if run.frames == 0:
         raise SourceError(f"{args.input}: no frame decoded" + (f" from {args.start:g} s" if args.start else ""))
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(run.kinds.items()))
-    log.info("wrote %s: %d frames in %.1f s (%.2f s per frame; %s)", args.output, run.frames, run.seconds, run.seconds_per_frame, kinds)
+    log.info(
+        "wrote %s: %d frames in %.1f s (%.2f s per frame; %s)",
+        args.output,
+        run.frames,
+        run.seconds,
+        run.seconds_per_frame,
+        kinds,
+    )
     print(args.output)
     return _ended_early(args, run.frames) if run.truncated else 0
 
@@ -136,20 +150,30 @@ def register(subparsers: Any) -> None:
     add_dream_arguments(p)
     g = p.add_argument_group("video")
     g.add_argument("--flow", choices=FLOWS, help="optical flow; none = full dream every frame")
-    g.add_argument("--flow-blend", type=float, metavar="F", help="fraction of the previous dream carried per frame (0-1)")
+    g.add_argument(
+        "--flow-blend", type=float, metavar="F", help="fraction of the previous dream carried per frame (0-1)"
+    )
     g.add_argument("--steps-per-frame", type=int, metavar="N", help="gradient steps on each carried frame")
     g.add_argument("--dream-scale", type=float, metavar="F", help="internal resolution as a fraction of the frame's")
     g.add_argument("--start", type=float, default=0.0, metavar="S", help="start at S seconds (default 0)")
     g.add_argument("--duration", type=float, metavar="S", help="dream only S seconds")
     g.add_argument("--max-frames", type=_positive_int, metavar="N", help="dream at most N frames")
-    g.add_argument("--crf", type=int, default=18, metavar="N", help="H.264 quality, 0-51, lower is better (default %(default)s)")
+    g.add_argument(
+        "--crf", type=int, default=18, metavar="N", help="H.264 quality, 0-51, lower is better (default %(default)s)"
+    )
     g = p.add_argument_group("long videos (chunks in OUT.parts/, resumable)")
-    g.add_argument("--workers", type=_positive_int, metavar="N",
-                   help="dream chunks on N workers (N > 1: local Ray workers; on a cluster: default one per GPU or machine)")
+    g.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="dream chunks on N workers (N > 1: local Ray workers; on a cluster: default one per GPU or machine)",
+    )
     g.add_argument("--ray-address", metavar="ADDRESS", help="use this Ray cluster (host:port, or auto)")
     g.add_argument("--resume", action="store_true", help="work in chunks and reuse the finished ones of an earlier run")
     g.add_argument("--keep-parts", action="store_true", help="keep OUT.parts/ after the join")
-    g.add_argument("--chunk-s", type=float, metavar="S", help="split scenes longer than S seconds into chunks (video.chunk_s)")
+    g.add_argument(
+        "--chunk-s", type=float, metavar="S", help="split scenes longer than S seconds into chunks (video.chunk_s)"
+    )
     g.add_argument("--chunk-overlap", type=int, metavar="N",
                    help="frames dreamed before a chunk that starts inside a scene, then dropped (video.chunk_overlap)")
     p.set_defaults(handler=cmd_video)

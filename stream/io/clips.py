@@ -18,7 +18,9 @@ from stream.settings.encoder import AUDIO_RATE
 from stream.settings.names import CONTAINERS
 
 
-def pan_frame(image: np.ndarray, t: float, width: int, height: int, zoom: float = 1.25, travel: float = 0.6) -> np.ndarray:
+def pan_frame(
+    image: np.ndarray, t: float, width: int, height: int, zoom: float = 1.25, travel: float = 0.6
+) -> np.ndarray:
     """The view at time ``t`` in ``[0, 1]`` of a pan from left to right across ``image`` while zooming in.
 
     ``image`` uint8 RGB ``(h, w, 3)``; returns uint8 RGB ``(height, width, 3)``. The view is the

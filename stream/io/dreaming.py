@@ -10,9 +10,9 @@ from engine.dream import DreamSettings, prepare_model, resolve_device
 from engine.errors import ConfigError
 from engine.frames import to_tensor
 from engine.imagenet import display_name, find_class
-from engine.targets import format_target, parse_target, target_objective
 from engine.models.registry import DreamModel, LayerInfo, ModelSpec, build_model, get_spec
 from engine.objectives import Objective, channel, guide, guide_features, layer
+from engine.targets import format_target, parse_target, target_objective
 from stream.io.images import read_image
 from stream.io.tuning import keep_freed_memory
 from stream.io.weights import load_state_dict

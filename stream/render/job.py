@@ -146,8 +146,11 @@ def render_chunked(cfg: Config, source: str, output: str, window: Window, option
     parts = parts_folder(output)
     if parts.exists() and not parts.is_dir():
         raise SinkError(f"{parts}: exists and is not a folder; the render needs it for its chunks")
-    pool = RayPool(cfg, options.workers, options.ray_address, options.max_retries, options.on_assign) if options.uses_ray \
+    pool = (
+        RayPool(cfg, options.workers, options.ray_address, options.max_retries, options.on_assign)
+        if options.uses_ray
         else LocalPool(cfg)
+    )
     run.parts = parts
     try:
         with sigterm_raises(), _output(output, info, options.crf, source) as writer:
@@ -155,7 +158,9 @@ def render_chunked(cfg: Config, source: str, output: str, window: Window, option
             run.truncated = manifest.scan.truncated
             if run.reused:
                 frames = sum(manifest.done.values())
-                log.info("%s: reusing %d of %d finished chunks (%d frames)", parts, run.reused, len(manifest.chunks), frames)
+                log.info(
+                    "%s: reusing %d of %d finished chunks (%d frames)", parts, run.reused, len(manifest.chunks), frames
+                )
             run.chunks = len(manifest.chunks)
             # Chunks hold upright frames (a rotated input's display rotation undone); the output is tagged as the input.
             spec = VideoSpec(info.display_width, info.display_height, info.fps, info.time_base)
@@ -171,8 +176,10 @@ def render_chunked(cfg: Config, source: str, output: str, window: Window, option
                 _finish_join(joining, manifest, run)
             except SinkError as exc:  # a full disk: say what is kept
                 joining.drain()
-                raise SinkError(f"{exc}; {len(manifest.done)} of {len(manifest.chunks)} chunks done and kept in {parts}: "
-                                "run the same command again to go on") from exc
+                raise SinkError(
+                    f"{exc}; {len(manifest.done)} of {len(manifest.chunks)} chunks done and kept in {parts}: "
+                    "run the same command again to go on"
+                ) from exc
             except BaseException:
                 joining.drain()
                 raise

@@ -36,7 +36,8 @@ MAX_FADE_GAIN = 1.5
 
 
 def fade(previous: np.ndarray, current: np.ndarray, original: np.ndarray, weight: float) -> np.ndarray:
-    """The previous chunk's dream of ``original`` faded into this chunk's, at this one's ``weight``; RGB uint8 ``(H, W, 3)``.
+    """The previous chunk's dream of ``original`` faded into this chunk's, at this one's ``weight``; RGB uint8 ``(H, W,
+    3)``.
 
     Two dreams of a frame are two patterns on it, and a plain mix of them is fainter than either
     (patterns that do not line up partly cancel: half way, by about 1/sqrt(2)), so a seam would
@@ -91,7 +92,9 @@ class Joiner:
                 count += 1
                 if index < chunk.start:  # lead-in: fade from the previous chunk's frame into this one
                     if not self.held or self.held[0][0] != index:
-                        raise SourceError(f"{path}: lead-in frame {index} has no frame of the previous chunk to fade from")
+                        raise SourceError(
+                            f"{path}: lead-in frame {index} has no frame of the previous chunk to fade from"
+                        )
                     original = self._original(originals, index)
                     self._emit(index, fade(self.held.popleft()[1], image, original, weights[index - chunk.first]))
                 elif index >= hold_from:
@@ -115,7 +118,8 @@ class Joiner:
         return frame.image[: self.job.spec.height, : self.job.spec.width]
 
     def finish(self) -> int:
-        """Write the frames still held (the render stopped before the chunk that fades from them); the frames written."""
+        """Write the frames still held (the render stopped before the chunk that fades from them); the frames
+        written."""
         while self.held:
             self._emit(*self.held.popleft())
         return self.written

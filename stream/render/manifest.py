@@ -85,7 +85,9 @@ class Manifest:
                     Fraction(f["time_base"]), bool(f["truncated"]))
         chunks = [Chunk(i, int(a), int(b), int(lead)) for i, (a, b, lead) in enumerate(doc["chunks"])]
         done = {int(k): int(v) for k, v in doc["done"].items()}
-        return cls(str(doc["settings_hash"]), int(doc["input"]["size"]), str(doc["input"]["sha256"]), scan, chunks, done)
+        return cls(
+            str(doc["settings_hash"]), int(doc["input"]["size"]), str(doc["input"]["sha256"]), scan, chunks, done
+        )
 
 
 def read_manifest(folder: Path) -> Manifest | None:

@@ -87,7 +87,9 @@ def import_ray() -> Any:
     try:
         import ray
     except ImportError as exc:
-        raise RenderError('--workers N > 1 and --ray-address need Ray; install it with pip install "dreamstream[ray]"') from exc
+        raise RenderError(
+            '--workers N > 1 and --ray-address need Ray; install it with pip install "dreamstream[ray]"'
+        ) from exc
     return ray
 
 
@@ -181,7 +183,8 @@ class RayPool:
         return gpus or max(1, sum(1 for node in self.ray.nodes() if node.get("Alive")))
 
     def _actor_options(self) -> dict[str, Any]:
-        """Resources per actor: a GPU each where the cluster has them (and the device allows), else a share of the CPUs."""
+        """Resources per actor: a GPU each where the cluster has them (and the device allows), else a share of the
+        CPUs."""
         resources = self.ray.cluster_resources()
         gpus, cpus = resources.get("GPU", 0), resources.get("CPU", 1)
         device = self.cfg.model.device
@@ -228,7 +231,9 @@ class RayPool:
                         cause = exc.cause
                         if isinstance(cause, DreamError):
                             raise cause from None
-                        raise RenderError(f"{chunk.describe()} failed on a worker: {type(cause).__name__}: {cause}") from None
+                        raise RenderError(
+                            f"{chunk.describe()} failed on a worker: {type(cause).__name__}: {cause}"
+                        ) from None
                     except RayActorError as exc:
                         on_frames(-seen.pop(chunk.index, 0))
                         deaths[chunk.index] += 1
@@ -238,8 +243,13 @@ class RayPool:
                                 f"{chunk.describe()}: its worker died {deaths[chunk.index]} times "
                                 f"(retry limit {self.max_retries}); last: {why}"
                             ) from None
-                        log.warning("%s: worker died (%s); retrying on a new worker (%d of %d)",
-                                    chunk.describe(), why, deaths[chunk.index], self.max_retries)
+                        log.warning(
+                            "%s: worker died (%s); retrying on a new worker (%d of %d)",
+                            chunk.describe(),
+                            why,
+                            deaths[chunk.index],
+                            self.max_retries,
+                        )
                         queue.appendleft(chunk)
                         idle.append(spawn())
                         continue

@@ -58,7 +58,9 @@ def scan_input(
     """Decode the window of ``path`` once; SourceError if nothing decodes. ``progress(frames)`` per frame."""
     pts: list[int] = []
     cuts: list[int] = []
-    with VideoReader(path, start_s=window.start_s, duration_s=window.duration_s, max_frames=window.max_frames) as reader:
+    with VideoReader(
+        path, start_s=window.start_s, duration_s=window.duration_s, max_frames=window.max_frames
+    ) as reader:
         info = reader.info
         length = info.duration_s
         if window.start_s and length and window.start_s >= length:

@@ -190,12 +190,17 @@ def compare_videos(
         raise SourceError(f"{original}: need at least 2 frames to measure flicker, got {len(change)}")
     quarter = max(1, len(change) // 4)
     with np.errstate(all="ignore"):
-        err_o, err_d = (float(np.nanmean(errors[k])) if np.isfinite(errors[k]).any() else None for k in ("original", "dreamed"))
+        err_o, err_d = (
+            float(np.nanmean(errors[k])) if np.isfinite(errors[k]).any() else None for k in ("original", "dreamed")
+        )
     result = {
         "frames": len(change),
         "warping_error": {"original": err_o, "dreamed": err_d},
         "ratio": err_d / err_o if err_o and err_d is not None else None,
-        "mean_change": {"first_quarter": float(np.mean(change[:quarter])), "last_quarter": float(np.mean(change[-quarter:]))},
+        "mean_change": {
+            "first_quarter": float(np.mean(change[:quarter])),
+            "last_quarter": float(np.mean(change[-quarter:])),
+        },
         "reliable_fraction": float(np.mean(reliable)),
         "flow": f"{method}" + (f" {preset}" if method == "dis" else ""),
     }

@@ -118,7 +118,9 @@ class ChunkDreamer:
                         if on_frame is not None:
                             on_frame()
             if writer.frames_written != chunk.dreamed:
-                raise SourceError(f"{job.input}: {chunk.describe()} decoded {writer.frames_written} of {chunk.dreamed} frames")
+                raise SourceError(
+                    f"{job.input}: {chunk.describe()} decoded {writer.frames_written} of {chunk.dreamed} frames"
+                )
         except SinkError as exc:  # a full disk: the part is of no use, and its room is needed
             partial.unlink(missing_ok=True)
             raise SinkError(f"{job.parts}: cannot write {chunk.describe()} ({reason(exc.__cause__ or exc)})") from exc

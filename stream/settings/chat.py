@@ -32,8 +32,9 @@ class ChatLimits:
     max_octaves: int = setting(4, Rule(1, MAX_OCTAVES), "chat can never raise the cost of a frame past these bounds")
     min_strength: float = setting(0.25, Rule(0.01, 10.0), "lowest !strength")
     max_strength: float = setting(1.5, Rule(0.01, 10.0), "highest !strength")
-    allowed_models: tuple[str, ...] = setting(("efficientnet_lite0",), Rule(choices=model_names, nonempty=True, items=32),
-        "models !model may switch to")
+    allowed_models: tuple[str, ...] = setting(
+        ("efficientnet_lite0",), Rule(choices=model_names, nonempty=True, items=32), "models !model may switch to"
+    )
     allowed_presets: tuple[str, ...] = setting(("default",), Rule(choices=preset_names, nonempty=True, items=32),
         "presets !preset may switch to")
     allowed_flows: tuple[str, ...] = setting(FLOWS, Rule(choices=FLOWS, nonempty=True, items=len(FLOWS)),

@@ -42,7 +42,9 @@ def secure_url(secure: str, loopback: str) -> Callable[[str], str | None]:
 
         parts = urllib.parse.urlsplit(value)
         host = (parts.hostname or "").lower()
-        if host and (parts.scheme == secure or (parts.scheme == loopback and host in ("127.0.0.1", "localhost", "::1"))):
+        if host and (
+            parts.scheme == secure or (parts.scheme == loopback and host in ("127.0.0.1", "localhost", "::1"))
+        ):
             return None
         return f"a {secure}:// URL ({loopback}:// only on 127.0.0.1 or localhost)"
 

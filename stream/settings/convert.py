@@ -1,4 +1,6 @@
-"""A settings value from YAML or a CLI flag converted to its field's annotated type, or one :class:`ConfigError` line."""
+"""A settings value from YAML or a CLI flag converted to its field's annotated type, or one :class:`ConfigError`
+line."""
+
 from __future__ import annotations
 
 import math
@@ -44,7 +46,11 @@ def convert(key: str, value: Any, tp: Any) -> Any:
             return value.lower() in ("true", "yes", "on", "1")
         raise ConfigError(f"{key}: expected true or false, got {short(value)}")
     if tp is int:
-        if isinstance(value, bool) or not isinstance(value, (int, str)) or (isinstance(value, str) and len(value) > MAX_INT_DIGITS):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, str))
+            or (isinstance(value, str) and len(value) > MAX_INT_DIGITS)
+        ):
             raise ConfigError(f"{key}: expected a whole number, got {short(value)}")
         try:
             return int(value)

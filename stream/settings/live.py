@@ -64,7 +64,9 @@ class LiveSettings:
     capture_queue: int = setting(1, Rule(1, 64), "frames waiting for the dream (live sources keep only the newest)")
     class_crops: int = setting(1, Rule(1, 8),
         "crops per class step (chat !dream; one costs 0.6x two, pictures as good per frame)")
-    class_size: int = setting(160, Rule(64, 512), "the side class crops are resized to: with class_crops, a class step's cost")
+    class_size: int = setting(
+        160, Rule(64, 512), "the side class crops are resized to: with class_crops, a class step's cost"
+    )
     class_crop_min: float = setting(0.65, Rule(0.05, 1.0),
         "smallest crop, a fraction of the short side (large crops: a few large objects)")
     class_colour: float = setting(0.1, Rule(0.0, 1.0),
@@ -87,9 +89,13 @@ class LiveSettings:
         "the dream at any run length (!strength 1.5: 3.4x)")
     class_limit: float = setting(0.35, Rule(0.01, 1.0),
         "limit for a class target (!dream): larger objects")
-    class_scene_limit: float = setting(0.15, Rule(0.0, 1.0), "scene_limit for a class target: the scene around its objects still recognisable")
+    class_scene_limit: float = setting(
+        0.15, Rule(0.0, 1.0), "scene_limit for a class target: the scene around its objects still recognisable"
+    )
     fade_s: float = setting(1.0, Rule(0.0, 30.0), "a new target takes over in this many seconds")
-    twitch_ingest: str = setting("rtmp://live.twitch.tv/app", Rule(check=rtmp_url), "the RTMP ingest of --output twitch (or the one nearest you)")
+    twitch_ingest: str = setting(
+        "rtmp://live.twitch.tv/app", Rule(check=rtmp_url), "the RTMP ingest of --output twitch (or the one nearest you)"
+    )
     stream_key_file: str | None = setting(None, help="else $TWITCH_STREAM_KEY; never put the key in a config file")
     input_wait_s: float = setting(0.0, Rule(0.0, 86_400.0),
         "wait this long for a network input not up yet or dropped (holding card; 0 = forever)")
@@ -97,9 +103,13 @@ class LiveSettings:
         "adaptive quality: hold this many dreamed fps on a busy machine by taking the dream's steps on fewer frames "
         "(every frame still shown; a layer dream also dreams smaller at the cheapest levels); 0 = off: every frame at "
         'full quality (README "Adaptive quality")')
-    class_target_fps: float = setting(20.0, Rule(1.0, 120.0),
-        "the dreamed fps a class dream (!dream) holds: lower, since a class dream dreamed smaller loses its object (the "
-        "quality suite: 21 of 30 classes at 10 s at full size, 11 at 0.9)")
+    class_target_fps: float = setting(
+        20.0,
+        Rule(1.0, 120.0),
+        "the dreamed fps a class dream (!dream) holds: lower, since a class dream dreamed smaller loses its object "
+        "(the "
+        "quality suite: 21 of 30 classes at 10 s at full size, 11 at 0.9)",
+    )
     watchdog_s: float = setting(10.0, Rule(1.0, 3600.0, off=0),
         "a dream that gives no frame this long (a hung step) is restarted on a fresh stage, the input shown plain "
         "meanwhile; one that fails restarts at once (0 = off: a failing dream stops the stream)")
@@ -123,6 +133,7 @@ def live_temporal(video: TemporalSettings, live: LiveSettings, for_class: bool =
 
 def live_class_dream(class_dream: DreamSettings, dream: DreamSettings, live: LiveSettings) -> DreamSettings:
     """Class-target settings for live use: ``live.class_crops`` crops of ``live.class_size`` pixels, at least
-    ``live.class_crop_min`` of the short side, the colour prior ``live.class_colour``, and the layer dream's step count."""
+    ``live.class_crop_min`` of the short side, the colour prior ``live.class_colour``, and the layer dream's step
+    count."""
     return dataclasses.replace(class_dream, crops=live.class_crops, crop_size=live.class_size,
                                crop_min=live.class_crop_min, colour=live.class_colour, steps=dream.steps)

@@ -7,7 +7,8 @@ converted to the field's annotated type, then checked against its field's rule (
 each setting's default, range and help are declared once, on its field, :func:`engine.fields.setting`) and
 :data:`RELATIONS` (checks between keys). An
 unknown key, a wrong type or an out-of-range value raises :class:`ConfigError`: one line naming
-the key, a short form of the value and what is allowed. The files are read by :mod:`stream.settings.yaml_files` (bounded against hostile ones), each value
+the key, a short form of the value and what is allowed. The files are read by :mod:`stream.settings.yaml_files` (bounded
+against hostile ones), each value
 converted by :mod:`stream.settings.convert`.
 """
 from __future__ import annotations
@@ -102,8 +103,10 @@ class Config:
 def _check_relations(name: str, values: Mapping[str, Any]) -> None:
     for section, lower, upper in RELATIONS:
         if section == name and values[lower] > values[upper]:
-            raise ConfigError(f"{name}.{upper}: {short(values[upper])} is below {name}.{lower} ({short(values[lower])}); "
-                              f"allowed: at least {name}.{lower}")
+            raise ConfigError(
+                f"{name}.{upper}: {short(values[upper])} is below {name}.{lower} ({short(values[lower])}); "
+                f"allowed: at least {name}.{lower}"
+            )
 
 
 def build_section(name: str, cls: type, data: Mapping[str, Any], partial: bool = False) -> Any:
@@ -121,7 +124,8 @@ def build_section(name: str, cls: type, data: Mapping[str, Any], partial: bool =
     for key, value in data.items():
         if key not in fields:
             raise ConfigError(
-                f"unknown key {name}.{clip(str(key), 60)}{did_you_mean(str(key)[:100], fields)}; allowed: {', '.join(fields)}"
+                f"unknown key {name}.{clip(str(key), 60)}{did_you_mean(str(key)[:100], fields)}; allowed: "
+                f"{', '.join(fields)}"
             )
         rule = SCHEMA.get(f"{rules}.{key}")
         if rule is not None and rule.words is not None and isinstance(value, (str, int, float)):
@@ -157,7 +161,10 @@ def load_config(
     overrides: Mapping[str, Any] | None = None,
 ) -> Config:
     """Load ``default.yaml``, overlay ``preset``, ``user_file`` and dotted ``overrides`` ("dream.steps": 5)."""
-    raw = merge(read_preset("default"), read_yaml(resources.files("config").joinpath("twitch.yaml").read_text(), "config/twitch.yaml"))
+    raw = merge(
+        read_preset("default"),
+        read_yaml(resources.files("config").joinpath("twitch.yaml").read_text(), "config/twitch.yaml"),
+    )
     if preset != "default":
         raw = merge(raw, read_preset(preset))
     if user_file is not None:
@@ -168,7 +175,10 @@ def load_config(
     sections = SECTIONS
     for name in raw:
         if name not in sections:
-            raise ConfigError(f"unknown section {clip(str(name), 60)!r}{did_you_mean(str(name)[:100], sections)}; allowed: {', '.join(sections)}")
+            raise ConfigError(
+                f"unknown section {clip(str(name), 60)!r}{did_you_mean(str(name)[:100], sections)}; allowed: "
+                f"{', '.join(sections)}"
+            )
     built: dict[str, Any] = {}
     for name, cls in sections.items():
         data = raw.get(name) or {}

@@ -62,8 +62,11 @@ class MidiSettings:
     port: str = setting("", help="the MIDI input's name, or a part of it (--midi overrides)")
     channel: int = setting(0, Rule(0, 16), "1-16, or 0 for every channel")
     map: Mapping[str, str] = setting(
-        rule=Rule(check=map_problem), help="ccN: a knob (strength, octaves or layer, over chat's bounds or the model's layers); ccN or noteN: a pad "
-             "(a class to dream, or any chat command line)", factory=lambda: DEFAULT_MAP)
+        rule=Rule(check=map_problem),
+        help="ccN: a knob (strength, octaves or layer, over chat's bounds or the model's layers); ccN or noteN: a pad "
+        "(a class to dream, or any chat command line)",
+        factory=lambda: DEFAULT_MAP,
+    )
 
     def __post_init__(self) -> None:
         check_fields(self, "midi.")

@@ -13,7 +13,9 @@ class ModelSettings:
     name: str = setting("efficientnet_lite0", help="dreamstream models")
     weights: str | None = setting(None, help="a .pth state dict; null = the package or the download cache")
     device: str = setting("auto", help="auto, cpu, cuda, cuda:N, mps")
-    threads: int = setting(0, Rule(0, 256), "torch threads; 0 = auto: the cores other processes leave (stream.io.cpu_share)")
+    threads: int = setting(
+        0, Rule(0, 256), "torch threads; 0 = auto: the cores other processes leave (stream.io.cpu_share)"
+    )
     layers: tuple[str, ...] = setting((), Rule(items=16),
         "empty = the model's default layer (dreamstream layers MODEL)")
     channels: tuple[int, ...] = setting((), Rule(0, 65535, items=64), "dream only these channels of the (first) layer")

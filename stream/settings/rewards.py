@@ -58,7 +58,9 @@ class RewardSettings:
         if isinstance(data, RewardSettings):
             return data
         if not isinstance(data, Mapping):
-            raise ConfigError(f"twitch.rewards: each reward is a mapping like {{title: ..., cost: 500}}, got {short(data)}")
+            raise ConfigError(
+                f"twitch.rewards: each reward is a mapping like {{title: ..., cost: 500}}, got {short(data)}"
+            )
         check_keys("twitch.rewards", cls, data)
         for key in ("title", "cost"):
             if key not in data:

@@ -87,7 +87,10 @@ def _check_limits(text: str) -> None:
                 anchors[anchor] = (count - before + 1, deepest - len(stack))
         elif isinstance(event, yaml.AliasEvent):
             if event.anchor not in anchors:
-                raise _Limit(f"alias *{short(event.anchor)} refers to the value it is part of (at line {event.start_mark.line + 1})")
+                raise _Limit(
+                    f"alias *{short(event.anchor)} refers to the value it is part of (at line "
+                    f"{event.start_mark.line + 1})"
+                )
             size, depth = anchors[event.anchor]
             grow(size, depth, event)
 
@@ -131,7 +134,9 @@ def read_file(path: str | Path) -> dict[str, Any]:
     except OSError as e:
         raise ConfigError(f"{where} cannot be read: {e.strerror or e}") from None
     if len(data) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{where} is larger than {MAX_CONFIG_BYTES // 1024} KiB; allowed: a settings file of a few KiB")
+        raise ConfigError(
+            f"{where} is larger than {MAX_CONFIG_BYTES // 1024} KiB; allowed: a settings file of a few KiB"
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:

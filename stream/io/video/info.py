@@ -1,4 +1,6 @@
-"""What a video is: a probed file (:class:`VideoInfo`, its :class:`AudioInfo`) or a spec to write (:class:`VideoSpec`)."""
+"""What a video is: a probed file (:class:`VideoInfo`, its :class:`AudioInfo`) or a spec to write
+(:class:`VideoSpec`)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -198,9 +198,15 @@ class VideoWriter:
             return
         if self.format == "webm":
             # crf on VP9's 0..63 scale, constant quality (b=0); row-mt for speed.
-            codec, options = "libvpx-vp9", {"crf": str(crf), "b": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"}
+            codec, options = (
+                "libvpx-vp9",
+                {"crf": str(crf), "b": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"},
+            )
         else:
-            codec, options = "libx264", dict(video_options) if video_options is not None else {"crf": str(crf), "preset": preset}
+            codec, options = (
+                "libx264",
+                dict(video_options) if video_options is not None else {"crf": str(crf), "preset": preset},
+            )
             if video_options is None and self.width * self.height > LARGE_FRAME_PIXELS and preset not in _NO_LOOKAHEAD:
                 options.update(_LARGE_X264)
         # Opened now, so that bad settings fail before any frame is dreamed.
@@ -330,7 +336,9 @@ class VideoWriter:
         """Note a failed write (a full disk): nothing more is written; the file keeps what reached the disk."""
         self.failed = reason(exc)
         kept = "kept what was written before, playable" if self.frames_written else "nothing written"
-        return SinkError(f"{self.path}: cannot write after {self.frames_written} frames ({self.failed}); stopped, {kept}")
+        return SinkError(
+            f"{self.path}: cannot write after {self.frames_written} frames ({self.failed}); stopped, {kept}"
+        )
 
     # -- audio -------------------------------------------------------------------------------------
 
