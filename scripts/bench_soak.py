@@ -2,7 +2,8 @@
 
     .venv/bin/python scripts/bench_soak.py                       # 30 min, a camera-like network input
     .venv/bin/python scripts/bench_soak.py --input file --minutes 30
-    .venv/bin/python scripts/bench_soak.py --minutes 1 --warmup 0.25 --out out/soak_short   # the CI test's run
+    .venv/bin/python scripts/bench_soak.py --minutes 1 --warmup 0.25 --sample-s 10 --every-min 0.4 --drop-s 8 \
+        --flood-s 20 --out out/soak_short          # what tests/test_soak.py runs in CI
 
 The run: ``dreamstream live`` in a child process, its input a camera-like MPEG-TS stream over UDP from a sender
 that drops for ``--drop-s`` every ``--every-min`` minutes and comes back (``--input file``: a looped clip instead),
@@ -69,12 +70,13 @@ with av.open(url, "w", format="mpegts") as out:
     video = out.add_stream("libx264", rate=30, options={"preset": "ultrafast", "tune": "zerolatency", "g": "30"})
     video.width, video.height, video.pix_fmt = 640, 360, "yuv420p"
     audio = out.add_stream("aac", rate=48000, layout="stereo")
-    ys, xs = np.mgrid[0:360, 0:640]
+    ys, xs = np.mgrid[0:720, 0:1280]  # a scene, made once; the camera pans slowly over it and back
+    scene = np.stack([128 + 100 * np.sin(xs / 37), 128 + 100 * np.cos(ys / 29), 128 + 80 * np.sin((xs + ys) / 53)],
+                     -1).astype(np.uint8)
     start = time.monotonic()
     for i in range(int(seconds * 30)):
-        t = i / 30  # a slowly panning, breathing picture: a camera on a scene
-        image = np.stack([128 + 100 * np.sin((xs + 40 * t) / 37), 128 + 100 * np.cos((ys - 25 * t) / 29),
-                          128 + 80 * np.sin((xs + ys) / 53 + t)], -1).astype(np.uint8)
+        x, y = int(320 + 300 * np.sin(i / 300)), int(180 + 170 * np.cos(i / 410))
+        image = np.ascontiguousarray(scene[y:y + 360, x:x + 640])
         picture = av.VideoFrame.from_ndarray(image, format="rgb24")
         picture.pts, picture.time_base = i, Fraction(1, 30)
         out.mux(video.encode(picture))
@@ -95,7 +97,7 @@ with av.open(url, format="flv", options={"listen": "1"}, timeout=(120, 10)) as c
         pass
 """
 
-TABLE = Table(("min", ">4"), ("RSS MB", ">7.0f"), ("fds", ">4"), ("threads", ">7"), ("children", ">8"),
+TABLE = Table(("min", ">5"), ("RSS MB", ">7.0f"), ("fds", ">4"), ("threads", ">7"), ("children", ">8"),
               ("dreamed", ">7.1f"), ("output", ">6.1f"), ("p50 ms", ">7.0f"), ("p95 ms", ">7.0f"),
               ("gap ms", ">6.0f"), ("asked", ">5"), ("answered", ">8"), ("unexplained", ">11"))
 
@@ -113,6 +115,7 @@ class Audience:
     child: subprocess.Popen
     panel: str
     osc_port: int
+    flood_every: int = 150  # turns of 2 s between floods (5 minutes)
     seed: int = 0
     asked: int = 0
     answered: int = 0
@@ -130,7 +133,7 @@ class Audience:
             tick += 1
             with contextlib.suppress(OSError, ValueError):  # the child may be gone at the end
                 self._chat(rng.choice(CHAT))
-                if tick % 150 == 0:  # every 5 minutes: a flood of chat
+                if tick % self.flood_every == 0:  # now and then a flood of chat
                     for _ in range(300):
                         self._chat(rng.choice(CHAT))
                 self._panel(rng)
@@ -138,7 +141,7 @@ class Audience:
                 osc.send_message("/dreamstream/target", rng.choice(("banana", "goldfish", "zebra")))
                 raw.sendto(b"\x00not osc at all", ("127.0.0.1", self.osc_port))
                 osc.send_message("/dreamstream/nowhere", 1)
-                if tick % 150 == 75:  # and an OSC flood between the chat floods
+                if tick % self.flood_every == self.flood_every // 2:  # and an OSC flood between them
                     for _ in range(500):
                         osc.send_message("/dreamstream/strength", 1.0)
         raw.close()
@@ -239,21 +242,24 @@ def unexplained(lines: list[str]) -> list[str]:
     return [line for line in lines if WARNING_WORDS.search(line) and not EXPLAINED.search(line)]
 
 
-def verdict(rows: list[dict[str, Any]], warmup_min: float, rss_growth_mb: float = 30.0) -> list[str]:
-    """The goals the run missed (empty: all met), over the rows after the warm-up."""
+def verdict(rows: list[dict[str, Any]], warmup_min: float, rss_growth_mb: float | None = 30.0,
+            timing: bool = True) -> list[str]:
+    """The goals the run missed (empty: all met), over the rows after the warm-up (``timing``: the output's rate
+    and gaps too, which only a machine running nothing else can promise; ``rss_growth_mb`` None: no memory goal,
+    for a run too short to be past the heap's warm-up)."""
     after = [r for r in rows if r["minute"] > warmup_min] or rows[-1:]
     missed = []
     growth = after[-1]["rss_mb"] - after[0]["rss_mb"]
-    if growth >= rss_growth_mb:
+    if rss_growth_mb is not None and growth >= rss_growth_mb:
         missed.append(f"RSS grew {growth:.0f} MB after the warm-up (goal: under {rss_growth_mb:.0f})")
     for key, slack in (("fds", 4), ("threads", 4), ("children", 1)):
         values = [r[key] for r in after]
         if max(values) - min(values) > slack:
             missed.append(f"{key} went from {min(values)} to {max(values)} (goal: flat, within {slack})")
-    slow = [r for r in after if r["output_fps"] < 0.95 * FPS]
+    slow = [r for r in after if r["output_fps"] < 0.95 * FPS] if timing else []
     if slow:
-        missed.append(f"output below {0.95 * FPS:.1f} fps in minute(s) {', '.join(str(r['minute']) for r in slow)}")
-    gaps = [r for r in after if r["gap_ms"] is not None and r["gap_ms"] > 100]
+        missed.append(f"output below {0.95 * FPS:.1f} fps at minute(s) {', '.join(str(r['minute']) for r in slow)}")
+    gaps = [r for r in after if r["gap_ms"] is not None and r["gap_ms"] > 100] if timing else []
     if gaps:
         missed.append("an output gap over 100 ms in minute(s) " + ", ".join(str(r["minute"]) for r in gaps))
     asked, answered = sum(r["asked"] for r in rows), sum(r["answered"] for r in rows)
@@ -323,7 +329,8 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
     time.sleep(2.0)  # the receiver listening, the sender sending
     seconds = args.minutes * 60
     config = out / "soak.yaml"
-    config.write_text("live:\n  stats_interval_s: 5\n  input_wait_s: 0\n")  # the input may drop: wait for it
+    interval = min(5.0, args.sample_s / 2)  # input_wait_s 0: a dropped input is waited for, with holding cards
+    config.write_text(f"live:\n  stats_interval_s: {interval}\n  input_wait_s: 0\n")
     argv = [sys.executable, "-c", "from stream.cli.main import main; raise SystemExit(main())", "live",
             "--input", source, "--output", rtmp, "--output", str(out / "out.ts"), "--control", "stdin",
             "--panel", f"127.0.0.1:{panel_port}", "--osc", f"127.0.0.1:{osc_port}", "--duration", str(seconds),
@@ -333,7 +340,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
     env = {**os.environ, "DREAMSTREAM_PANEL_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1"}
     with open(log_file, "w") as log:
         child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=log, stderr=log, text=True, env=env, cwd=ROOT)
-    audience = Audience(child, f"http://127.0.0.1:{panel_port}", osc_port)
+    audience = Audience(child, f"http://127.0.0.1:{panel_port}", osc_port, max(2, round(args.flood_s / 2)))
     rows: list[dict[str, Any]] = []
     started = time.monotonic()
     read_lines = 0
@@ -341,17 +348,18 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
         wait_ready(child, panel_port)
         talking = threading.Thread(target=audience.run, daemon=True)
         talking.start()
-        minute = 0
+        n = 0
         asked = answered = 0
-        while child.poll() is None and minute < args.minutes:
-            minute += 1
-            while time.monotonic() < started + minute * 60 and child.poll() is None:
+        while child.poll() is None and (n + 1) * args.sample_s <= seconds:
+            n += 1
+            while time.monotonic() < started + n * args.sample_s and child.poll() is None:
                 time.sleep(0.5)
             if child.poll() is not None:
                 break
+            minute = round(n * args.sample_s / 60, 2)
             lines = log_file.read_text(errors="replace").splitlines()
             new, read_lines = lines[read_lines:], len(lines)
-            recent = [s for s in stats_lines(stats_file) if s.get("time", 0) >= time.time() - 60]
+            recent = [s for s in stats_lines(stats_file) if s.get("time", 0) >= time.time() - args.sample_s]
             row = {"minute": minute, **sample(child.pid), **minute_of(recent),
                    "asked": audience.asked - asked, "answered": audience.answered - answered,
                    "unexplained": unexplained(new)}
@@ -360,6 +368,8 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
             print(TABLE.row(minute, row["rss_mb"], row["fds"], row["threads"], row["children"], row["dreamed_fps"],
                             row["output_fps"], row["p50_ms"] or 0, row["p95_ms"] or 0, row["gap_ms"] or 0,
                             row["asked"], row["answered"], len(row["unexplained"])), flush=True)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(120)  # its --duration counts from its first output frame: let it end by itself
     finally:
         audience.stop.set()
         if child.poll() is None:
@@ -399,6 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--input", choices=("network", "file"), default="network")
     ap.add_argument("--every-min", type=float, default=4.0, help="the input and the RTMP receiver drop this often")
     ap.add_argument("--drop-s", type=float, default=20.0, help="... for this long")
+    ap.add_argument("--sample-s", type=float, default=60.0, help="seconds between the table's rows")
+    ap.add_argument("--flood-s", type=float, default=300.0, help="seconds between floods of chat (and of OSC)")
     ap.add_argument("--out", default="out/soak")
     args = ap.parse_args(argv)
     print(f"soak: {args.minutes:g} min, {args.input} input, on {cpu_model()}\n{TABLE.header()}", flush=True)
