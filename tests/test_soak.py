@@ -1,11 +1,10 @@
 """The soak benchmark's short run in CI: ``scripts/bench_soak.py`` for one minute, its goals where a minute shows them.
 
 A minute cannot show slow growth (the heap still warms up: memory is the benchmark's goal); it shows that the whole
-scripted audience (chat floods, panel commands and
-event clients, OSC floods, an input that drops and returns, an RTMP receiver that goes away and comes back) is
-answered, that descriptors, threads and children stay flat, that no log line reads as an error no scripted fault
-explains, and that the output never stops. The output's rate and gaps are the benchmark's to measure on an idle
-machine, not a test's.
+scripted audience (chat floods, panel commands and event clients, OSC floods, an input that drops and returns, an
+RTMP receiver that goes away and comes back) is answered, that descriptors, threads and children stay flat, that no
+log line reads as an error no scripted fault explains, and that the output never stops. The output's rate and gaps
+are the benchmark's to measure on an idle machine, not a test's.
 """
 from __future__ import annotations
 
