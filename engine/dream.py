@@ -29,6 +29,8 @@ from engine.objectives import CROPS, FULL, Objective
 from engine.tiles import TILE_MARGIN, needs_tiles, tiled_grad
 
 GRAD_NORMS = ("laplacian", "mean")
+#: Colour ramps a dreamer keeps, the newest (a probe costs a few seconds; the table's are looked up again at once).
+MAX_RAMPS = 64
 PRECISIONS = ("fp32", "bf16", "fp16")
 
 
@@ -132,7 +134,7 @@ class Dreamer:
             next(model.parameters()).is_contiguous(memory_format=torch.channels_last) and self.device.type != "mps"
         )
         self.gen = torch.Generator(device="cpu").manual_seed(settings.seed)
-        self.ramps: dict[str, Tensor] = {}  # colour ramps (engine.colour) by objective name
+        self.ramps: dict[str, Tensor] = {}  # colour ramps (engine.colour) by objective name (remember_ramp)
         autocast(self.device, settings.precision)  # validates precision for the device
 
     def _acts(self, x: Tensor) -> dict[str, dict[str, Tensor]]:
@@ -227,10 +229,18 @@ class Dreamer:
         if name not in self.ramps:
             s = self.settings
             state = self.gen.get_state()  # the probe leaves the dream's random sequence as it was
-            self.ramps[name] = probe_ramp(lambda x: self.step(x)[0], s.colour_probe_size, s.colour_probe_steps,
-                                          self.gen, self.device)
+            self.remember_ramp(name, probe_ramp(lambda x: self.step(x)[0], s.colour_probe_size,
+                                                s.colour_probe_steps, self.gen, self.device))
             self.gen.set_state(state)
         return self.ramps[name]
+
+    def remember_ramp(self, name: str, ramp: Tensor) -> None:
+        """Keep objective ``name``'s colour ramp ``(L, 3)``; past :data:`MAX_RAMPS` the oldest is forgotten (a
+        stream that dreams a new mix of classes every minute for hours keeps a few KiB, not one ramp each)."""
+        self.ramps.pop(name, None)
+        self.ramps[name] = ramp
+        while len(self.ramps) > MAX_RAMPS:
+            del self.ramps[next(iter(self.ramps))]
 
     def octaves(self, image: Tensor, progress: Callable[[int, int], None] | None = None) -> Tensor:
         """The full octave dream of ``image`` ``(1, 3, H, W)`` in ``[0, 1]``; returns the same shape.

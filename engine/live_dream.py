@@ -290,7 +290,7 @@ class LiveDreamer:
 
     def know_colours(self, name: str, ramp: Tensor) -> None:
         """The colours of objective ``name`` (a colour ramp, :mod:`engine.colour`), known already: no probe."""
-        self.dreamer.ramps[name] = ramp
+        self.dreamer.remember_ramp(name, ramp)
 
     def dream_size(self, height: int, width: int) -> tuple[int, int]:
         """The internal size ``(h, w)`` for a ``height`` x ``width`` frame (as :func:`engine.temporal.dream_size`)."""
@@ -436,7 +436,7 @@ class LiveDreamer:
         for _ in range(max(1, self.settings.steps_per_frame)):
             probe.advance(lambda x: d.step(x)[0])
         if probe.ramp is not None:
-            d.ramps[name] = probe.ramp
+            d.remember_ramp(name, probe.ramp)
             self._probe = None
 
 

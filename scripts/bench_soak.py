@@ -97,7 +97,8 @@ with av.open(url, format="flv", options={"listen": "1"}, timeout=(120, 10)) as c
         pass
 """
 
-TABLE = Table(("min", ">5"), ("RSS MB", ">7.0f"), ("fds", ">4"), ("threads", ">7"), ("children", ">8"),
+TABLE = Table(("min", ">5"), ("RSS MB", ">7.0f"), ("heap MB", ">7.0f"), ("fds", ">4"), ("threads", ">7"),
+              ("children", ">8"),
               ("dreamed", ">7.1f"), ("output", ">6.1f"), ("p50 ms", ">7.0f"), ("p95 ms", ">7.0f"),
               ("gap ms", ">6.0f"), ("asked", ">5"), ("answered", ">8"), ("unexplained", ">11"))
 
@@ -228,11 +229,15 @@ def stats_lines(path: Path) -> list[dict[str, Any]]:
 def minute_of(stats: list[dict[str, Any]]) -> dict[str, Any]:
     """The stats lines of one minute summarised: mean fps, worst latency percentiles and gap."""
     if not stats:
-        return {"dreamed_fps": 0.0, "output_fps": 0.0, "p50_ms": None, "p95_ms": None, "gap_ms": None}
+        return {"heap_in_use_mb": None, "heap_held_mb": None, "dreamed_fps": 0.0, "output_fps": 0.0, "p50_ms": None,
+                "p95_ms": None, "gap_ms": None}
     def worst(key: str) -> float | None:
         values = [s[key] for s in stats if s.get(key) is not None]
         return max(values) if values else None
-    return {"dreamed_fps": sum(s["dreamed_fps"] for s in stats) / len(stats),
+    heap = [s for s in stats if "heap_in_use_mb" in s]
+    return {"heap_in_use_mb": heap[-1]["heap_in_use_mb"] if heap else None,
+            "heap_held_mb": heap[-1]["heap_held_mb"] if heap else None,
+            "dreamed_fps": sum(s["dreamed_fps"] for s in stats) / len(stats),
             "output_fps": sum(s["output_fps"] for s in stats) / len(stats),
             "p50_ms": worst("latency_p50_ms"), "p95_ms": worst("latency_p95_ms"), "gap_ms": worst("max_gap_ms")}
 
@@ -281,8 +286,11 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     minutes = [r["minute"] for r in rows]
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
     (mem, counts), (fps, lat) = axes
-    mem.plot(minutes, [r["rss_mb"] for r in rows], "o-")
-    mem.set_ylabel("RSS (MB)")
+    mem.plot(minutes, [r["rss_mb"] for r in rows], "o-", label="RSS")
+    for key, label in (("heap_in_use_mb", "heap in use"), ("heap_held_mb", "heap held")):
+        mem.plot(minutes, [r.get(key) or float("nan") for r in rows], "o-", label=label)
+    mem.legend()
+    mem.set_ylabel("MB")
     for key in ("threads", "fds", "children"):
         counts.plot(minutes, [r[key] for r in rows], "o-", label=key)
     counts.legend()
@@ -365,8 +373,9 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
                    "unexplained": unexplained(new)}
             asked, answered = audience.asked, audience.answered
             rows.append(row)
-            print(TABLE.row(minute, row["rss_mb"], row["fds"], row["threads"], row["children"], row["dreamed_fps"],
-                            row["output_fps"], row["p50_ms"] or 0, row["p95_ms"] or 0, row["gap_ms"] or 0,
+            print(TABLE.row(minute, row["rss_mb"], row["heap_in_use_mb"] or 0, row["fds"], row["threads"],
+                            row["children"], row["dreamed_fps"], row["output_fps"], row["p50_ms"] or 0,
+                            row["p95_ms"] or 0, row["gap_ms"] or 0,
                             row["asked"], row["answered"], len(row["unexplained"])), flush=True)
         with contextlib.suppress(subprocess.TimeoutExpired):
             child.wait(120)  # its --duration counts from its first output frame: let it end by itself

@@ -322,3 +322,20 @@ def test_stage_queues_keep_their_size():
     q: StageQueue[int] = StageQueue(4)
     dropped = sum(q.put_newest(i) for i in range(N))
     assert len(q) == 4 and dropped == N - 4 and q.get() == N - 4
+
+
+def test_a_dreamer_keeps_the_colours_of_the_newest_targets_only() -> None:
+    """A new mix of classes every minute for hours: the dreamer's colour ramps stay at MAX_RAMPS."""
+    import torch
+
+    from engine.dream import MAX_RAMPS, Dreamer, DreamSettings
+    from engine.models.registry import build_model
+    from engine.objectives import layer
+
+    model = build_model("efficientnet_lite0")  # random weights: only its bookkeeping is tested
+    dreamer = Dreamer(model, layer("block4"), DreamSettings())
+    for i in range(100_000):
+        dreamer.remember_ramp(f"class({i}*0.7+{i + 1})", torch.zeros(8, 3))
+    assert len(dreamer.ramps) == MAX_RAMPS and "class(99999*0.7+100000)" in dreamer.ramps
+    dreamer.remember_ramp("class(99936*0.7+99937)", torch.ones(8, 3))  # known again: the newest, not doubled
+    assert len(dreamer.ramps) == MAX_RAMPS and list(dreamer.ramps)[-1] == "class(99936*0.7+99937)"

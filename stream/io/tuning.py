@@ -72,3 +72,22 @@ def after_frame(pixels: int) -> None:
     """Called by frame loops after each frame of ``pixels`` pixels: frees the heap above 1920x1080."""
     if pixels > LARGE_FRAME_PIXELS:
         release_freed_memory()
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def heap_mb() -> tuple[float, float] | None:
+    """glibc's heap: ``(in use, held)`` in MB (``mallinfo2``), or None without glibc 2.33+.
+
+    Held minus in use is freed memory the process keeps for reuse (:func:`keep_freed_memory`): a long run whose
+    RSS grows while its heap in use stays flat is holding freed blocks, not leaking.
+    """
+    info = getattr(_libc(), "mallinfo2", None)
+    if info is None:
+        return None
+    info.argtypes, info.restype = [], _MallInfo2
+    m = info()
+    return (m.uordblks + m.hblkhd) / 2**20, (m.arena + m.hblkhd) / 2**20
