@@ -68,15 +68,13 @@ class LiveDreamSettings:
     steps are taken at. A new dream (first frame, cut, new target) is *built* like an octave
     dream spread over frames: ``build_steps`` steps at each scale from the coarsest to the
     finest; after that the steps cycle over the scales (``octave_scales[n % len]``). ``steps_per_frame`` steps a frame,
-    each
-    ``step_scale`` times the dream's step size, on one frame in ``step_every`` (adaptive quality's
-    cheaper levels: every frame is still carried and shown, the dream grows more slowly).
-    ``decay``: per-frame shrink of the residual's coarsest part (a 48x-shrunk copy: brightness and colour casts, not the
-    shapes). ``limit``: soft bound on the residual, in ``[0, 1]`` pixel units.
-    ``fade_frames``: frames over which the old dream gives way after a target change (its
-    residual shrinks to a tenth). ``scene_limit``: soft bound on the brightness of the residual's
-    coarse part (:func:`bound_coarse`: how far the dream may move the scene a viewer recognises;
-    1 = off). ``flow``: dis, farneback, or none (a still camera: the residual stays where it is). ``cut_threshold``:
+    each ``step_scale`` times the dream's step size, on one frame in ``step_every`` (adaptive quality's cheaper levels:
+    every frame is still carried and shown, the dream grows more slowly). ``decay``: per-frame shrink of the residual's
+    coarsest part (a 48x-shrunk copy: brightness and colour casts, not the shapes). ``limit``: soft bound on the
+    residual, in ``[0, 1]`` pixel units. ``fade_frames``: frames over which the old dream gives way after a target
+    change (its residual shrinks to a tenth). ``scene_limit``: soft bound on the brightness of the residual's coarse
+    part (:func:`bound_coarse`: how far the dream may move the scene a viewer recognises; 1 = off). ``flow``: dis,
+    farneback, or none (a still camera: the residual stays where it is). ``cut_threshold``:
     :func:`engine.flow.cut_score` of a new scene.
 
     The values come from the product's settings (``stream.settings.live.live_temporal``: the ``live`` and ``video``

@@ -263,16 +263,12 @@ def report(r: dict, args: argparse.Namespace) -> None:
     if "speedup_2_over_1" in r:
         print(f"2 workers / 1 worker: {r['speedup_2_over_1']:.2f}x (one process already uses both cores)")
     print(f"lead-in overhead: {r['overlap_overhead']:.1%} of the frames dreamed twice")
-    print(
-        "worst seams: mean of the 3 worst consecutive-pair warping errors (pairs as dreamstream flicker) / the median "
-        "pair:"
-    )
+    print("worst seams: mean of the 3 worst consecutive-pair warping errors (pairs as dreamstream flicker) "
+          "/ the median pair:")
     print("  " + "; ".join(f"{name} {s['worst3_median']:.2f}x (pairs {', '.join(map(str, s['worst3_pairs']))})"
                            for name, s in r["seams"].items()))
-    print(
-        "seams: warping error through each fade (the pairs from the fade's start to the seam) / mean over the other "
-        "pairs"
-    )
+    print("seams: warping error through each fade (the pairs from the fade's start to the seam) "
+          "/ mean over the other pairs")
     for name, s in r["seams"].items():
         seams = ", ".join(f"{e:.2e}" for e in s["seams"])
         print(
@@ -301,10 +297,9 @@ def report(r: dict, args: argparse.Namespace) -> None:
         f"lead-in overhead {e['overhead']:.1%}), at an assumed {e['gpu_s_per_frame']} s per frame per GPU:"
     )
     print(
-        f"  scan {e['scan_s_per_frame'] * 1e3:.1f} ms/frame and join {e['join_s_per_frame'] * 1e3:.1f} ms/frame on "
-        "the driver "
-        "(measured here, the join beside this CPU's dreaming, scaled by pixels to 1080p); the join runs beside the "
-        "dreaming, but for the last chunk's"
+        f"  scan {e['scan_s_per_frame'] * 1e3:.1f} ms/frame and join {e['join_s_per_frame'] * 1e3:.1f} ms/frame "
+        "on the driver (measured here, the join beside this CPU's dreaming, scaled by pixels to 1080p); the join "
+        "runs beside the dreaming, but for the last chunk's"
     )
     for n, row in e["rows"].items():
         print(

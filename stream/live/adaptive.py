@@ -13,8 +13,7 @@ levels too. Each level is a fixed recipe, so a level means the same picture on e
 steps down when frames run more than 10% over the target's period, and back up when the better
 level's expected time fits within 90% of it, waiting between changes so the dream never
 oscillates. Layer and class dreams keep a level each (a class step costs more). The output rate is not its business: the
-output thread repeats the
-newest dream at a constant rate either way.
+output thread repeats the newest dream at a constant rate either way.
 """
 from __future__ import annotations
 

@@ -18,9 +18,8 @@ Stages run on threads joined by bounded queues that wake their reader on put::
   producing for ``live.watchdog_s`` (a hung step) is left behind: the output shows the plain input meanwhile and
   a fresh stage takes over on a new dream thread. Failures in a row wait 1, 2, 4 ... 60 s (plain input) before
   the next try. The chat, the panel and the outputs run on their own threads and never wait for the dream. Every sink is
-  fed by its own thread
-  (:mod:`stream.live.outputs`): a slow output does not delay the others, and an output that
-  fails stops alone.
+  fed by its own thread (:mod:`stream.live.outputs`): a slow output does not delay the others, and an output that fails
+  stops alone.
 """
 from __future__ import annotations
 

@@ -50,17 +50,14 @@ class DreamStage:
     A layer dream runs with ``live`` settings, a class target with ``class_live`` (its own bounds;
     default the same); ``class_colours`` ``(1000, L, 3)`` gives a class target its colours at once
     (:mod:`stream.io.class_colours`). A change of target or layer fades over ``live.fade_frames`` (the old dream gives
-    way
-    while the new one builds); a change of strength or octaves applies at once; a change of
-    model or flow starts a new dream. With ``target_fps`` the stage holds that many dreamed frames
-    a second (a class dream ``class_target_fps``, default the same) by stepping how often a dream takes
-    its steps, and its size, down and up (:mod:`stream.live.adaptive`; :meth:`quality` says where it
-    is). With ``cpu_share`` torch's threads follow the CPU other processes leave (:mod:`stream.io.cpu_share`), checked
-    before each frame.
-    ``step_worker`` takes each frame's steps while the frame around them is made (``live.overlap``;
-    :mod:`engine.step_worker`); the stage owns it and :meth:`close` stops it. With ``frame_seconds`` the
-    governors see the frame times it gives instead of measured ones (and ``replayed_s`` sums them): the
-    same levels on every run and machine, as the quality suite needs.
+    way while the new one builds); a change of strength or octaves applies at once; a change of model or flow starts a
+    new dream. With ``target_fps`` the stage holds that many dreamed frames a second (a class dream
+    ``class_target_fps``, default the same) by stepping how often a dream takes its steps, and its size, down and up
+    (:mod:`stream.live.adaptive`; :meth:`quality` says where it is). With ``cpu_share`` torch's threads follow the CPU
+    other processes leave (:mod:`stream.io.cpu_share`), checked before each frame. ``step_worker`` takes each frame's
+    steps while the frame around them is made (``live.overlap``; :mod:`engine.step_worker`); the stage owns it and
+    :meth:`close` stops it. With ``frame_seconds`` the governors see the frame times it gives instead of measured ones
+    (and ``replayed_s`` sums them): the same levels on every run and machine, as the quality suite needs.
     """
 
     def __init__(

@@ -8,8 +8,7 @@ each setting's default, range and help are declared once, on its field, :func:`e
 :data:`RELATIONS` (checks between keys). An
 unknown key, a wrong type or an out-of-range value raises :class:`ConfigError`: one line naming
 the key, a short form of the value and what is allowed. The files are read by :mod:`stream.settings.yaml_files` (bounded
-against hostile ones), each value
-converted by :mod:`stream.settings.convert`.
+against hostile ones), each value converted by :mod:`stream.settings.convert`.
 """
 from __future__ import annotations
 

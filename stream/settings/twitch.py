@@ -28,10 +28,9 @@ class TwitchSettings:
     ``bot_id`` and ``broadcaster_id`` are numeric Twitch user ids; ``channel`` the channel's
     login (for messages only).  Endpoints may be ``http``/``ws`` only on 127.0.0.1/localhost
     (tests); the loader checks them (each field's rule).  ``token_file`` ``""`` means tokens only from the environment,
-    never saved.
-    ``reply`` ``False`` keeps the bot silent in chat (commands still work).
-    ``rewards`` are the channel-point rewards the bot owns (see :class:`RewardSettings`);
-    ``rewards_first`` puts their requests ahead of free chat requests in the queue.
+    never saved. ``reply`` ``False`` keeps the bot silent in chat (commands still work). ``rewards`` are the
+    channel-point rewards the bot owns (see :class:`RewardSettings`); ``rewards_first`` puts their requests ahead of
+    free chat requests in the queue.
     """
 
     client_id: str = setting(rule=Rule(nonempty=True), help="your application's client id (dev.twitch.tv/console)")

@@ -106,11 +106,9 @@ class LiveState:
 
     ``stats`` returns the stats dict (a :class:`RateMeter`'s ``read``); ``outputs`` returns each
     output's state (``LivePipeline.outputs``: name, written, dropped, connected, reconnects, failed); ``preview``
-    returns JPEG bytes;
-    ``layers(model)`` returns ``(layer names, {alias: name})``; ``applied`` the controls the dream
-    stage applied last (the stats then say what is really being dreamed); ``operator`` is the name shown
-    as "asked by" for requests made from the panel.  ``clock`` is the clock of
-    ``LiveControls.active_until`` (``time.monotonic``).
+    returns JPEG bytes; ``layers(model)`` returns ``(layer names, {alias: name})``; ``applied`` the controls the dream
+    stage applied last (the stats then say what is really being dreamed); ``operator`` is the name shown as "asked by"
+    for requests made from the panel.  ``clock`` is the clock of ``LiveControls.active_until`` (``time.monotonic``).
     """
 
     def __init__(
