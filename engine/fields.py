@@ -87,6 +87,18 @@ def help_of(f: dataclasses.Field[Any]) -> str:
     return f.metadata.get("help", "")
 
 
+def has_default(f: dataclasses.Field[Any]) -> bool:
+    """Whether a field has a default (a value or a factory); one without is a required key."""
+    return f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+
+
+def default_of(f: dataclasses.Field[Any]) -> Any:
+    """A field's default (a factory's value, made now); None for a required field."""
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else None
+
+
 def check_value(key: str, value: Any, rule: Rule | None) -> None:
     """Raise :class:`ConfigError` (one line naming ``key``, the value and what is allowed) if ``value`` breaks
     ``rule``."""

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from engine.fields import help_of, rule_of
+from engine.fields import default_of, has_default, help_of, rule_of
 from stream.settings.loader import SECTIONS
 
 #: The ``class_dream`` section: the keys of ``dream`` a class target (``--target``, chat's ``!dream``) changes, with
@@ -81,16 +81,8 @@ def _defaults(name: str) -> list[tuple[str, Any, str]]:
     """``(key, default, help)`` of every setting of section ``name``."""
     if name == "class_dream":
         return [(key, value, help) for key, (value, help) in CLASS_DREAM.items()]
-    out = []
-    for f in dataclasses.fields(SECTIONS[name]):
-        if f.default is not dataclasses.MISSING:
-            default = f.default
-        elif f.default_factory is not dataclasses.MISSING:
-            default = f.default_factory()
-        else:
-            continue  # a required key (twitch ids): no default to state
-        out.append((f.name, default, help_of(f)))
-    return out
+    # a required key (twitch ids) has no default to state
+    return [(f.name, default_of(f), help_of(f)) for f in dataclasses.fields(SECTIONS[name]) if has_default(f)]
 
 
 def default_yaml() -> str:

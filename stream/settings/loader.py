@@ -22,7 +22,7 @@ from typing import Any, Literal, overload
 
 from engine.dream import DreamSettings
 from engine.errors import ConfigError, did_you_mean
-from engine.fields import Rule, check_value, rule_of, short
+from engine.fields import Rule, check_value, default_of, has_default, rule_of, short
 from stream.settings.chat import ChatLimits
 from stream.settings.checks import check_keys, clip
 from stream.settings.convert import convert
@@ -133,12 +133,11 @@ def build_section(name: str, cls: type, data: Mapping[str, Any], partial: bool =
         check_value(f"{name}.{key}", values[key], rule)
     if partial:
         return values
-    required = [k for k, f in fields.items() if f.default is dataclasses.MISSING
-                and f.default_factory is dataclasses.MISSING and not values.get(k)]
+    required = [k for k, f in fields.items() if not has_default(f) and not values.get(k)]
     if required:
         hint = REQUIRED_HINTS.get(name, f"set {name}.{required[0]}")
         raise ConfigError(f"{name}.{required[0]} is not set; {hint}")
-    full = {k: values.get(k, _default(f)) for k, f in fields.items()}
+    full = {k: values.get(k, default_of(f)) for k, f in fields.items()}
     _check_relations(name, full)
     try:
         return cls(**values)
@@ -146,12 +145,6 @@ def build_section(name: str, cls: type, data: Mapping[str, Any], partial: bool =
         raise ConfigError(f"section {name!r}: {e}") from None
     except (TypeError, ValueError) as e:
         raise ConfigError(f"section {name!r}: {clip(e)}") from None
-
-
-def _default(f: dataclasses.Field[Any]) -> Any:
-    if f.default is not dataclasses.MISSING:
-        return f.default
-    return f.default_factory() if f.default_factory is not dataclasses.MISSING else None
 
 
 def load_config(
