@@ -93,15 +93,23 @@ def running(pipeline: LivePipeline) -> tuple[threading.Thread, dict]:
     return thread, out
 
 
+def restarting(trouble: Callable[[int], None]) -> tuple[list[Stage], Watching, LivePipeline]:
+    """A pipeline on an endless source whose first stage has ``trouble`` and whose restarts make stages 2, 3, ..."""
+    stages, sink = [Stage(1, trouble)], Watching()
+
+    def restart() -> Stage:
+        stages.append(Stage(len(stages) + 1))
+        return stages[-1]
+
+    return stages, sink, LivePipeline(EndlessSource(), [sink], stages[0], SETTINGS, restart=restart)
+
+
 def test_a_dream_that_raises_restarts_on_a_fresh_stage_and_the_stream_goes_on(caplog) -> None:
     def boom(call: int) -> None:
         if call == 5:
             raise RuntimeError("a step failed")
 
-    stages = [Stage(1, boom)]
-    sink = Watching()
-    pipeline = LivePipeline(EndlessSource(), [sink], stages[0], SETTINGS,
-                            restart=lambda: stages.append(Stage(len(stages) + 1)) or stages[-1])
+    stages, sink, pipeline = restarting(boom)
     with caplog.at_level(logging.WARNING, logger="stream.live.pipeline"):
         thread, result = running(pipeline)
         wait_for(lambda: sink.seen().count(2) >= 10)  # the fresh stage dreams
@@ -127,10 +135,7 @@ def test_a_hung_step_is_left_behind_the_plain_input_goes_out_and_a_fresh_stage_t
             hung.set()
             release.wait(DEADLINE_S)
 
-    stages = [Stage(1, hang)]
-    sink = Watching()
-    pipeline = LivePipeline(EndlessSource(), [sink], stages[0], SETTINGS,
-                            restart=lambda: stages.append(Stage(len(stages) + 1)) or stages[-1])
+    stages, sink, pipeline = restarting(hang)
     with caplog.at_level(logging.WARNING, logger="stream.live.pipeline"):
         thread, result = running(pipeline)
         hung.wait(DEADLINE_S)
